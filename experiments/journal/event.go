@@ -1,0 +1,76 @@
+// Package journal is the run's single append-only stream of timestamped events.
+//
+// Every component reports here (faults, DNS answers, health checks, connections,
+// client requests); metrics and reports are pure functions of the stream. Events
+// are written as JSON lines while the run goes on, so a crash loses nothing that
+// was already recorded.
+package journal
+
+// Event types. One flat struct carries them all: each type fills the fields
+// listed beside it and leaves the rest empty, which keeps the JSON lines
+// greppable and the readers simple.
+const (
+	RunStart     = "run.start"     // Detail: experiment name; Seed
+	RunEnd       = "run.end"       // Status: complete|incomplete; Detail: reason
+	Phase        = "phase"         // Detail: warmup|faults|cooldown|stop
+	ClientStart  = "client.start"  // Client, Strategy, Region (primary), Addr (source IP the client uses)
+	FaultApplied = "fault.applied" // Fault (id), Kind, Target
+	FaultHealed  = "fault.healed"  // Fault, Kind, Target; Detail: error, if healing failed
+	DNSQuery     = "dns.query"     // Addr (client ip:port), Proto, Name, QType, Rcode, Answers, Fault
+	DNSPublish   = "dns.publish"   // Name, QType, Detail: comma-separated values
+	HCResult     = "hc.result"     // Region, Target, OK, Detail
+	TargetState  = "target.state"  // Region, Target, From, To, Detail
+	ConnAccepted = "conn.accepted" // Region, Node, Target
+	ConnClosed   = "conn.closed"   // Region, Node, Target
+	ConnFailed   = "conn.failed"   // Region, Node, Target, Detail
+	Request      = "request"       // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe
+	Backend      = "backend"       // Region, Op, Detail: backend-side request outcome
+)
+
+// Event is one line of the journal. T is milliseconds since the run started,
+// read from the monotonic clock. For a request, T is when it started and
+// LatencyMS how long it took, so T+LatencyMS is when the client knew.
+type Event struct {
+	T    float64 `json:"t_ms"`
+	Type string  `json:"type"`
+
+	Client   string `json:"client,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
+	Region   string `json:"region,omitempty"`
+	Addr     string `json:"addr,omitempty"`
+
+	Fault  string `json:"fault,omitempty"`
+	Kind   string `json:"kind,omitempty"`
+	Target string `json:"target,omitempty"`
+
+	Name    string `json:"name,omitempty"`
+	QType   string `json:"qtype,omitempty"`
+	Rcode   string `json:"rcode,omitempty"`
+	Answers *int   `json:"answers,omitempty"`
+	Proto   string `json:"proto,omitempty"`
+
+	Node string `json:"node,omitempty"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+
+	Op        string  `json:"op,omitempty"`
+	LatencyMS float64 `json:"latency_ms,omitempty"`
+	OK        *bool   `json:"ok,omitempty"`
+	Error     string  `json:"error,omitempty"`
+	Probe     bool    `json:"probe,omitempty"`
+
+	Status string `json:"status,omitempty"`
+	Seed   *int64 `json:"seed,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// End is when the event's outcome was known: for a request its completion,
+// for everything else its timestamp.
+func (e Event) End() float64 { return e.T + e.LatencyMS }
+
+// Succeeded reports whether a request (or health check) event succeeded.
+func (e Event) Succeeded() bool { return e.OK != nil && *e.OK }
+
+// Bool and Int return pointers for the optional fields.
+func Bool(b bool) *bool { return &b }
+func Int(i int) *int    { return &i }

@@ -1,0 +1,112 @@
+// Package faults is the fault catalogue: each kind is one small type,
+// registered by name, that validates its parameters and applies itself to the
+// world through a narrow injector interface (the DNS server's rule table, a
+// link's toxics). The runner keeps the heal function of every applied fault and
+// calls each exactly once. Toxiproxy's toxics are the model: adding a kind
+// touches one file and the registry.
+package faults
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/links"
+)
+
+// Fault is one scheduled fault of an experiment: a value, not an action.
+type Fault struct {
+	ID       string            // unique in the experiment, e.g. "f1"; the journal and metrics refer to it
+	Kind     string            // a registered kind name, e.g. "dns.empty"
+	Target   string            // what the kind acts on: a DNS name or a region
+	Start    time.Duration     // from the start of the run
+	Duration time.Duration     // how long until it is healed
+	Params   map[string]string // raw parameters, validated by the kind
+}
+
+// End is when the fault is scheduled to be healed.
+func (f Fault) End() time.Duration { return f.Start + f.Duration }
+
+// TargetType says what a kind's target names.
+type TargetType string
+
+const (
+	TargetDNSName TargetType = "dns-name" // a name the DNS server is authoritative for
+	TargetRegion  TargetType = "region"   // a region of the topology (its NLB target links)
+)
+
+// Kind is one fault kind.
+type Kind interface {
+	Name() string
+	Summary() string
+	Target() TargetType
+	Params() []Param
+	// Apply injects the fault; the returned heal undoes it. Apply must leave
+	// nothing applied when it returns an error.
+	Apply(w World, f Fault, v Values) (heal func() error, err error)
+}
+
+// World is what kinds act on; the runner implements it over the topology.
+type World interface {
+	DNS() DNSRules
+	// RegionLinks are the data links from a region's NLB to its targets.
+	RegionLinks(region string) ([]*links.Link, error)
+	// Rand is seeded from --seed so that random faults repeat.
+	Rand() *rand.Rand
+}
+
+// DNSRules is the DNS server's rule table (dnsstub.Server implements it).
+type DNSRules interface {
+	AddRule(r dnsstub.Rule) (remove func())
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Kind{}
+)
+
+// Register adds a kind; kinds register themselves in init.
+func Register(k Kind) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[k.Name()]; dup {
+		panic("faults: kind registered twice: " + k.Name())
+	}
+	registry[k.Name()] = k
+}
+
+// Lookup finds a kind by name.
+func Lookup(name string) (Kind, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	k, ok := registry[name]
+	return k, ok
+}
+
+// Names lists the registered kinds, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Kinds lists the registered kinds, sorted by name.
+func Kinds() []Kind {
+	var ks []Kind
+	for _, n := range Names() {
+		k, _ := Lookup(n)
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// FaultID is how a fault is named in the journal and in DNS query events.
+func FaultID(f Fault) string { return fmt.Sprintf("%s:%s", f.ID, f.Kind) }
