@@ -10,7 +10,8 @@ package journal
 // listed beside it and leaves the rest empty, which keeps the JSON lines
 // greppable and the readers simple.
 const (
-	RunStart     = "run.start"     // Detail: experiment name; Seed
+	RunStart     = "run.start"     // Detail: experiment name; Seed; K (consecutive successes)
+	Assertion    = "assertion"     // Client, Expr, Fault: an assertion of the experiment, so a journal re-renders alone
 	RunEnd       = "run.end"       // Status: complete|incomplete; Detail: reason
 	Phase        = "phase"         // Detail: warmup|faults|cooldown|stop
 	ClientStart  = "client.start"  // Client, Strategy, Region (primary), Addr (source IP the client uses)
@@ -61,6 +62,8 @@ type Event struct {
 
 	Status string `json:"status,omitempty"`
 	Seed   *int64 `json:"seed,omitempty"`
+	K      int    `json:"k,omitempty"`
+	Expr   string `json:"expr,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
 

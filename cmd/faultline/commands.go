@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/experiments/library"
+	"github.com/faultline-dev/faultline/experiments/measure"
+	"github.com/faultline-dev/faultline/experiments/runner"
+	"github.com/faultline-dev/faultline/experiments/spec"
+	"github.com/faultline-dev/faultline/reports"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run an experiment (a file, or a built-in name from `faultline list`)",
+		ArgsUsage: "[--out DIR] [--seed N] EXPERIMENT",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "directory for journal.jsonl, report.json and report.md (default out/NAME)"},
+			&cli.Int64Flag{Name: "seed", Usage: "seed for random choices (overrides the experiment's)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage(c, "run takes one experiment, got %d arguments", c.NArg())
+			}
+			exp, err := loadExperiment(c.Args().First())
+			if err != nil {
+				return cli.Exit(err.Error(), exitUsage)
+			}
+			opts := runner.Options{OutDir: c.String("out"), Progress: os.Stderr}
+			if opts.OutDir == "" {
+				opts.OutDir = filepath.Join("out", exp.Name)
+			}
+			if c.IsSet("seed") {
+				seed := c.Int64("seed")
+				opts.Seed = &seed
+			}
+			if c.Bool("quiet") {
+				opts.Progress = nil
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res := runner.Run(ctx, exp, opts)
+			return finish(res.Summary, res.Events, res.Err, opts.OutDir)
+		},
+	}
+}
+
+// finish prints the summary and maps the outcome to the exit-code contract.
+func finish(s measure.Summary, events []journal.Event, runErr error, outDir string) error {
+	if err := reports.Terminal(os.Stdout, s, events); err != nil {
+		return cli.Exit("writing the summary: "+err.Error(), exitBrokenRun)
+	}
+	if outDir != "" {
+		fmt.Printf("\n  reports in %s (journal.jsonl, report.json, report.md)\n", outDir)
+	}
+	switch {
+	case runErr != nil:
+		return cli.Exit("run broke: "+runErr.Error(), exitBrokenRun)
+	case s.Verdict == measure.Incomplete:
+		return cli.Exit("the run is incomplete: "+s.Reason, exitBrokenRun)
+	case s.Verdict == measure.Fail:
+		return cli.Exit("", exitFail)
+	}
+	return nil
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check an experiment file (or built-in name) without running it",
+		ArgsUsage: "EXPERIMENT",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage(c, "validate takes one experiment, got %d arguments", c.NArg())
+			}
+			exp, err := loadExperiment(c.Args().First())
+			if err != nil {
+				return cli.Exit(err.Error(), exitUsage)
+			}
+			fmt.Printf("%s: valid (%d regions, %d clients, %d faults, %d assertions, %s)\n", exp.File, len(exp.Topology.Regions),
+				len(exp.Clients), len(exp.Faults), len(exp.Assertions), exp.Duration)
+			return nil
+		},
+	}
+}
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list the built-in experiments",
+		Action: func(c *cli.Context) error {
+			for _, name := range library.Names() {
+				file, data, _ := library.Get(name)
+				exp, err := spec.Parse(file, data)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("built-in experiment %s is invalid: %v", name, err), exitBrokenRun)
+				}
+				fmt.Printf("%-24s %s\n", name, exp.Description)
+			}
+			return nil
+		},
+	}
+}
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "report",
+		Usage:     "re-render the reports of a past run from its journal",
+		ArgsUsage: "[--out DIR] JOURNAL",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "write report.json and report.md here (default: print the summary only)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage(c, "report takes one journal file, got %d arguments", c.NArg())
+			}
+			events, err := journal.ReadFile(c.Args().First())
+			if err != nil {
+				return cli.Exit(err.Error(), exitUsage)
+			}
+			s := measure.Summarize(events)
+			if dir := c.String("out"); dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return cli.Exit(err.Error(), exitBrokenRun)
+				}
+				if err := runner.WriteReports(dir, s, events); err != nil {
+					return cli.Exit(err.Error(), exitBrokenRun)
+				}
+			}
+			return finish(s, events, nil, c.String("out"))
+		},
+	}
+}
+
+// loadExperiment reads an experiment file, or a built-in one by name when no
+// such file exists.
+func loadExperiment(arg string) (*spec.Experiment, error) {
+	if _, err := os.Stat(arg); err == nil {
+		return spec.ParseFile(arg)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if file, data, ok := library.Get(arg); ok {
+		return spec.Parse(file, data)
+	}
+	return nil, fmt.Errorf("%s: no such file, and no built-in experiment of that name (built-in: %v)", arg, library.Names())
+}

@@ -1,0 +1,64 @@
+// Command faultline rehearses DNS and load-balancer failures and measures how
+// fast clients fail over. See the README for the experiment file reference.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes: the contract CI pipelines gate on (ARCHITECTURE.md).
+const (
+	exitPass      = 0 // every assertion held
+	exitFail      = 1 // an assertion failed
+	exitUsage     = 2 // bad usage or invalid experiment
+	exitBrokenRun = 3 // the environment could not be built or the run broke
+)
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	app := newApp()
+	err := app.Run(args)
+	if err == nil {
+		return exitPass
+	}
+	var coder cli.ExitCoder
+	if errors.As(err, &coder) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "faultline:", msg)
+		}
+		return coder.ExitCode()
+	}
+	// Anything urfave/cli itself rejects (unknown flag, bad value) is usage.
+	fmt.Fprintln(os.Stderr, "faultline:", err)
+	return exitUsage
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:            "faultline",
+		Usage:           "rehearse DNS and load-balancer failures and measure how fast clients fail over",
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // main maps errors to exit codes
+		Commands: []*cli.Command{
+			runCommand(),
+			validateCommand(),
+			listCommand(),
+			reportCommand(),
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return cli.Exit(err.Error(), exitUsage)
+		},
+	}
+}
+
+// usage reports a usage error with the command's synopsis.
+func usage(c *cli.Context, format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format+"\nusage: faultline %s %s", append(args, c.Command.Name, c.Command.ArgsUsage)...), exitUsage)
+}

@@ -1,0 +1,242 @@
+package measure
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+)
+
+// Verdicts of a run.
+const (
+	Pass       = "pass"       // every assertion held
+	Fail       = "fail"       // an assertion failed
+	Incomplete = "incomplete" // the run broke or was interrupted: nothing is proven
+)
+
+// Summary is everything a report shows: the run, its faults, each client's
+// metrics relative to the first fault, and the assertions' outcomes.
+type Summary struct {
+	Experiment string              `json:"experiment"`
+	Verdict    string              `json:"verdict"`
+	Status     string              `json:"status"` // complete | incomplete
+	Reason     string              `json:"reason,omitempty"`
+	Seed       *int64              `json:"seed,omitempty"`
+	DurationMS float64             `json:"duration_ms"`
+	K          int                 `json:"consecutive_successes"`
+	Faults     []FaultReport       `json:"faults"`
+	Clients    []ClientReport      `json:"clients"`
+	Assertions []AssertionOutcome  `json:"assertions"`
+	ByFault    map[string][]Client `json:"by_fault,omitempty"` // every fault after the first: metrics per client
+}
+
+// FaultReport is a fault window in report.json's shape.
+type FaultReport struct {
+	ID      string   `json:"id"`
+	Kind    string   `json:"kind"`
+	Target  string   `json:"target"`
+	StartMS float64  `json:"start_ms"`
+	EndMS   *float64 `json:"end_ms"`
+}
+
+// ClientReport is one client with its metrics relative to the first fault.
+type ClientReport struct {
+	Name         string         `json:"name"`
+	Strategy     string         `json:"strategy"`
+	Primary      string         `json:"primary"`
+	SourceIP     string         `json:"source_ip"`
+	Requests     int            `json:"requests"`
+	Errors       int            `json:"errors"`
+	ErrorClasses map[string]int `json:"error_classes"`
+	Metrics      Metrics        `json:"metrics"`
+	Warning      string         `json:"warning,omitempty"`
+}
+
+// Client is a client's metrics relative to one fault (in ByFault).
+type Client struct {
+	Name    string  `json:"name"`
+	Metrics Metrics `json:"metrics"`
+}
+
+// AssertionOutcome is one assertion checked against one client.
+type AssertionOutcome struct {
+	Client string   `json:"client"`
+	Metric string   `json:"metric"`
+	Expr   string   `json:"expr"`
+	Fault  string   `json:"fault,omitempty"`
+	Value  *float64 `json:"value"`
+	Pass   bool     `json:"pass"`
+	Note   string   `json:"note,omitempty"`
+}
+
+// NotReached is the warning every report shows for a client the fault never touched.
+const NotReached = "fault did not reach this client: none of its DNS queries (or requests) was shaped by the fault, so its metrics prove nothing about it"
+
+// Summarize computes the summary of a journal: the whole report is a pure
+// function of the events.
+func Summarize(events []journal.Event) Summary {
+	s := Summary{Status: "incomplete", K: DefaultK}
+	var asserts []journal.Event
+	for _, e := range events {
+		switch e.Type {
+		case journal.RunStart:
+			s.Experiment, s.Seed = e.Detail, e.Seed
+			if e.K > 0 {
+				s.K = e.K
+			}
+		case journal.RunEnd:
+			s.Status, s.Reason, s.DurationMS = e.Status, e.Detail, e.T
+		case journal.Assertion:
+			asserts = append(asserts, e)
+		}
+	}
+	windows := Faults(events)
+	for _, w := range windows {
+		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS})
+	}
+	clients := Clients(events)
+	metricsFor := func(c ClientInfo, faultID string) Metrics {
+		for i := range windows {
+			if windows[i].ID == faultID || faultID == "" {
+				return ForClient(events, c, &windows[i], s.K)
+			}
+		}
+		return ForClient(events, c, nil, s.K)
+	}
+	for _, c := range clients {
+		m := metricsFor(c, "")
+		cr := ClientReport{Name: c.Name, Strategy: c.Strategy, Primary: c.Primary, SourceIP: c.SourceIP,
+			Requests: m.Requests, Errors: m.Errors, ErrorClasses: errorClasses(events, c.Name), Metrics: m}
+		if len(windows) > 0 && !m.FaultReached {
+			cr.Warning = NotReached
+		}
+		s.Clients = append(s.Clients, cr)
+		for _, w := range windowsAfterFirst(windows) {
+			if s.ByFault == nil {
+				s.ByFault = map[string][]Client{}
+			}
+			s.ByFault[w.ID] = append(s.ByFault[w.ID], Client{Name: c.Name, Metrics: metricsFor(c, w.ID)})
+		}
+	}
+	for _, a := range asserts {
+		s.Assertions = append(s.Assertions, evaluate(a, clients, metricsFor)...)
+	}
+	s.Verdict = Pass
+	for _, a := range s.Assertions {
+		if !a.Pass {
+			s.Verdict = Fail
+		}
+	}
+	if s.Status != "complete" {
+		s.Verdict = Incomplete
+	}
+	return s
+}
+
+func windowsAfterFirst(ws []FaultWindow) []FaultWindow {
+	if len(ws) < 2 {
+		return nil
+	}
+	return ws[1:]
+}
+
+func evaluate(a journal.Event, clients []ClientInfo, metricsFor func(ClientInfo, string) Metrics) []AssertionOutcome {
+	expr, err := ParseExpr(a.Expr)
+	if err != nil {
+		return []AssertionOutcome{{Client: a.Client, Expr: a.Expr, Fault: a.Fault, Note: err.Error()}}
+	}
+	var out []AssertionOutcome
+	for _, c := range clients {
+		if a.Client != "*" && a.Client != c.Name {
+			continue
+		}
+		o := AssertionOutcome{Client: c.Name, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault}
+		if v, ok := metricsFor(c, a.Fault).Value(expr.Metric); ok {
+			o.Value, o.Pass = &v, expr.Holds(v)
+		} else {
+			o.Note = expr.Metric + " is null for this client, so the assertion cannot hold"
+		}
+		out = append(out, o)
+	}
+	if len(out) == 0 {
+		out = append(out, AssertionOutcome{Client: a.Client, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault,
+			Note: "no client named " + a.Client + " ran"})
+	}
+	return out
+}
+
+func errorClasses(events []journal.Event, client string) map[string]int {
+	out := map[string]int{}
+	for _, r := range Requests(events, client) {
+		if !r.Succeeded() {
+			class := r.Error
+			if class == "" {
+				class = "other"
+			}
+			out[class]++
+		}
+	}
+	return out
+}
+
+// Metric names an assertion may use.
+var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms",
+	"latency_p99_ms", "dns_queries_in_fault", "requests", "errors"}
+
+// Expr is a parsed assertion expression: METRIC OP NUMBER, as k6 thresholds read.
+type Expr struct {
+	Metric, Op string
+	Value      float64
+}
+
+// ParseExpr parses "failover_ms < 2000".
+func ParseExpr(s string) (Expr, error) {
+	fields := strings.Fields(s)
+	if len(fields) != 3 {
+		return Expr{}, fmt.Errorf("expected METRIC OP NUMBER, like \"failover_ms < 2000\", got %q", s)
+	}
+	e := Expr{Metric: fields[0], Op: fields[1]}
+	if !knownMetric(e.Metric) {
+		return Expr{}, fmt.Errorf("unknown metric %q; expected one of: %s", e.Metric, strings.Join(MetricNames, ", "))
+	}
+	switch e.Op {
+	case "<", "<=", ">", ">=", "==", "!=":
+	default:
+		return Expr{}, fmt.Errorf("unknown comparison %q; expected one of: < <= > >= == !=", e.Op)
+	}
+	v, err := strconv.ParseFloat(fields[2], 64)
+	if err != nil {
+		return Expr{}, fmt.Errorf("expected a number after %q, got %q", e.Op, fields[2])
+	}
+	e.Value = v
+	return e, nil
+}
+
+func knownMetric(m string) bool {
+	for _, n := range MetricNames {
+		if n == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Holds compares v with the expression's value.
+func (e Expr) Holds(v float64) bool {
+	switch e.Op {
+	case "<":
+		return v < e.Value
+	case "<=":
+		return v <= e.Value
+	case ">":
+		return v > e.Value
+	case ">=":
+		return v >= e.Value
+	case "==":
+		return v == e.Value
+	case "!=":
+		return v != e.Value
+	}
+	return false
+}

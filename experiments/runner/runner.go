@@ -1,0 +1,410 @@
+// Package runner is faultline's only orchestrator: it builds the topology an
+// experiment describes, starts the clients, applies and heals faults on
+// schedule, and always rolls back — on success, error, signal or panic every
+// applied fault is healed exactly once, the clients stop, every listener
+// closes and the journal and reports are written.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline/experiments/clients"
+	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/experiments/measure"
+	"github.com/faultline-dev/faultline/experiments/spec"
+	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/reports"
+	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/nlb"
+	"github.com/faultline-dev/faultline/targets/topology"
+)
+
+// Options of one run.
+type Options struct {
+	OutDir   string    // receives journal.jsonl, report.json, report.md; "" writes nothing
+	Seed     *int64    // overrides the experiment's seed
+	Progress io.Writer // one line per step; nil for silence
+}
+
+// Result of a run. Summary is set whenever the journal could be summarised,
+// even when Err is set (a broken run still reports what it measured).
+type Result struct {
+	Summary measure.Summary
+	Events  []journal.Event
+	Err     error // the environment could not be built or the run broke
+}
+
+// clientStopGrace bounds how long clients may take to finish their in-flight
+// request after the run ends.
+const clientStopGrace = 5 * time.Second
+
+// Run runs one experiment. Cancelling ctx (SIGINT) stops the run early: it
+// then rolls back and reports the run as incomplete.
+func Run(ctx context.Context, exp *spec.Experiment, opts Options) *Result {
+	r := &run{exp: exp, opts: opts, progress: opts.Progress}
+	if r.progress == nil {
+		r.progress = io.Discard
+	}
+	return r.run(ctx)
+}
+
+type run struct {
+	exp      *spec.Experiment
+	opts     Options
+	progress io.Writer
+	j        *journal.Journal
+	file     *os.File
+	world    *topology.World
+
+	mu      sync.Mutex
+	applied []*appliedFault
+}
+
+type appliedFault struct {
+	fault faults.Fault
+	once  sync.Once
+	heal  func() error
+}
+
+func (r *run) run(ctx context.Context) (res *Result) {
+	res = &Result{}
+	if err := r.openJournal(); err != nil {
+		res.Err = err
+		return res
+	}
+	seed := r.seed()
+	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses})
+	for _, a := range r.exp.Assertions {
+		r.j.Add(journal.Event{Type: journal.Assertion, Client: a.Client, Expr: a.Expr, Fault: a.Fault})
+	}
+
+	status, reason := "complete", ""
+	func() {
+		// A panic anywhere in the run still rolls back and reports.
+		defer func() {
+			if p := recover(); p != nil {
+				res.Err = fmt.Errorf("run panicked: %v", p)
+			}
+		}()
+		res.Err = r.execute(ctx, seed)
+	}()
+	if healErr := r.healAll("rollback"); healErr != nil && res.Err == nil {
+		res.Err = healErr
+	}
+	if r.world != nil {
+		r.say("tearing down")
+		if err := r.world.Close(); err != nil && res.Err == nil {
+			res.Err = fmt.Errorf("teardown: %w", err)
+		}
+	}
+	switch {
+	case res.Err != nil:
+		status, reason = "incomplete", res.Err.Error()
+	case ctx.Err() != nil:
+		status, reason = "incomplete", "interrupted"
+		res.Err = errors.New("interrupted: the run was stopped before its end")
+	}
+	r.j.Add(journal.Event{Type: journal.RunEnd, Status: status, Detail: reason})
+	if err := r.j.Close(); err != nil && res.Err == nil {
+		res.Err = fmt.Errorf("writing the journal: %w", err)
+	}
+	if r.file != nil {
+		if err := r.file.Close(); err != nil && res.Err == nil {
+			res.Err = fmt.Errorf("writing the journal: %w", err)
+		}
+	}
+	res.Events = r.j.Events()
+	res.Summary = measure.Summarize(res.Events)
+	if err := WriteReports(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
+		res.Err = err
+	}
+	return res
+}
+
+func (r *run) seed() int64 {
+	switch {
+	case r.opts.Seed != nil:
+		return *r.opts.Seed
+	case r.exp.Seed != nil:
+		return *r.exp.Seed
+	}
+	return 1
+}
+
+func (r *run) openJournal() error {
+	if r.opts.OutDir == "" {
+		r.j = journal.New(nil)
+		return nil
+	}
+	if err := os.MkdirAll(r.opts.OutDir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	f, err := os.Create(filepath.Join(r.opts.OutDir, "journal.jsonl"))
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	r.file = f
+	r.j = journal.New(f)
+	return nil
+}
+
+// execute builds the world, runs clients and faults for the experiment's
+// duration, and stops the clients. Healing and teardown are the caller's.
+func (r *run) execute(ctx context.Context, seed int64) error {
+	r.say("building topology: %d regions, DNS server, load balancers, backends", len(r.exp.Topology.Regions))
+	built := time.Now()
+	w, err := topology.Build(ctx, r.topologyConfig(seed))
+	if err != nil {
+		return fmt.Errorf("building the topology: %w", err)
+	}
+	r.world = w
+	r.say("topology up in %s (DNS %s)", time.Since(built).Round(time.Millisecond), w.DNSAddr())
+
+	clientCtx, stopClients := context.WithCancel(ctx)
+	defer stopClients()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(r.exp.Clients))
+	for i, c := range r.exp.Clients {
+		cfg, err := r.clientConfig(i, c)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := clients.Run(clientCtx, cfg); err != nil {
+				errs <- fmt.Errorf("client %s: %w", c.Name, err)
+			}
+		}()
+	}
+	stopped := func() error {
+		stopClients()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(clientStopGrace):
+			return errors.New("clients did not stop within " + clientStopGrace.String())
+		}
+		select {
+		case err := <-errs:
+			return err
+		default:
+			return nil
+		}
+	}
+
+	start := time.Now()
+	r.j.Add(journal.Event{Type: journal.Phase, Detail: "experiment"})
+	r.say("running %s for %s", r.exp.Name, r.exp.Duration)
+	if err := r.schedule(ctx, start, errs); err != nil {
+		return errors.Join(err, stopped())
+	}
+	r.j.Add(journal.Event{Type: journal.Phase, Detail: "stop"})
+	return stopped()
+}
+
+// schedule applies and heals faults at their offsets from start, until the
+// experiment's duration has passed, the context ends or a client fails.
+func (r *run) schedule(ctx context.Context, start time.Time, clientErrs <-chan error) error {
+	type step struct {
+		at    time.Duration
+		heal  bool
+		fault faults.Fault
+	}
+	var steps []step
+	for _, f := range r.exp.Faults {
+		steps = append(steps, step{at: f.Start, fault: f}, step{at: f.End(), heal: true, fault: f})
+	}
+	sortSteps(steps, func(a, b step) bool { return a.at < b.at || (a.at == b.at && a.heal && !b.heal) })
+	steps = append(steps, step{at: r.exp.Duration})
+
+	for _, s := range steps {
+		timer := time.NewTimer(time.Until(start.Add(s.at)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil // the caller reports the interruption
+		case err := <-clientErrs:
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+		switch {
+		case s.fault.ID == "":
+			// the end of the experiment
+		case s.heal:
+			if err := r.heal(s.fault.ID, "scheduled"); err != nil {
+				return err
+			}
+		default:
+			if err := r.apply(s.fault); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) apply(f faults.Fault) error {
+	kind, ok := faults.Lookup(f.Kind)
+	if !ok {
+		return fmt.Errorf("fault %s: unknown kind %q", f.ID, f.Kind)
+	}
+	vals, err := faults.Validate(kind, f.Params)
+	if err != nil {
+		return fmt.Errorf("fault %s: %w", f.ID, err)
+	}
+	heal, err := kind.Apply(r.world, f, vals)
+	if err != nil {
+		return fmt.Errorf("applying fault %s (%s on %s): %w", f.ID, f.Kind, f.Target, err)
+	}
+	r.mu.Lock()
+	r.applied = append(r.applied, &appliedFault{fault: f, heal: heal})
+	r.mu.Unlock()
+	r.j.Add(journal.Event{Type: journal.FaultApplied, Fault: f.ID, Kind: f.Kind, Target: f.Target})
+	r.say("applied %s: %s on %s", f.ID, f.Kind, f.Target)
+	return nil
+}
+
+// heal heals one applied fault, at most once whoever asks.
+func (r *run) heal(id, why string) error {
+	r.mu.Lock()
+	var target *appliedFault
+	for _, a := range r.applied {
+		if a.fault.ID == id {
+			target = a
+		}
+	}
+	r.mu.Unlock()
+	if target == nil {
+		return nil
+	}
+	var err error
+	target.once.Do(func() {
+		err = target.heal()
+		e := journal.Event{Type: journal.FaultHealed, Fault: id, Kind: target.fault.Kind, Target: target.fault.Target, Detail: why}
+		if err != nil {
+			e.Detail = why + ": " + err.Error()
+		}
+		r.j.Add(e)
+		r.say("healed %s (%s)", id, why)
+	})
+	if err != nil {
+		return fmt.Errorf("healing fault %s: %w", id, err)
+	}
+	return nil
+}
+
+// healAll heals every fault still applied, newest first.
+func (r *run) healAll(why string) error {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.applied))
+	for i := len(r.applied) - 1; i >= 0; i-- {
+		ids = append(ids, r.applied[i].fault.ID)
+	}
+	r.mu.Unlock()
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, r.heal(id, why))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) say(format string, args ...any) {
+	t := 0.0
+	if r.j != nil {
+		t = r.j.Now() / 1000
+	}
+	fmt.Fprintf(r.progress, "[%6.2fs] %s\n", t, fmt.Sprintf(format, args...))
+}
+
+func (r *run) topologyConfig(seed int64) topology.Config {
+	t := r.exp.Topology
+	cfg := topology.Config{
+		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL,
+		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
+		DNSObserver:     r.onDNS,
+		NLBObserver:     r.onNLB,
+		PublishObserver: r.onPublish,
+	}
+	for _, reg := range t.Regions {
+		cfg.Regions = append(cfg.Regions, topology.Region{
+			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
+			HealthCheck: nlb.HealthCheck{
+				Interval: reg.HealthCheck.Interval, Timeout: reg.HealthCheck.Timeout,
+				HealthyThreshold: reg.HealthCheck.HealthyThreshold, UnhealthyThreshold: reg.HealthCheck.UnhealthyThreshold,
+			},
+		})
+	}
+	return cfg
+}
+
+// clientSourceIP gives client i an address of its own, so the DNS server's
+// journal can tell whose queries a fault shaped.
+func clientSourceIP(i int) string { return fmt.Sprintf("127.0.0.%d", 11+i) }
+
+func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
+	endpoints := map[string]string{}
+	for _, reg := range c.Regions {
+		u, err := r.world.EndpointURL(reg)
+		if err != nil {
+			return clients.Config{}, fmt.Errorf("client %s: %w", c.Name, err)
+		}
+		endpoints[reg] = u
+	}
+	return clients.Config{
+		Name: c.Name, Strategy: c.Strategy, Regions: c.Regions, Endpoints: endpoints,
+		DNSServer: r.world.DNSAddr(), SourceIP: clientSourceIP(i),
+		Rate: c.Rate, Operations: c.Operations, Timeout: c.Timeout, KeepAlive: c.KeepAlive,
+		ProbeInterval: c.ProbeInterval, Table: r.exp.Topology.Table.Name, Items: r.exp.Topology.Table.Items,
+		Record: r.j.Add, Now: r.j.Now,
+	}, nil
+}
+
+func (r *run) onDNS(q dnsstub.QueryEvent) {
+	r.j.Add(journal.Event{T: r.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
+		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault})
+}
+
+func (r *run) onNLB(e nlb.Event) {
+	ev := journal.Event{T: r.j.Since(e.Time), Type: e.Kind, Region: e.Region, Node: e.Node, Target: e.Target,
+		From: e.From, To: e.To, Detail: e.Detail}
+	if e.Kind == "hc.result" {
+		ev.OK = journal.Bool(e.OK)
+	}
+	r.j.Add(ev)
+}
+
+func (r *run) onPublish(name string, values []string) {
+	r.j.Add(journal.Event{Type: journal.DNSPublish, Name: name, QType: "A", Detail: joinComma(values)})
+}
+
+// WriteReports writes report.json and report.md into dir ("" writes nothing).
+func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
+	if dir == "" {
+		return nil
+	}
+	write := func(name string, render func(io.Writer) error) error {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		if err := render(f); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return f.Close()
+	}
+	return errors.Join(
+		write("report.json", func(w io.Writer) error { return reports.JSON(w, s) }),
+		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, events) }),
+	)
+}

@@ -1,0 +1,203 @@
+// Package reports renders a run's summary (and its journal, for timelines)
+// as report.json, report.md and the terminal summary. Every renderer is a pure
+// function of its inputs, so `faultline report JOURNAL` re-renders any past run.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/experiments/measure"
+)
+
+// JSON writes report.json.
+func JSON(w io.Writer, s measure.Summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// Terminal writes the end-of-run summary: one row per client, the
+// assertions, and a warning for every client the fault did not reach.
+func Terminal(w io.Writer, s measure.Summary, events []journal.Event) error {
+	p := &printer{w: w}
+	p.f("\nfaultline: %s  verdict %s", s.Experiment, strings.ToUpper(s.Verdict))
+	if s.Status != "complete" {
+		p.f(" (run %s: %s)", s.Status, s.Reason)
+	}
+	p.f("\n")
+	for _, f := range s.Faults {
+		p.f("  fault %s %s on %s from %s to %s\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS))
+	}
+	p.f("\n")
+	p.table(clientTable(s))
+	if tl := timelines(s, events, 60); tl != "" {
+		p.f("\n%s", tl)
+	}
+	for _, c := range s.Clients {
+		if c.Warning != "" {
+			p.f("\n  ! %s: %s\n", c.Name, c.Warning)
+		}
+	}
+	if len(s.Assertions) > 0 {
+		p.f("\n")
+		for _, a := range s.Assertions {
+			mark := "✓"
+			if !a.Pass {
+				mark = "✗"
+			}
+			p.f("  %s %s: %s (value %s)%s\n", mark, a.Client, a.Expr, num(a.Value), note(a.Note))
+		}
+	}
+	return p.err
+}
+
+// Markdown writes report.md.
+func Markdown(w io.Writer, s measure.Summary, events []journal.Event) error {
+	p := &printer{w: w}
+	p.f("# faultline report: %s\n\n", s.Experiment)
+	p.f("**Verdict: %s**", strings.ToUpper(s.Verdict))
+	if s.Status != "complete" {
+		p.f(" (run %s: %s)", s.Status, s.Reason)
+	}
+	p.f("\n\nRun length %s; a client counts as serving again after %d consecutive successes.", ms(&s.DurationMS), s.K)
+	if s.Seed != nil {
+		p.f(" Seed %d.", *s.Seed)
+	}
+	p.f("\n\n## Faults\n\n| id | kind | target | start | end |\n|---|---|---|---|---|\n")
+	for _, f := range s.Faults {
+		p.f("| %s | %s | `%s` | %s | %s |\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS))
+	}
+	if len(s.Faults) == 0 {
+		p.f("| – | none (baseline run) | | | |\n")
+	}
+	p.f("\n## Clients\n\nMetrics relative to the first fault.\n\n")
+	rows := clientTable(s)
+	p.f("| %s |\n|%s\n", strings.Join(rows[0], " | "), strings.Repeat("---|", len(rows[0])))
+	for _, r := range rows[1:] {
+		p.f("| %s |\n", strings.Join(r, " | "))
+	}
+	for _, c := range s.Clients {
+		if c.Warning != "" {
+			p.f("\n> **%s: %s**\n", c.Name, c.Warning)
+		}
+	}
+	p.f("\n### Errors by class\n\n")
+	for _, c := range s.Clients {
+		p.f("- **%s**: %s\n", c.Name, classes(c.ErrorClasses))
+	}
+	if tl := timelines(s, events, 80); tl != "" {
+		p.f("\n## Timeline\n\n```\n%s```\n", tl)
+	}
+	p.f("\n## Assertions\n\n")
+	if len(s.Assertions) == 0 {
+		p.f("None.\n")
+	} else {
+		p.f("| client | assertion | value | result |\n|---|---|---|---|\n")
+		for _, a := range s.Assertions {
+			res := "pass"
+			if !a.Pass {
+				res = "**FAIL**"
+			}
+			p.f("| %s | `%s` | %s | %s%s |\n", a.Client, a.Expr, num(a.Value), res, note(a.Note))
+		}
+	}
+	p.f("\n## Metric definitions\n\n%s", definitions)
+	return p.err
+}
+
+const definitions = `- detect_ms: the first failed request (by when it failed) that started before the fault was healed, minus the fault start; null when no request failed.
+- failover_ms: the first success of the first run of K consecutive successes after the first failure, minus the fault start, if it came while the fault was applied; 0 when no request failed; null when the client never served again during the fault.
+- recover_ms: after the heal, the first success of the first run of K consecutive successes on the client's primary region, minus the heal time.
+- availability: successful / all requests over the run (probes excluded).
+- latency_p50_ms, latency_p99_ms: over successful requests.
+- dns_queries_in_fault: DNS queries from the client's source address that the fault shaped. Zero means the fault never reached the client.
+`
+
+func clientTable(s measure.Summary) [][]string {
+	rows := [][]string{{"client", "strategy", "requests", "errors", "availability", "detect", "failover", "recover", "p50", "p99", "dns q in fault"}}
+	for _, c := range s.Clients {
+		m := c.Metrics
+		rows = append(rows, []string{c.Name, c.Strategy, fmt.Sprint(c.Requests), fmt.Sprint(c.Errors),
+			pct(m.Availability), ms(m.DetectMS), ms(m.FailoverMS), ms(m.RecoverMS), ms(m.LatencyP50MS), ms(m.LatencyP99MS),
+			fmt.Sprint(m.DNSQueriesInFault)})
+	}
+	return rows
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) f(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+// table prints rows with aligned columns, the first row as the header.
+func (p *printer) table(rows [][]string) {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString(" ")
+		for i, c := range r {
+			fmt.Fprintf(&b, " %-*s", widths[i], c)
+		}
+		p.f("%s\n", strings.TrimRight(b.String(), " "))
+	}
+}
+
+func ms(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	switch {
+	case *v >= 10000:
+		return fmt.Sprintf("%.1fs", *v/1000)
+	case *v >= 100:
+		return fmt.Sprintf("%.0fms", *v)
+	}
+	return fmt.Sprintf("%.1fms", *v)
+}
+
+func pct(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%.1f%%", *v*100)
+}
+
+func num(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%g", *v)
+}
+
+func note(n string) string {
+	if n == "" {
+		return ""
+	}
+	return " — " + n
+}
+
+func classes(m map[string]int) string {
+	if len(m) == 0 {
+		return "no errors"
+	}
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}

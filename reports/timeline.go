@@ -1,0 +1,83 @@
+package reports
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/experiments/measure"
+)
+
+// timelines draws one row per client over the run, width cells wide: '.' every
+// request in the cell succeeded on the primary, 's' succeeded but some on
+// another region, 'x' every request failed, '~' mixed, ' ' none. A ruler
+// row marks the fault windows with '^'.
+func timelines(s measure.Summary, events []journal.Event, width int) string {
+	if len(s.Clients) == 0 || s.DurationMS <= 0 {
+		return ""
+	}
+	cell := s.DurationMS / float64(width)
+	var b strings.Builder
+	nameW := len("faults")
+	for _, c := range s.Clients {
+		nameW = max(nameW, len(c.Name))
+	}
+	ruler := []rune(strings.Repeat(" ", width))
+	for _, f := range s.Faults {
+		end := s.DurationMS
+		if f.EndMS != nil {
+			end = *f.EndMS
+		}
+		for i := int(f.StartMS / cell); i < width && float64(i)*cell < end; i++ {
+			ruler[i] = '^'
+		}
+	}
+	fmt.Fprintf(&b, "  %-*s |%s| %s\n", nameW, "faults", string(ruler), ms(&s.DurationMS))
+	for _, c := range s.Clients {
+		ok := make([]int, width)
+		bad := make([]int, width)
+		away := make([]int, width)
+		for _, r := range measure.Requests(events, c.Name) {
+			i := int(r.End() / cell)
+			if i < 0 || i >= width {
+				continue
+			}
+			switch {
+			case !r.Succeeded():
+				bad[i]++
+			case r.Region != c.Primary:
+				away[i]++
+			default:
+				ok[i]++
+			}
+		}
+		row := make([]rune, width)
+		for i := range row {
+			switch {
+			case ok[i]+bad[i]+away[i] == 0:
+				row[i] = ' '
+			case bad[i] > 0 && ok[i]+away[i] > 0:
+				row[i] = '~'
+			case bad[i] > 0:
+				row[i] = 'x'
+			case away[i] > 0:
+				row[i] = 's'
+			default:
+				row[i] = '.'
+			}
+		}
+		fmt.Fprintf(&b, "  %-*s |%s|\n", nameW, c.Name, string(row))
+	}
+	b.WriteString("  ('.' ok on primary, 's' ok on another region, 'x' failed, '~' mixed, '^' fault applied)\n")
+	return b.String()
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,251 @@
+// Package topology builds the small world an experiment runs in: per region an
+// embedded DynamoDB backend, an NLB whose targets reach it through links, and
+// one DNS server authoritative for the regions' endpoint names, which resolve
+// to each region's NLB node addresses. It knows nothing about experiments:
+// the runner translates a spec into a Config.
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/dynamodb"
+	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
+	"github.com/faultline-dev/faultline/targets/links"
+	"github.com/faultline-dev/faultline/targets/nlb"
+)
+
+// Config describes the world.
+type Config struct {
+	Zone        string        // "amazonaws.com."
+	RecordTTL   time.Duration // TTL of the endpoint A records
+	NegativeTTL time.Duration // SOA TTL and MINIMUM
+	Regions     []Region
+	Table       string // seeded in every region's backend
+	Items       int
+	Seed        int64 // for faults that draw random numbers
+
+	DNSObserver     func(dnsstub.QueryEvent)
+	NLBObserver     func(nlb.Event)
+	PublishObserver func(name string, values []string)
+}
+
+// Region is one region of the world.
+type Region struct {
+	Name        string
+	Endpoint    string // fqdn of its DynamoDB endpoint, e.g. "dynamodb.us-east-1.amazonaws.com."
+	Nodes       int
+	Targets     int
+	HealthCheck nlb.HealthCheck
+}
+
+// World is a built topology. It implements faults.World.
+type World struct {
+	cfg     Config
+	hub     *links.Hub
+	dns     *dnsstub.Server
+	regions map[string]*region
+	order   []string
+	rng     *rand.Rand
+	rngMu   sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type region struct {
+	cfg     Region
+	backend *embedded.Server
+	lb      *nlb.LB
+}
+
+// Build starts everything, in dependency order, and tears down what it had
+// started if any step fails.
+func Build(ctx context.Context, cfg Config) (w *World, err error) {
+	if len(cfg.Regions) == 0 {
+		return nil, errors.New("topology: no regions")
+	}
+	if len(cfg.Regions) > 200 {
+		return nil, errors.New("topology: at most 200 regions (each takes a 127.0.N.0/24 for its nodes)")
+	}
+	w = &World{cfg: cfg, hub: links.NewHub(), regions: map[string]*region{}, rng: rand.New(rand.NewSource(cfg.Seed))}
+	defer func() {
+		if err != nil {
+			w.Close()
+			w = nil
+		}
+	}()
+	for i, rc := range cfg.Regions {
+		r, err := w.startRegion(ctx, i, rc)
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %w", rc.Name, err)
+		}
+		w.regions[rc.Name] = r
+		w.order = append(w.order, rc.Name)
+	}
+	w.dns, err = dnsstub.Start(dnsstub.Config{
+		Addr:     "127.0.0.1:0",
+		Zones:    []dnsstub.Zone{{Origin: cfg.Zone, SOA: soa(cfg)}},
+		Observer: cfg.DNSObserver,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dns server: %w", err)
+	}
+	for _, name := range w.order {
+		if err := w.publish(w.regions[name]); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func soa(cfg Config) dnsstub.SOA {
+	neg := uint32(cfg.NegativeTTL / time.Second)
+	return dnsstub.SOA{Ns: "ns1." + cfg.Zone, Mbox: "hostmaster." + cfg.Zone, Serial: 1,
+		Refresh: 7200, Retry: 900, Expire: 1209600, Minimum: neg, TTL: neg}
+}
+
+// startRegion starts a region's backend, seeds it, and puts an NLB in front.
+// Region i's nodes are 127.0.(i+1).(n+1); its targets are listeners of the
+// one backend on 127.0.(100+i).(t+1), so each target is an address of its
+// own, as instances are, while sharing one table store.
+func (w *World) startRegion(ctx context.Context, i int, rc Region) (*region, error) {
+	r := &region{cfg: rc}
+	var targets []string
+	addrs := make([]string, rc.Targets)
+	for t := range addrs {
+		addrs[t] = fmt.Sprintf("127.0.%d.%d:0", 100+i, t+1)
+	}
+	backend, err := embedded.Run(ctx, embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...))
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	r.backend = backend
+	targets = backend.Addrs()
+	if err := seed(ctx, backend.Endpoint(), rc.Name, w.cfg.Table, w.cfg.Items); err != nil {
+		backend.Terminate(context.Background())
+		return nil, fmt.Errorf("seeding table %s: %w", w.cfg.Table, err)
+	}
+	nodes := make([]string, rc.Nodes)
+	for n := range nodes {
+		nodes[n] = fmt.Sprintf("127.0.%d.%d", i+1, n+1)
+	}
+	r.lb, err = nlb.Start(ctx, nlb.Config{
+		Region: rc.Name, NodeIPs: nodes, Targets: targets, HealthCheck: rc.HealthCheck,
+		Links: w.hub, Observer: w.cfg.NLBObserver,
+	})
+	if err != nil {
+		backend.Terminate(context.Background())
+		return nil, fmt.Errorf("load balancer: %w", err)
+	}
+	return r, nil
+}
+
+func seed(ctx context.Context, endpoint, regionName, table string, items int) error {
+	client := awsddb.New(awsddb.Options{
+		Region:                regionName,
+		BaseEndpoint:          aws.String(endpoint),
+		Credentials:           credentials.NewStaticCredentialsProvider("faultline", "faultline", ""),
+		AccountIDEndpointMode: aws.AccountIDEndpointModeDisabled,
+	})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return dynamodb.Seed(ctx, client, table, items)
+}
+
+// publish points a region's endpoint name at its NLB nodes.
+func (w *World) publish(r *region) error {
+	var ips []string
+	for _, a := range r.lb.NodeAddrs() {
+		host, _, _ := cutPort(a)
+		ips = append(ips, host)
+	}
+	if err := w.dns.SetRecords(r.cfg.Endpoint, dns.TypeA, uint32(w.cfg.RecordTTL/time.Second), ips); err != nil {
+		return fmt.Errorf("publishing %s: %w", r.cfg.Endpoint, err)
+	}
+	if w.cfg.PublishObserver != nil {
+		w.cfg.PublishObserver(r.cfg.Endpoint, ips)
+	}
+	return nil
+}
+
+// DNSAddr is the DNS server's "127.0.0.1:PORT".
+func (w *World) DNSAddr() string { return w.dns.Addr() }
+
+// EndpointURL is the URL a client uses for a region: the real hostname, and
+// the port every node of the region's NLB listens on.
+func (w *World) EndpointURL(regionName string) (string, error) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return "", fmt.Errorf("no region %q", regionName)
+	}
+	return fmt.Sprintf("http://%s:%d", trimDot(r.cfg.Endpoint), r.lb.Port()), nil
+}
+
+// NLB returns a region's load balancer.
+func (w *World) NLB(regionName string) (*nlb.LB, bool) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return nil, false
+	}
+	return r.lb, true
+}
+
+// DNS implements faults.World.
+func (w *World) DNS() faults.DNSRules { return w.dns }
+
+// RegionLinks implements faults.World: the data links of a region's NLB.
+func (w *World) RegionLinks(regionName string) ([]*links.Link, error) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return nil, fmt.Errorf("no region %q", regionName)
+	}
+	var ls []*links.Link
+	for _, t := range r.lb.Targets() {
+		if l := r.lb.DataLink(t.Addr); l != nil {
+			ls = append(ls, l)
+		}
+	}
+	return ls, nil
+}
+
+// Rand implements faults.World. Callers must not share it across goroutines
+// without care; faults draw from it while being applied, one at a time.
+func (w *World) Rand() *rand.Rand { return w.rng }
+
+// Close stops everything; it is idempotent and returns every error met.
+func (w *World) Close() error {
+	w.closeOnce.Do(func() {
+		var errs []error
+		if w.dns != nil {
+			errs = append(errs, w.dns.Close())
+		}
+		for _, name := range w.order {
+			r := w.regions[name]
+			if r.lb != nil {
+				errs = append(errs, r.lb.Close())
+			}
+			if r.backend != nil {
+				errs = append(errs, r.backend.Terminate(context.Background()))
+			}
+		}
+		// A region that failed half-way is not in w.order; its parts were
+		// stopped by startRegion.
+		errs = append(errs, w.hub.Close())
+		w.closeErr = errors.Join(errs...)
+	})
+	return w.closeErr
+}
+
+var _ faults.World = (*World)(nil)
