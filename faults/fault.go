@@ -7,7 +7,6 @@
 package faults
 
 import (
-	"fmt"
 	"math/rand"
 	"sort"
 	"sync"
@@ -108,5 +107,6 @@ func Kinds() []Kind {
 	return ks
 }
 
-// FaultID is how a fault is named in the journal and in DNS query events.
-func FaultID(f Fault) string { return fmt.Sprintf("%s:%s", f.ID, f.Kind) }
+// FaultID is how a fault is named in the journal, in DNS query events and in
+// toxic names: its experiment id.
+func FaultID(f Fault) string { return f.ID }

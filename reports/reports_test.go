@@ -1,0 +1,145 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/experiments/measure"
+)
+
+// journalOf is a small hand-written run: a failover client that loses one
+// request, and a pooled client the DNS fault never reached.
+func journalOf() []journal.Event {
+	ev := []journal.Event{
+		{T: 0, Type: journal.RunStart, Detail: "dynamodb-empty-dns", K: 2},
+		{Type: journal.Assertion, Client: "failover", Expr: "failover_ms < 2000"},
+		{Type: journal.Assertion, Client: "pooled", Expr: "availability > 0.99"},
+		{T: 1, Type: journal.ClientStart, Client: "failover", Strategy: "failover", Region: "us-east-1", Addr: "127.0.0.11"},
+		{T: 1, Type: journal.ClientStart, Client: "pooled", Strategy: "single-region", Region: "us-east-1", Addr: "127.0.0.12"},
+		{T: 300, Type: journal.FaultApplied, Fault: "f1", Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com."},
+		{T: 310, Type: journal.DNSQuery, Addr: "127.0.0.11:40000", Fault: "f1", Rcode: "NOERROR", Answers: journal.Int(0)},
+		{T: 900, Type: journal.FaultHealed, Fault: "f1", Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com."},
+	}
+	outcome := []struct {
+		t      float64
+		region string
+		ok     bool
+	}{{100, "us-east-1", true}, {305, "us-east-1", false}, {400, "us-west-2", true}, {500, "us-west-2", true},
+		{1000, "us-east-1", true}, {1100, "us-east-1", true}}
+	for _, o := range outcome {
+		e := journal.Event{T: o.t, Type: journal.Request, Client: "failover", Region: o.region, Op: "GetItem", LatencyMS: 2, OK: journal.Bool(o.ok)}
+		if !o.ok {
+			e.Error = "dns-notfound"
+		}
+		ev = append(ev, e)
+		ev = append(ev, journal.Event{T: o.t, Type: journal.Request, Client: "pooled", Region: "us-east-1", Op: "GetItem", LatencyMS: 1, OK: journal.Bool(true)})
+	}
+	return append(ev, journal.Event{T: 1200, Type: journal.RunEnd, Status: "complete"})
+}
+
+func TestJSONHasTheContractFields(t *testing.T) {
+	events := journalOf()
+	var buf bytes.Buffer
+	if err := JSON(&buf, measure.Summarize(events)); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Experiment string `json:"experiment"`
+		Verdict    string `json:"verdict"`
+		Faults     []struct {
+			Kind    string   `json:"kind"`
+			Target  string   `json:"target"`
+			StartMS float64  `json:"start_ms"`
+			EndMS   *float64 `json:"end_ms"`
+		} `json:"faults"`
+		Clients []struct {
+			Name     string                      `json:"name"`
+			Strategy string                      `json:"strategy"`
+			Requests int                         `json:"requests"`
+			Errors   int                         `json:"errors"`
+			Metrics  map[string]*json.RawMessage `json:"metrics"`
+		} `json:"clients"`
+		Assertions []struct {
+			Client, Metric, Expr string
+			Value                *float64
+			Pass                 bool
+		} `json:"assertions"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("report.json does not parse: %v\n%s", err, buf.String())
+	}
+	if got.Experiment != "dynamodb-empty-dns" || got.Verdict != "pass" {
+		t.Errorf("experiment/verdict = %q/%q", got.Experiment, got.Verdict)
+	}
+	if len(got.Faults) != 1 || got.Faults[0].Kind != "dns.empty" || got.Faults[0].StartMS != 300 || got.Faults[0].EndMS == nil || *got.Faults[0].EndMS != 900 {
+		t.Errorf("faults = %+v", got.Faults)
+	}
+	if len(got.Clients) != 2 || got.Clients[0].Name != "failover" || got.Clients[0].Requests != 6 || got.Clients[0].Errors != 1 {
+		t.Fatalf("clients = %+v", got.Clients)
+	}
+	for _, k := range []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms", "latency_p99_ms", "dns_queries_in_fault"} {
+		if _, ok := got.Clients[0].Metrics[k]; !ok {
+			t.Errorf("metrics lack %s", k)
+		}
+	}
+	if len(got.Assertions) != 2 || got.Assertions[0].Metric != "failover_ms" || !got.Assertions[0].Pass || got.Assertions[0].Value == nil || *got.Assertions[0].Value != 102 {
+		t.Errorf("assertions = %+v", got.Assertions)
+	}
+}
+
+func TestEveryReportFlagsTheClientTheFaultMissed(t *testing.T) {
+	events := journalOf()
+	s := measure.Summarize(events)
+	var js, md, term bytes.Buffer
+	if err := JSON(&js, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := Markdown(&md, s, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := Terminal(&term, s, events); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"json": js.String(), "markdown": md.String(), "terminal": term.String()} {
+		if !strings.Contains(out, "fault did not reach this client") {
+			t.Errorf("%s report does not flag the pooled client:\n%s", name, out)
+		}
+		if name != "json" && strings.Contains(out, "failover: fault did not reach") {
+			t.Errorf("%s report flags the failover client, which the fault reached", name)
+		}
+	}
+	if !strings.Contains(md.String(), "| failover | failover | 6 | 1 |") {
+		t.Errorf("markdown client row missing:\n%s", md.String())
+	}
+}
+
+func TestTimelineMarksFaultAndOutcomes(t *testing.T) {
+	events := journalOf()
+	tl := timelines(measure.Summarize(events), events, 12) // 100 ms per cell
+	lines := strings.Split(tl, "\n")
+	if len(lines) < 3 {
+		t.Fatalf("timeline too short:\n%s", tl)
+	}
+	want := map[string]string{
+		"faults":   "|   ^^^^^^   |",
+		"failover": "| . xss    ..|",
+		"pooled":   "| . ...    ..|",
+	}
+	for _, l := range lines[:3] {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		w, ok := want[f[0]]
+		if !ok {
+			t.Errorf("unexpected row %q", l)
+			continue
+		}
+		if !strings.Contains(l, w) {
+			t.Errorf("row %s = %q, want it to contain %q", f[0], l, w)
+		}
+	}
+}
