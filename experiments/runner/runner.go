@@ -31,6 +31,9 @@ type Options struct {
 	OutDir   string    // receives journal.jsonl, report.json, report.md; "" writes nothing
 	Seed     *int64    // overrides the experiment's seed
 	Progress io.Writer // one line per step; nil for silence
+
+	// onReady, when set (by tests), sees the world once it is built.
+	onReady func(*topology.World)
 }
 
 // Result of a run. Summary is set whenever the journal could be summarised,
@@ -166,6 +169,9 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	}
 	r.world = w
 	r.say("topology up in %s (DNS %s)", time.Since(built).Round(time.Millisecond), w.DNSAddr())
+	if r.opts.onReady != nil {
+		r.opts.onReady(w)
+	}
 
 	clientCtx, stopClients := context.WithCancel(ctx)
 	defer stopClients()

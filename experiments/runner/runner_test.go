@@ -1,0 +1,206 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/experiments/library"
+	"github.com/faultline-dev/faultline/experiments/measure"
+	"github.com/faultline-dev/faultline/experiments/spec"
+	"github.com/faultline-dev/faultline/targets/topology"
+)
+
+func flagship(t *testing.T) *spec.Experiment {
+	t.Helper()
+	file, data, ok := library.Get("dynamodb-empty-dns")
+	if !ok {
+		t.Fatal("the flagship is not built in")
+	}
+	exp, err := spec.Parse(file, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+func clientReport(t *testing.T, s measure.Summary, name string) measure.ClientReport {
+	t.Helper()
+	for _, c := range s.Clients {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no client %q in the summary", name)
+	return measure.ClientReport{}
+}
+
+// The flagship end to end, exactly as `faultline run dynamodb-empty-dns` runs
+// it: the naive client loses the fault's length, the failover client does not.
+func TestFlagshipEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the flagship takes about 13 s")
+	}
+	out := t.TempDir()
+	res := Run(context.Background(), flagship(t), Options{OutDir: out})
+	if res.Err != nil {
+		t.Fatalf("run broke: %v", res.Err)
+	}
+	s := res.Summary
+	if s.Verdict != measure.Pass {
+		t.Errorf("verdict = %s, want pass; assertions %+v", s.Verdict, s.Assertions)
+	}
+	naive := clientReport(t, s, "naive")
+	if a := naive.Metrics.Availability; a == nil || *a >= 0.8 {
+		t.Errorf("naive availability = %v, want below 0.8", a)
+	}
+	if naive.Metrics.DNSQueriesInFault == 0 {
+		t.Error("the fault never reached the naive client")
+	}
+	if naive.Metrics.FailoverMS != nil {
+		t.Errorf("naive failover_ms = %v, want null (it has nowhere to go)", *naive.Metrics.FailoverMS)
+	}
+	if naive.ErrorClasses["dns-notfound"] == 0 {
+		t.Errorf("naive error classes = %v, want dns-notfound (the empty answer reaches Go as no such host)", naive.ErrorClasses)
+	}
+	fo := clientReport(t, s, "failover")
+	if f := fo.Metrics.FailoverMS; f == nil || *f >= 2000 {
+		t.Errorf("failover failover_ms = %v, want below 2000", f)
+	}
+	if fo.Metrics.DNSQueriesInFault == 0 {
+		t.Error("the fault never reached the failover client")
+	}
+	if fo.Metrics.RecoverMS == nil {
+		t.Error("the failover client never came back to us-east-1")
+	}
+	for _, name := range []string{"journal.jsonl", "report.json", "report.md"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	// The journal on disk re-renders to the same verdict.
+	events, err := journal.ReadFile(filepath.Join(out, "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := measure.Summarize(events); again.Verdict != s.Verdict || len(again.Clients) != 2 {
+		t.Errorf("re-rendered verdict %s with %d clients, want %s with 2", again.Verdict, len(again.Clients), s.Verdict)
+	}
+}
+
+// shortExperiment is the flagship cut to 6 s with the fault from 1 s to 5 s.
+func shortExperiment(t *testing.T) *spec.Experiment {
+	exp := flagship(t)
+	exp.Duration = 6 * time.Second
+	exp.Faults[0].Start = time.Second
+	exp.Faults[0].Duration = 4 * time.Second
+	return exp
+}
+
+// SIGINT in the middle of a fault (here: the context the CLI cancels on
+// SIGINT) heals the fault exactly once, closes every listener, and writes a
+// journal and a report marked incomplete.
+func TestInterruptMidFaultRollsBack(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var world *topology.World
+	var dnsAddr string
+	var nodes []string
+	opts := Options{OutDir: out, onReady: func(w *topology.World) {
+		world = w
+		dnsAddr = w.DNSAddr()
+		for _, r := range []string{"us-east-1", "us-west-2"} {
+			lb, _ := w.NLB(r)
+			nodes = append(nodes, lb.NodeAddrs()...)
+		}
+		go func() {
+			// Cancel once the fault is visibly applied: the record answers empty.
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				if answers(dnsAddr, "dynamodb.us-east-1.amazonaws.com.") == 0 {
+					cancel()
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}}
+	res := Run(ctx, shortExperiment(t), opts)
+	if world == nil {
+		t.Fatal("the world was never built")
+	}
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "interrupted") {
+		t.Errorf("err = %v, want an interruption", res.Err)
+	}
+	if res.Summary.Verdict != measure.Incomplete {
+		t.Errorf("verdict = %s, want incomplete", res.Summary.Verdict)
+	}
+	applied, healed := 0, 0
+	for _, e := range res.Events {
+		switch e.Type {
+		case journal.FaultApplied:
+			applied++
+		case journal.FaultHealed:
+			healed++
+			if e.Detail != "rollback" {
+				t.Errorf("fault healed by %q, want rollback", e.Detail)
+			}
+		}
+	}
+	if applied != 1 || healed != 1 {
+		t.Errorf("applied %d, healed %d: want each exactly once", applied, healed)
+	}
+	// Nothing listens any more: not the DNS server (UDP or TCP), not a node.
+	if n := answers(dnsAddr, "dynamodb.us-east-1.amazonaws.com."); n >= 0 {
+		t.Errorf("the DNS server still answers after the run (%d answers)", n)
+	}
+	for _, a := range append(nodes, dnsAddr) {
+		if c, err := net.DialTimeout("tcp", a, 500*time.Millisecond); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after the run", a)
+		}
+	}
+	var report struct{ Verdict, Status string }
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &report); err != nil || report.Verdict != "incomplete" || report.Status != "incomplete" {
+		t.Errorf("report.json verdict/status = %q/%q (%v), want incomplete", report.Verdict, report.Status, err)
+	}
+}
+
+// answers asks the DNS server over UDP; -1 means no answer at all.
+func answers(addr, name string) int {
+	c := &dns.Client{Net: "udp", Timeout: 300 * time.Millisecond}
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		return -1
+	}
+	return len(r.Answer)
+}
+
+// A world that cannot be built (here: a region whose NLB has no node) is a
+// broken run, reported incomplete.
+func TestBuildFailureIsReportedIncomplete(t *testing.T) {
+	exp := shortExperiment(t)
+	exp.Topology.Regions[0].Nodes = 0 // no node: the NLB refuses to start
+	res := Run(context.Background(), exp, Options{OutDir: t.TempDir()})
+	if res.Err == nil {
+		t.Fatal("a topology without nodes was built")
+	}
+	if res.Summary.Verdict != measure.Incomplete {
+		t.Errorf("verdict = %s, want incomplete", res.Summary.Verdict)
+	}
+}
