@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The binary, built once for the tests that run it as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faultline-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "faultline")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		panic("building faultline: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// faultline runs the binary and returns its exit code and output.
+func faultline(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &exit):
+		return exit.ExitCode(), string(out)
+	}
+	t.Fatalf("running faultline %v: %v", args, err)
+	return -1, ""
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsageAndValidationExitCodes(t *testing.T) {
+	bad := writeFile(t, "bad.yaml", "name: x\ntopology:\n  regions:\n    - name: us-east-1\nclients: []\nschedule:\n  duration: soon\n")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"list"}, 0, "dynamodb-empty-dns"},
+		{[]string{"validate", "dynamodb-empty-dns"}, 0, "valid"},
+		{[]string{"run"}, 2, "usage: faultline run"},
+		{[]string{"run", "--trials-nope", "x"}, 2, "flag provided but not defined"},
+		{[]string{"run", "no-such-experiment"}, 2, "no such file, and no built-in experiment"},
+		{[]string{"validate", bad}, 2, bad + ":7:"},
+		{[]string{"run", bad}, 2, "duration"},
+		{[]string{"report", "/nonexistent/journal.jsonl"}, 2, "no such file"},
+		{[]string{"no-such-command"}, 2, ""},
+	}
+	for _, c := range cases {
+		code, out := faultline(t, c.args...)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("faultline %v: exit %d, want %d; output must contain %q:\n%s", c.args, code, c.code, c.want, out)
+		}
+	}
+}
+
+// SIGINT in the middle of a fault: exit 3, the fault healed in the journal,
+// a report marked incomplete.
+func TestSIGINTMidFault(t *testing.T) {
+	out := t.TempDir()
+	exp := writeFile(t, "short.yaml", shortFlagship)
+	cmd := exec.Command(binary, "run", "--out", out, exp)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Wait for the runner to say the fault is applied, then interrupt.
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			if !signalled && strings.Contains(sc.Text(), "applied f1") {
+				cmd.Process.Signal(syscall.SIGINT)
+				signalled = true
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("faultline did not stop within 60 s of SIGINT")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("exit = %v, want code 3", err)
+	}
+	journal, err := os.ReadFile(filepath.Join(out, "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(journal), `"type":"fault.healed"`); n != 1 {
+		t.Errorf("fault healed %d times in the journal, want once", n)
+	}
+	if !strings.Contains(string(journal), `"status":"incomplete"`) {
+		t.Error("the journal does not end the run as incomplete")
+	}
+	var report struct{ Verdict string }
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &report); err != nil || report.Verdict != "incomplete" {
+		t.Errorf("report verdict = %q (%v), want incomplete", report.Verdict, err)
+	}
+}
+
+// A journal re-renders with the same exit code the run had.
+func TestReportRerendersAJournal(t *testing.T) {
+	j := writeFile(t, "journal.jsonl", `{"t_ms":0,"type":"run.start","detail":"x"}
+{"t_ms":0,"type":"assertion","client":"c","expr":"errors == 0"}
+{"t_ms":1,"type":"client.start","client":"c","strategy":"single-region","region":"us-east-1","addr":"127.0.0.11"}
+{"t_ms":2,"type":"request","client":"c","region":"us-east-1","op":"GetItem","latency_ms":1,"ok":false,"error":"reset"}
+{"t_ms":9,"type":"run.end","status":"complete"}
+`)
+	out := t.TempDir()
+	code, text := faultline(t, "report", "--out", out, j)
+	if code != 1 || !strings.Contains(text, "errors == 0") {
+		t.Errorf("exit %d, want 1 (the assertion fails):\n%s", code, text)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.md")); err != nil {
+		t.Error("report.md not written")
+	}
+}
+
+const shortFlagship = `name: short-empty-dns
+topology:
+  regions:
+    - name: us-east-1
+    - name: us-west-2
+clients:
+  - name: failover
+    strategy: failover
+    regions: [us-east-1, us-west-2]
+schedule:
+  duration: 20s
+  faults:
+    - kind: dns.empty
+      target: dynamodb.us-east-1.amazonaws.com
+      start: 1s
+      duration: 15s
+`
