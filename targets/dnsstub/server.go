@@ -1,0 +1,248 @@
+// Package dnsstub is faultline's authoritative DNS server (miekg/dns): the
+// zones an experiment needs, on one loopback address and port over UDP and
+// TCP, with a rule table in front of the zones through which faults shape
+// answers, and an observer that sees every answer. It knows nothing about
+// experiments or faults; see README.md.
+package dnsstub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Config of a server.
+type Config struct {
+	Addr     string           // "127.0.0.1:0": UDP and TCP bind the same port
+	Zones    []Zone           // at least one
+	Observer func(QueryEvent) // may be nil; called once per query answered or dropped
+}
+
+// QueryEvent is one query as the server answered it.
+type QueryEvent struct {
+	Time    time.Time // when the answer was sent (or the query dropped)
+	Client  string    // the client's "ip:port"
+	Proto   string    // "udp" | "tcp"
+	Name    string    // the query name, lowercased fqdn
+	Type    string    // "A", "AAAA", ...
+	Rcode   string    // "NOERROR", "NXDOMAIN", ..., or "DROPPED" when nothing was sent
+	Answers int       // answer-section RRs
+	Fault   string    // Rule.Fault of the rule that shaped the answer, "" if none
+}
+
+// Server is a running DNS server.
+type Server struct {
+	cfg   Config
+	store store
+	rules ruleTable
+	udp   *dns.Server
+	tcp   *dns.Server
+	addr  string
+
+	done      chan struct{}
+	inflight  sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start binds UDP and TCP on the same port and returns once both serve.
+func Start(cfg Config) (*Server, error) {
+	if len(cfg.Zones) == 0 {
+		return nil, errors.New("dnsstub: no zones")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	s := &Server{cfg: cfg, done: make(chan struct{})}
+	for _, z := range cfg.Zones {
+		zz, err := newZone(z)
+		if err != nil {
+			return nil, fmt.Errorf("dnsstub: %w", err)
+		}
+		for _, other := range s.store.zones {
+			if other.origin == zz.origin {
+				return nil, fmt.Errorf("dnsstub: zone %s configured twice", zz.origin)
+			}
+		}
+		s.store.zones = append(s.store.zones, zz)
+	}
+	pc, ln, err := listenBoth(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dnsstub: %w", err)
+	}
+	s.addr = pc.LocalAddr().String()
+	handler := dns.HandlerFunc(s.serveDNS)
+	var started sync.WaitGroup
+	started.Add(2)
+	s.udp = &dns.Server{PacketConn: pc, Handler: handler, UDPSize: dns.DefaultMsgSize, NotifyStartedFunc: started.Done}
+	s.tcp = &dns.Server{Listener: ln, Handler: handler, NotifyStartedFunc: started.Done,
+		ReadTimeout: 2 * time.Second, IdleTimeout: func() time.Duration { return 8 * time.Second }}
+	serveErr := make(chan error, 2)
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		go func() { serveErr <- srv.ActivateAndServe() }()
+	}
+	ready := make(chan struct{})
+	go func() { started.Wait(); close(ready) }()
+	select {
+	case <-ready:
+		return s, nil
+	case err := <-serveErr:
+		pc.Close()
+		ln.Close()
+		return nil, fmt.Errorf("dnsstub: serving: %w", err)
+	case <-time.After(5 * time.Second):
+		pc.Close()
+		ln.Close()
+		return nil, errors.New("dnsstub: the listeners did not start within 5 s")
+	}
+}
+
+// listenBoth binds UDP first (taking a free port when the port is 0), then
+// TCP on the same port, retrying a few times if another socket holds it.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("address %q: %w", addr, err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 10; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		_, p, _ := net.SplitHostPort(pc.LocalAddr().String())
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, p))
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("binding TCP beside UDP: %w", lastErr)
+}
+
+// Addr is "ip:port", the same for UDP and TCP.
+func (s *Server) Addr() string { return s.addr }
+
+// SetRecords replaces name's record set of type qtype (an empty values list
+// removes it). values are presentation-format rdata: "127.0.1.1" for A.
+func (s *Server) SetRecords(name string, qtype uint16, ttl uint32, values []string) error {
+	return s.store.set(name, qtype, ttl, values)
+}
+
+// DeleteRecords removes name's record set of type qtype.
+func (s *Server) DeleteRecords(name string, qtype uint16) { s.store.remove(name, qtype) }
+
+// Records returns name's record set of type qtype as presentation strings.
+func (s *Server) Records(name string, qtype uint16) []string { return s.store.values(name, qtype) }
+
+// AddRule puts a rule in front of the zones until remove is called; remove is
+// idempotent.
+func (s *Server) AddRule(r Rule) (remove func()) { return s.rules.add(r) }
+
+// Close stops both listeners and waits for every in-flight answer.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.closeErr = errors.Join(s.udp.ShutdownContext(ctx), s.tcp.ShutdownContext(ctx))
+		s.inflight.Wait()
+	})
+	return s.closeErr
+}
+
+// serveDNS is the handler chain: checks, then the rule table in front of the
+// zone, then the reply (truncated to the client's UDP size), then the observer.
+func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
+	s.inflight.Add(1)
+	defer s.inflight.Done()
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	proto := "udp"
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		proto = "tcp"
+	}
+	ev := QueryEvent{Client: w.RemoteAddr().String(), Proto: proto}
+	resp := s.respond(req, &ev)
+	if resp == nil {
+		// Nothing sent. Over TCP the connection stays open for the client
+		// to give up on, as a server that never answers would leave it.
+		ev.Rcode = "DROPPED"
+	} else {
+		truncate(req, resp, proto)
+		ev.Rcode = rcodeName(resp.Rcode)
+		ev.Answers = len(resp.Answer)
+	}
+	// Observe before sending, so the event is recorded by the time the
+	// client holds the answer.
+	ev.Time = time.Now()
+	if s.cfg.Observer != nil {
+		s.cfg.Observer(ev)
+	}
+	if resp != nil {
+		w.WriteMsg(resp) // a client that went away is not the server's error
+	}
+}
+
+func (s *Server) respond(req *dns.Msg, ev *QueryEvent) *dns.Msg {
+	if req.Opcode != dns.OpcodeQuery {
+		m := reply(req)
+		m.Rcode = dns.RcodeNotImplemented
+		return m
+	}
+	if len(req.Question) != 1 {
+		m := new(dns.Msg)
+		m.SetRcodeFormatError(req)
+		return m
+	}
+	q := req.Question[0]
+	ev.Name = strings.ToLower(dns.Fqdn(q.Name))
+	ev.Type = typeName(q.Qtype)
+	next := func() *dns.Msg { return s.store.answer(req) }
+	rule, ok := s.rules.match(dns.CanonicalName(q.Name))
+	if !ok {
+		return next()
+	}
+	ev.Fault = rule.Fault
+	return rule.Action.Respond(Query{Msg: req, SOA: s.store.negativeSOA(q.Name), Next: next, Done: s.done})
+}
+
+// truncate cuts a UDP answer that does not fit the client's buffer (512
+// bytes, or its EDNS0 size) and sets TC, so the client retries over TCP.
+func truncate(req, resp *dns.Msg, proto string) {
+	if proto != "udp" {
+		return
+	}
+	size := dns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = max(int(opt.UDPSize()), dns.MinMsgSize)
+	}
+	resp.Truncate(size)
+}
+
+func rcodeName(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return fmt.Sprintf("RCODE%d", rc)
+}
+
+func typeName(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("TYPE%d", t)
+}
