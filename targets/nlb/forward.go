@@ -1,0 +1,111 @@
+package nlb
+
+import (
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// serve accepts on one node and forwards each connection.
+func (lb *LB) serve(ln net.Listener) {
+	defer lb.wg.Done()
+	node := ln.Addr().String()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		lb.wg.Add(1)
+		go lb.forward(node, c)
+	}
+}
+
+// pick chooses the next target round robin among the healthy ones, or among
+// all of them when none is healthy (fail-open).
+func (lb *LB) pick() *target {
+	var healthy []*target
+	for _, t := range lb.targets {
+		t.mu.Lock()
+		if t.state == StateHealthy {
+			healthy = append(healthy, t)
+		}
+		t.mu.Unlock()
+	}
+	if len(healthy) == 0 {
+		healthy = lb.targets
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.next++
+	return healthy[lb.next%len(healthy)]
+}
+
+// dialTimeout bounds the connection to a target's data link; on loopback it
+// answers at once unless a fault holds it.
+const dialTimeout = 2 * time.Second
+
+func (lb *LB) forward(node string, client net.Conn) {
+	defer lb.wg.Done()
+	t := lb.pick()
+	up, err := net.DialTimeout("tcp", t.data.Addr(), dialTimeout)
+	if err != nil {
+		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Detail: err.Error()})
+		reset(client)
+		return
+	}
+	p := &proxied{client: client, upstream: up, target: t}
+	lb.mu.Lock()
+	if lb.ctx.Err() != nil { // closing: do not start new work
+		lb.mu.Unlock()
+		client.Close()
+		up.Close()
+		return
+	}
+	lb.conns[p] = struct{}{}
+	lb.mu.Unlock()
+	lb.emit(Event{Kind: "conn.accepted", Node: node, Target: t.addr})
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	pipe := func(dst, src net.Conn) {
+		defer wg.Done()
+		io.Copy(dst, src)
+		// One side is done: end both, as a TCP proxy that keeps no
+		// half-open state would.
+		dst.Close()
+		src.Close()
+	}
+	go pipe(up, client)
+	go pipe(client, up)
+	wg.Wait()
+
+	lb.mu.Lock()
+	delete(lb.conns, p)
+	lb.mu.Unlock()
+	lb.emit(Event{Kind: "conn.closed", Node: node, Target: t.addr})
+}
+
+// terminate resets every connection to t (NLB's connection termination for
+// unhealthy targets).
+func (lb *LB) terminate(t *target) int {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	n := 0
+	for p := range lb.conns {
+		if p.target == t {
+			reset(p.client)
+			p.upstream.Close()
+			n++
+		}
+	}
+	return n
+}
+
+// reset closes c with an RST rather than a FIN, as NLB does.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}

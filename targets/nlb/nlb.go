@@ -1,0 +1,269 @@
+// Package nlb is a load balancer that behaves like an AWS Network Load
+// Balancer in one region: nodes on loopback addresses of their own that all
+// listen on one port, forwarding each new TCP connection to a healthy target
+// of one target group; per-target health checks with AWS's thresholds; fail
+// open when no target is healthy; connections to a target that turns
+// unhealthy are reset. Every data path and every health-check path goes
+// through a link (embedded toxiproxy), so network faults act on them.
+package nlb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline/targets/links"
+)
+
+// Config of one region's load balancer.
+type Config struct {
+	Region      string
+	NodeIPs     []string // one node per address, e.g. 127.0.1.1 and 127.0.1.2
+	Port        int      // every node's port; 0 picks a free one on the first node and reuses it
+	Targets     []string // target addresses "ip:port"
+	HealthCheck HealthCheck
+	Links       *links.Hub  // where the data and health-check links are made
+	Observer    func(Event) // may be nil
+	// KeepConnectionsOnUnhealthy turns off NLB's connection termination: by
+	// default the connections to a target that turns unhealthy are reset.
+	KeepConnectionsOnUnhealthy bool
+}
+
+// Event is what the load balancer reports.
+type Event struct {
+	Time                 time.Time
+	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed"
+	Region, Node, Target string
+	OK                   bool   // hc.result
+	From, To             string // target.state
+	Detail               string
+}
+
+// Target states.
+const (
+	StateInitial   = "initial"
+	StateHealthy   = "healthy"
+	StateUnhealthy = "unhealthy"
+)
+
+// TargetStatus is a target as its health checks see it.
+type TargetStatus struct {
+	Addr                      string
+	State                     string
+	ConsecutiveOK, ConsecFail int
+}
+
+// LB is a running load balancer.
+type LB struct {
+	cfg     Config
+	port    int
+	nodes   []net.Listener
+	targets []*target
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	next  int // round robin
+	conns map[*proxied]struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type target struct {
+	addr   string
+	data   *links.Link
+	health *links.Link
+
+	mu     sync.Mutex
+	state  string
+	okRun  int
+	badRun int
+}
+
+type proxied struct {
+	client, upstream net.Conn
+	target           *target
+}
+
+// Start makes the links, binds every node and starts the health checks.
+// Targets start in the initial state; until one is healthy the load balancer
+// fails open and routes to all of them, as NLB does.
+func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	lb = &LB{cfg: cfg, conns: map[*proxied]struct{}{}}
+	lb.ctx, lb.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			lb.Close()
+			lb = nil
+		}
+	}()
+	for i, addr := range cfg.Targets {
+		t := &target{addr: addr, state: StateInitial}
+		if t.data, err = cfg.Links.Add(fmt.Sprintf("%s/data/%d/%s", cfg.Region, i, addr), addr); err != nil {
+			return nil, err
+		}
+		if t.health, err = cfg.Links.Add(fmt.Sprintf("%s/hc/%d/%s", cfg.Region, i, addr), addr); err != nil {
+			return nil, err
+		}
+		lb.targets = append(lb.targets, t)
+	}
+	if lb.nodes, lb.port, err = listenNodes(cfg.NodeIPs, cfg.Port); err != nil {
+		return nil, fmt.Errorf("nlb %s: %w", cfg.Region, err)
+	}
+	for _, ln := range lb.nodes {
+		lb.wg.Add(1)
+		go lb.serve(ln)
+	}
+	for _, t := range lb.targets {
+		lb.wg.Add(1)
+		go lb.healthLoop(t)
+	}
+	return lb, nil
+}
+
+func validate(cfg Config) error {
+	switch {
+	case cfg.Region == "":
+		return errors.New("nlb: no region name")
+	case len(cfg.NodeIPs) == 0:
+		return fmt.Errorf("nlb %s: no nodes", cfg.Region)
+	case len(cfg.Targets) == 0:
+		return fmt.Errorf("nlb %s: no targets", cfg.Region)
+	case cfg.Links == nil:
+		return fmt.Errorf("nlb %s: no links hub", cfg.Region)
+	case cfg.Port < 0 || cfg.Port > 65535:
+		return fmt.Errorf("nlb %s: port %d out of range", cfg.Region, cfg.Port)
+	}
+	for _, ip := range cfg.NodeIPs {
+		if p := net.ParseIP(ip); p == nil || !p.IsLoopback() {
+			return fmt.Errorf("nlb %s: node address %q: expected a loopback IP address (127.0.0.0/8 or ::1)", cfg.Region, ip)
+		}
+	}
+	if err := cfg.HealthCheck.Validate(); err != nil {
+		return fmt.Errorf("nlb %s: %w", cfg.Region, err)
+	}
+	return nil
+}
+
+// listenNodes binds every node IP on one port; with port 0 the first node
+// picks it, and a conflict on a later node starts over (bounded).
+func listenNodes(ips []string, port int) ([]net.Listener, int, error) {
+	var lastErr error
+	for attempt := 0; attempt < 10; attempt++ {
+		var lns []net.Listener
+		p := port
+		ok := true
+		for _, ip := range ips {
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(p)))
+			if err != nil {
+				lastErr = err
+				ok = false
+				break
+			}
+			if p == 0 {
+				p = ln.Addr().(*net.TCPAddr).Port
+			}
+			lns = append(lns, ln)
+		}
+		if ok {
+			return lns, p, nil
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if port != 0 {
+			break
+		}
+	}
+	return nil, 0, fmt.Errorf("binding nodes: %w", lastErr)
+}
+
+// NodeAddrs are the nodes' "ip:port".
+func (lb *LB) NodeAddrs() []string {
+	var out []string
+	for _, ln := range lb.nodes {
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+// Port is the port every node listens on.
+func (lb *LB) Port() int { return lb.port }
+
+// Targets reports each target's health.
+func (lb *LB) Targets() []TargetStatus {
+	var out []TargetStatus
+	for _, t := range lb.targets {
+		t.mu.Lock()
+		out = append(out, TargetStatus{Addr: t.addr, State: t.state, ConsecutiveOK: t.okRun, ConsecFail: t.badRun})
+		t.mu.Unlock()
+	}
+	return out
+}
+
+// DataLink is the link data connections to target take.
+func (lb *LB) DataLink(addr string) *links.Link {
+	if t := lb.target(addr); t != nil {
+		return t.data
+	}
+	return nil
+}
+
+// HealthLink is the link health checks of target take.
+func (lb *LB) HealthLink(addr string) *links.Link {
+	if t := lb.target(addr); t != nil {
+		return t.health
+	}
+	return nil
+}
+
+func (lb *LB) target(addr string) *target {
+	for _, t := range lb.targets {
+		if t.addr == addr {
+			return t
+		}
+	}
+	return nil
+}
+
+// Close stops the nodes and health checks and closes every proxied
+// connection. The links stay with their hub. Close is idempotent.
+func (lb *LB) Close() error {
+	lb.closeOnce.Do(func() {
+		lb.cancel()
+		var errs []error
+		for _, ln := range lb.nodes {
+			if err := ln.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		lb.mu.Lock()
+		for p := range lb.conns {
+			p.client.Close()
+			p.upstream.Close()
+		}
+		lb.mu.Unlock()
+		lb.wg.Wait()
+		lb.closeErr = errors.Join(errs...)
+	})
+	return lb.closeErr
+}
+
+func (lb *LB) emit(e Event) {
+	if lb.cfg.Observer == nil {
+		return
+	}
+	e.Time = time.Now()
+	e.Region = lb.cfg.Region
+	lb.cfg.Observer(e)
+}

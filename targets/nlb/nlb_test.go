@@ -1,0 +1,261 @@
+package nlb_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/faultline-dev/faultline/targets/links"
+	"github.com/faultline-dev/faultline/targets/links/linkstest"
+	"github.com/faultline-dev/faultline/targets/nlb"
+	"github.com/faultline-dev/faultline/targets/nlb/nlbtest"
+)
+
+// fast checks keep the tests short: interval 60 ms, timeout 40 ms.
+var fast = nlb.HealthCheck{Interval: 60 * time.Millisecond, Timeout: 40 * time.Millisecond, HealthyThreshold: 3, UnhealthyThreshold: 2}
+
+func roundTrip(t *testing.T, addr, msg string) error {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return err
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != msg {
+		t.Errorf("echo returned %q, want %q", buf, msg)
+	}
+	return nil
+}
+
+func becomes(addr, state string) func(nlb.Event) bool {
+	return func(e nlb.Event) bool { return e.Kind == "target.state" && e.Target == addr && e.To == state }
+}
+
+// count counts the events of kind for addr whose OK is ok.
+func count(evs []nlb.Event, kind, addr string, ok bool) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == kind && e.Target == addr && e.OK == ok {
+			n++
+		}
+	}
+	return n
+}
+
+func TestForwardsRoundRobinOnSharedPort(t *testing.T) {
+	a, b := linkstest.Echo(t), linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a, b}, HealthCheck: fast})
+	nodes := lb.NodeAddrs()
+	if len(nodes) != 2 || !strings.HasPrefix(nodes[0], "127.0.1.1:") || !strings.HasPrefix(nodes[1], "127.0.1.2:") {
+		t.Fatalf("nodes = %v", nodes)
+	}
+	for _, n := range nodes {
+		if !strings.HasSuffix(n, ":"+itoa(lb.Port())) {
+			t.Errorf("node %s does not listen on the shared port %d", n, lb.Port())
+		}
+	}
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	for i := 0; i < 10; i++ {
+		if err := roundTrip(t, nodes[i%2], "ping"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := rec.Events()
+	if na, nb := count(evs, "conn.accepted", a, false), count(evs, "conn.accepted", b, false); na != 5 || nb != 5 {
+		t.Errorf("connections to a/b = %d/%d, want 5/5 (round robin)", na, nb)
+	}
+}
+
+func TestThresholdsCountExactly(t *testing.T) {
+	a := linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
+	evs := rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	if n := count(evs, "hc.result", a, true); n != fast.HealthyThreshold {
+		t.Errorf("healthy after %d good checks, want exactly %d", n, fast.HealthyThreshold)
+	}
+	lb.HealthLink(a).Down()
+	before := len(rec.Events())
+	evs = rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateUnhealthy))
+	if n := count(evs[before:], "hc.result", a, false); n != fast.UnhealthyThreshold {
+		t.Errorf("unhealthy after %d failed checks, want exactly %d", n, fast.UnhealthyThreshold)
+	}
+	lb.HealthLink(a).Up()
+	before = len(evs)
+	deadline := time.Now().Add(3 * time.Second)
+	var back []nlb.Event
+	for time.Now().Before(deadline) {
+		all := rec.Events()
+		for i := before; i < len(all); i++ {
+			if becomes(a, nlb.StateHealthy)(all[i]) {
+				back = all[before : i+1]
+			}
+		}
+		if back != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if back == nil {
+		t.Fatal("the target never came back")
+	}
+	// Failures may still arrive right after Up; count the good run that ends it.
+	run := 0
+	for _, e := range back {
+		if e.Kind == "hc.result" && e.Target == a {
+			if e.OK {
+				run++
+			} else {
+				run = 0
+			}
+		}
+	}
+	if run != fast.HealthyThreshold {
+		t.Errorf("healthy again after a run of %d good checks, want exactly %d", run, fast.HealthyThreshold)
+	}
+	if st := lb.Targets()[0]; st.State != nlb.StateHealthy {
+		t.Errorf("state = %s", st.State)
+	}
+}
+
+func TestUnhealthyTargetIsAvoidedAndItsConnectionsReset(t *testing.T) {
+	a, b := linkstest.Echo(t), linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a, b}, HealthCheck: fast})
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	node := lb.NodeAddrs()[0]
+	// Hold one connection to each target.
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("x"))
+		io.ReadFull(c, make([]byte, 1))
+		held = append(held, c)
+	}
+	lb.HealthLink(a).Down()
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateUnhealthy))
+	// The connection to a is reset; the one to b lives.
+	reset, alive := 0, 0
+	for _, c := range held {
+		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		c.Write([]byte("y"))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err == nil {
+			alive++
+		} else if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
+			reset++
+		}
+	}
+	if reset != 1 || alive != 1 {
+		t.Errorf("after a turned unhealthy: %d reset, %d alive; want 1 and 1", reset, alive)
+	}
+	before := count(rec.Events(), "conn.accepted", a, false)
+	for i := 0; i < 6; i++ {
+		if err := roundTrip(t, node, "z"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := count(rec.Events(), "conn.accepted", a, false); after != before {
+		t.Errorf("%d new connections went to the unhealthy target", after-before)
+	}
+}
+
+func TestFailOpenWhenNoTargetIsHealthy(t *testing.T) {
+	a, b := linkstest.Echo(t), linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a, b}, HealthCheck: fast})
+	lb.HealthLink(a).Down()
+	lb.HealthLink(b).Down()
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateUnhealthy))
+	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateUnhealthy))
+	for i := 0; i < 4; i++ {
+		if err := roundTrip(t, lb.NodeAddrs()[0], "open"); err != nil {
+			t.Fatalf("fail-open: %v", err)
+		}
+	}
+	evs := rec.Events()
+	if count(evs, "conn.accepted", a, false) == 0 || count(evs, "conn.accepted", b, false) == 0 {
+		t.Error("fail-open did not route to every target")
+	}
+}
+
+func TestDataLinkDownResetsNewConnections(t *testing.T) {
+	a := linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
+	lb.DataLink(a).Down()
+	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); err == nil {
+		t.Fatal("a connection went through a downed data link")
+	}
+	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "conn.failed" && e.Target == a })
+	// Health checks use their own link: the target stays healthy.
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+}
+
+func TestBadConfig(t *testing.T) {
+	hub := links.NewHub()
+	defer hub.Close()
+	cases := map[string]nlb.Config{
+		"no nodes":            {Region: "r", Targets: []string{"127.0.0.1:1"}, Links: hub, HealthCheck: fast},
+		"no targets":          {Region: "r", NodeIPs: []string{"127.0.1.1"}, Links: hub, HealthCheck: fast},
+		"expected a loopback": {Region: "r", NodeIPs: []string{"10.0.0.1"}, Targets: []string{"127.0.0.1:1"}, Links: hub, HealthCheck: fast},
+		"shorter than the interval": {Region: "r", NodeIPs: []string{"127.0.1.1"}, Targets: []string{"127.0.0.1:1"}, Links: hub,
+			HealthCheck: nlb.HealthCheck{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond, HealthyThreshold: 2, UnhealthyThreshold: 2}},
+		"AWS's range": {Region: "r", NodeIPs: []string{"127.0.1.1"}, Targets: []string{"127.0.0.1:1"}, Links: hub,
+			HealthCheck: nlb.HealthCheck{Interval: time.Second, Timeout: 100 * time.Millisecond, HealthyThreshold: 1, UnhealthyThreshold: 2}},
+	}
+	for want, cfg := range cases {
+		if lb, err := nlb.Start(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), want) {
+			if lb != nil {
+				lb.Close()
+			}
+			t.Errorf("%s: err = %v", want, err)
+		}
+	}
+}
+
+func TestCloseLeavesNothing(t *testing.T) {
+	a := linkstest.Echo(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	hub := links.NewHub()
+	lb, err := nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a}, Links: hub, HealthCheck: fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", lb.NodeAddrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("x"))
+	io.ReadFull(c, make([]byte, 1))
+	nodes := lb.NodeAddrs()
+	lb.Close()
+	lb.Close()
+	hub.Close()
+	c.Close()
+	for _, n := range nodes {
+		if d, err := net.DialTimeout("tcp", n, 300*time.Millisecond); err == nil {
+			d.Close()
+			t.Errorf("%s still accepts after Close", n)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
