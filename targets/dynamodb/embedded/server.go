@@ -1,0 +1,187 @@
+// Package embedded is faultline's in-process DynamoDB: an HTTP server on
+// loopback speaking the DynamoDB JSON 1.0 protocol (X-Amz-Target:
+// DynamoDB_20120810.*) well enough for aws-sdk-go-v2 and the other official
+// SDKs, in memory, one instance per region. README.md lists what it supports.
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Option configures Run.
+type Option func(*config)
+
+type config struct {
+	addrs    []string
+	region   string
+	observer func(RequestEvent)
+}
+
+// WithAddr serves on one address (default 127.0.0.1:0).
+func WithAddr(addr string) Option { return func(c *config) { c.addrs = []string{addr} } }
+
+// WithAddrs serves one store on several addresses: each is a target of the
+// region's load balancer, as instances behind an NLB are, sharing one table
+// store as they would share DynamoDB.
+func WithAddrs(addrs ...string) Option { return func(c *config) { c.addrs = addrs } }
+
+// WithRegion is the region named in table ARNs (default us-east-1).
+func WithRegion(region string) Option { return func(c *config) { c.region = region } }
+
+// WithObserver sees every request the backend answers.
+func WithObserver(f func(RequestEvent)) Option { return func(c *config) { c.observer = f } }
+
+// RequestEvent is one request as the backend answered it.
+type RequestEvent struct {
+	Time      time.Time
+	Operation string
+	Status    int
+	ErrorType string // the __type's short name, "" on success
+	Latency   time.Duration
+}
+
+// Server is a running embedded backend.
+type Server struct {
+	cfg       config
+	listeners []net.Listener
+	http      *http.Server
+	db        *db
+	requestID atomic.Uint64
+	wg        sync.WaitGroup
+	once      sync.Once
+	termErr   error
+}
+
+// maxBody bounds a request (DynamoDB's own limit for a request is 16 MB).
+const maxBody = 16 << 20
+
+// Run starts a backend and returns once it accepts connections.
+func Run(ctx context.Context, opts ...Option) (*Server, error) {
+	cfg := config{addrs: []string{"127.0.0.1:0"}, region: "us-east-1"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if len(cfg.addrs) == 0 {
+		return nil, errors.New("embedded dynamodb: no address to serve on")
+	}
+	s := &Server{cfg: cfg, db: newDB(cfg.region)}
+	var lc net.ListenConfig
+	for _, a := range cfg.addrs {
+		ln, err := lc.Listen(ctx, "tcp", a)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			return nil, fmt.Errorf("embedded dynamodb: %w", err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	for _, ln := range s.listeners {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.http.Serve(ln)
+		}()
+	}
+	return s, nil
+}
+
+// Endpoint is the URL of the first address.
+func (s *Server) Endpoint() string { return "http://" + s.Addr() }
+
+// Addr is the first "ip:port".
+func (s *Server) Addr() string { return s.listeners[0].Addr().String() }
+
+// Addrs are every "ip:port" served.
+func (s *Server) Addrs() []string {
+	var out []string
+	for _, l := range s.listeners {
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
+
+// Terminate stops serving and drops the data. It is idempotent.
+func (s *Server) Terminate(ctx context.Context) error {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		if err != nil {
+			s.http.Close()
+		}
+		s.wg.Wait()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = nil // in-flight requests were cut: that is what Terminate means
+		}
+		s.termErr = err
+	})
+	return s.termErr
+}
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	began := time.Now()
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// DynamoDB answers a GET of / with a health line; load-balancer
+		// health checks use it.
+		s.write(w, http.StatusOK, "text/plain", []byte("healthy: dynamodb."+s.cfg.region+".amazonaws.com "))
+		return
+	}
+	op := ""
+	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "DynamoDB_20120810.") {
+		op = strings.TrimPrefix(target, "DynamoDB_20120810.")
+	}
+	status, body, errType := s.handle(op, r)
+	s.write(w, status, "application/x-amz-json-1.0", body)
+	if s.cfg.observer != nil {
+		s.cfg.observer(RequestEvent{Time: time.Now(), Operation: op, Status: status, ErrorType: errType, Latency: time.Since(began)})
+	}
+}
+
+func (s *Server) handle(op string, r *http.Request) (status int, body []byte, errType string) {
+	handler, ok := operations[op]
+	if r.Method != http.MethodPost || !ok {
+		return errorBody(&apiError{typ: typeUnknownOperation, msg: ""})
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return errorBody(&apiError{typ: typeSerialization, msg: "could not read the request body"})
+	}
+	if len(raw) > maxBody {
+		return errorBody(validation("Request body too large; limit: %d bytes", maxBody))
+	}
+	out, aerr := handler(s.db, raw)
+	if aerr != nil {
+		return errorBody(aerr)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return errorBody(&apiError{typ: typeInternal, msg: err.Error(), status: 500})
+	}
+	return http.StatusOK, b, ""
+}
+
+func (s *Server) write(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	// The SDK checks X-Amz-Crc32 (decimal CRC32-IEEE of the body) when present.
+	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	h.Set("x-amzn-RequestId", fmt.Sprintf("FAULTLINE%020d", s.requestID.Add(1)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
