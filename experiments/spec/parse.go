@@ -1,0 +1,510 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"gopkg.in/yaml.v3"
+
+	"github.com/faultline-dev/faultline/experiments/measure"
+	"github.com/faultline-dev/faultline/faults"
+)
+
+// maxFileSize bounds an experiment file.
+const maxFileSize = 1 << 20
+
+// Defaults (the README's reference states them).
+const (
+	DefaultEndpoint    = "dynamodb.{region}.amazonaws.com"
+	DefaultZone        = "amazonaws.com."
+	DefaultTTL         = 5 * time.Second
+	DefaultTable       = "faultline"
+	DefaultItems       = 100
+	DefaultNodes       = 2
+	DefaultTargets     = 2
+	DefaultRate        = 20.0
+	DefaultTimeout     = time.Second
+	DefaultProbe       = 500 * time.Millisecond
+	DefaultConsecutive = 5
+)
+
+// Default health check: AWS's NLB defaults scaled for short experiments
+// (targets/nlb.DefaultHealthCheck says how).
+var DefaultHealthCheck = HealthCheck{Interval: 500 * time.Millisecond, Timeout: 250 * time.Millisecond, HealthyThreshold: 3, UnhealthyThreshold: 2}
+
+var (
+	namePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	clientPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	idPattern     = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	tablePattern  = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+	yamlLine      = regexp.MustCompile(`line (\d+)`)
+)
+
+// Operations the reference clients send.
+var Operations = []string{"GetItem", "PutItem"}
+
+// ParseFile reads and parses an experiment file.
+func ParseFile(path string) (*Experiment, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such experiment file", path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if info.Size() > maxFileSize {
+		return nil, ErrorList{{Pos: Pos{path, 1, 1}, Msg: fmt.Sprintf("file is %d bytes; an experiment file is at most %d", info.Size(), maxFileSize)}}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses an experiment. The error is an ErrorList naming every problem.
+func Parse(file string, data []byte) (*Experiment, error) {
+	d := &decoder{file: file}
+	if len(data) > maxFileSize {
+		d.errs = append(d.errs, &Error{Pos: Pos{file, 1, 1}, Msg: fmt.Sprintf("file is %d bytes; an experiment file is at most %d", len(data), maxFileSize)})
+		return nil, d.errs
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		line := 1
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = yamlLine.ReplaceAllString(msg, "")
+		msg = strings.TrimPrefix(strings.TrimSpace(msg), ": ")
+		d.errs = append(d.errs, &Error{Pos: Pos{file, line, 1}, Msg: "YAML syntax error: " + msg})
+		return nil, d.errs
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		d.errs = append(d.errs, &Error{Pos: Pos{file, 1, 1}, Msg: "the file is empty; expected an experiment (name, topology, clients, schedule)"})
+		return nil, d.errs
+	}
+	exp := d.experiment(doc.Content[0])
+	exp.File = file
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return exp, nil
+}
+
+func (d *decoder) experiment(root *yaml.Node) *Experiment {
+	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}}
+	exp.Topology = Topology{Endpoint: DefaultEndpoint, Zone: DefaultZone, RecordTTL: DefaultTTL, NegativeTTL: DefaultTTL,
+		Table: Table{Name: DefaultTable, Items: DefaultItems}}
+	var topoNode, clientsNode, scheduleNode, assertionsNode *yaml.Node
+	d.mapping(root, "experiment", []field{
+		{"name", true, func(_, v *yaml.Node) {
+			d.str(v, "name", &exp.Name)
+			if exp.Name != "" && !namePattern.MatchString(exp.Name) {
+				d.errorf(v, "name: %q: expected lowercase letters, digits and dashes, like dynamodb-empty-dns", exp.Name)
+			}
+		}},
+		{"description", false, func(_, v *yaml.Node) { d.str(v, "description", &exp.Description) }},
+		{"seed", false, func(_, v *yaml.Node) {
+			if i, ok := d.integer(v, "seed", math64Min, math64Max); ok {
+				exp.Seed = &i
+			}
+		}},
+		{"topology", true, func(_, v *yaml.Node) { topoNode = v }},
+		{"clients", true, func(_, v *yaml.Node) { clientsNode = v }},
+		{"metrics", false, func(_, v *yaml.Node) {
+			d.mapping(v, "metrics", []field{{"consecutive_successes", false, func(_, v *yaml.Node) {
+				d.intField(v, "metrics.consecutive_successes", 1, 1000, &exp.Metrics.ConsecutiveSuccesses)
+			}}})
+		}},
+		{"schedule", true, func(_, v *yaml.Node) { scheduleNode = v }},
+		{"assertions", false, func(_, v *yaml.Node) { assertionsNode = v }},
+	})
+	// Order matters: clients name regions, faults name endpoints and regions,
+	// assertions name clients and faults.
+	if topoNode != nil {
+		d.topology(topoNode, &exp.Topology)
+	}
+	if clientsNode != nil {
+		exp.Clients = d.clients(clientsNode, exp.Topology)
+	}
+	if scheduleNode != nil {
+		d.schedule(scheduleNode, exp)
+	}
+	if assertionsNode != nil {
+		exp.Assertions = d.assertions(assertionsNode, exp)
+	}
+	return exp
+}
+
+const (
+	math64Min = -1 << 63
+	math64Max = 1<<63 - 1
+)
+
+func (d *decoder) topology(n *yaml.Node, t *Topology) {
+	var endpointNode, zoneNode, regionsNode *yaml.Node
+	d.mapping(n, "topology", []field{
+		{"endpoint", false, func(_, v *yaml.Node) { endpointNode = v; d.str(v, "topology.endpoint", &t.Endpoint) }},
+		{"zone", false, func(_, v *yaml.Node) { zoneNode = v; d.str(v, "topology.zone", &t.Zone) }},
+		{"dns", false, func(_, v *yaml.Node) {
+			d.mapping(v, "topology.dns", []field{
+				{"ttl", false, func(_, v *yaml.Node) { d.ttl(v, "topology.dns.ttl", &t.RecordTTL) }},
+				{"negative_ttl", false, func(_, v *yaml.Node) { d.ttl(v, "topology.dns.negative_ttl", &t.NegativeTTL) }},
+			})
+		}},
+		{"table", false, func(_, v *yaml.Node) {
+			d.mapping(v, "topology.table", []field{
+				{"name", false, func(_, v *yaml.Node) {
+					d.str(v, "topology.table.name", &t.Table.Name)
+					if !tablePattern.MatchString(t.Table.Name) {
+						d.errorf(v, "topology.table.name: %q: expected 3 to 255 letters, digits, '_', '-' or '.' (DynamoDB's rule)", t.Table.Name)
+					}
+				}},
+				{"items", false, func(_, v *yaml.Node) { d.intField(v, "topology.table.items", 1, 100000, &t.Table.Items) }},
+			})
+		}},
+		{"regions", true, func(_, v *yaml.Node) { regionsNode = v }},
+	})
+	if !strings.Contains(t.Endpoint, "{region}") {
+		d.errorf(endpointNode, "topology.endpoint: %q must contain {region}, like dynamodb.{region}.amazonaws.com", t.Endpoint)
+	}
+	t.Zone = strings.ToLower(dns.Fqdn(t.Zone))
+	if _, ok := dns.IsDomainName(t.Zone); !ok || t.Zone == "." {
+		d.errorf(zoneNode, "topology.zone: %q is not a domain name", t.Zone)
+	}
+	if regionsNode == nil {
+		return
+	}
+	seen := map[string]bool{}
+	d.list(regionsNode, "topology.regions", func(i int, el *yaml.Node) {
+		r := Region{Nodes: DefaultNodes, Targets: DefaultTargets, HealthCheck: DefaultHealthCheck}
+		what := fmt.Sprintf("topology.regions[%d]", i)
+		var nameNode *yaml.Node
+		d.mapping(el, what, []field{
+			{"name", true, func(_, v *yaml.Node) { nameNode = v; d.str(v, what+".name", &r.Name) }},
+			{"nodes", false, func(_, v *yaml.Node) { d.intField(v, what+".nodes", 1, 8, &r.Nodes) }},
+			{"targets", false, func(_, v *yaml.Node) { d.intField(v, what+".targets", 1, 8, &r.Targets) }},
+			{"health_check", false, func(_, v *yaml.Node) { d.healthCheck(v, what+".health_check", &r.HealthCheck) }},
+		})
+		if nameNode == nil {
+			return
+		}
+		switch {
+		case r.Name != "" && !namePattern.MatchString(r.Name):
+			d.errorf(nameNode, "%s.name: %q: expected lowercase letters, digits and dashes, like us-east-1", what, r.Name)
+		case seen[r.Name]:
+			d.errorf(nameNode, "%s.name: region %q is listed twice", what, r.Name)
+		default:
+			endpoint := t.EndpointName(r.Name)
+			if _, ok := dns.IsDomainName(endpoint); !ok || !dns.IsSubDomain(t.Zone, endpoint) {
+				d.errorf(nameNode, "%s.name: the endpoint %s is not a name inside the zone %s", what, endpoint, t.Zone)
+			}
+		}
+		seen[r.Name] = true
+		t.Regions = append(t.Regions, r)
+	})
+	if len(t.Regions) == 0 {
+		d.errorf(regionsNode, "topology.regions: expected at least one region")
+	}
+	if len(t.Regions) > 16 {
+		d.errorf(regionsNode, "topology.regions: %d regions; at most 16", len(t.Regions))
+	}
+}
+
+func (d *decoder) ttl(n *yaml.Node, what string, dst *time.Duration) {
+	if d.duration(n, what, 0, 24*time.Hour, dst) && *dst%time.Second != 0 {
+		d.errorf(n, "%s: DNS TTLs are whole seconds, got %s", what, *dst)
+	}
+}
+
+func (d *decoder) healthCheck(n *yaml.Node, what string, hc *HealthCheck) {
+	var timeoutNode *yaml.Node
+	d.mapping(n, what, []field{
+		{"interval", false, func(_, v *yaml.Node) {
+			d.duration(v, what+".interval", 50*time.Millisecond, 5*time.Minute, &hc.Interval)
+		}},
+		{"timeout", false, func(_, v *yaml.Node) {
+			timeoutNode = v
+			d.duration(v, what+".timeout", 10*time.Millisecond, 2*time.Minute, &hc.Timeout)
+		}},
+		{"healthy_threshold", false, func(_, v *yaml.Node) { d.intField(v, what+".healthy_threshold", 2, 10, &hc.HealthyThreshold) }},
+		{"unhealthy_threshold", false, func(_, v *yaml.Node) { d.intField(v, what+".unhealthy_threshold", 2, 10, &hc.UnhealthyThreshold) }},
+	})
+	if hc.Timeout >= hc.Interval {
+		at := timeoutNode
+		if at == nil {
+			at = n
+		}
+		d.errorf(at, "%s.timeout: %s must be shorter than the interval %s", what, hc.Timeout, hc.Interval)
+	}
+}
+
+func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
+	var out []Client
+	seen := map[string]bool{}
+	d.list(n, "clients", func(i int, el *yaml.Node) {
+		c := Client{Rate: DefaultRate, Operations: []string{"GetItem"}, Timeout: DefaultTimeout, ProbeInterval: DefaultProbe}
+		what := fmt.Sprintf("clients[%d]", i)
+		var nameNode, strategyNode, regionsNode, probeNode *yaml.Node
+		d.mapping(el, what, []field{
+			{"name", true, func(_, v *yaml.Node) { nameNode = v; d.str(v, what+".name", &c.Name) }},
+			{"strategy", true, func(_, v *yaml.Node) { strategyNode = v; d.str(v, what+".strategy", &c.Strategy) }},
+			{"regions", true, func(_, v *yaml.Node) { regionsNode = v; d.strList(v, what+".regions", &c.Regions) }},
+			{"rate", false, func(_, v *yaml.Node) { d.number(v, what+".rate", 0.1, 1000, &c.Rate) }},
+			{"operations", false, func(_, v *yaml.Node) {
+				d.strList(v, what+".operations", &c.Operations)
+				for j, op := range c.Operations {
+					if !contains(Operations, op) {
+						d.errorf(deref(v).Content[j], "%s.operations[%d]: unknown operation %q; expected one of: %s", what, j, op, strings.Join(Operations, ", "))
+					}
+				}
+				if len(c.Operations) == 0 {
+					d.errorf(v, "%s.operations: expected at least one operation", what)
+				}
+			}},
+			{"timeout", false, func(_, v *yaml.Node) { d.duration(v, what+".timeout", 10*time.Millisecond, time.Minute, &c.Timeout) }},
+			{"keep_alive", false, func(_, v *yaml.Node) { d.boolean(v, what+".keep_alive", &c.KeepAlive) }},
+			{"probe_interval", false, func(_, v *yaml.Node) {
+				probeNode = v
+				d.duration(v, what+".probe_interval", 10*time.Millisecond, time.Minute, &c.ProbeInterval)
+			}},
+		})
+		if nameNode != nil {
+			switch {
+			case c.Name != "" && !clientPattern.MatchString(c.Name):
+				d.errorf(nameNode, "%s.name: %q: expected lowercase letters, digits, '_' and '-'", what, c.Name)
+			case seen[c.Name]:
+				d.errorf(nameNode, "%s.name: client %q is listed twice", what, c.Name)
+			}
+			seen[c.Name] = true
+		}
+		if strategyNode != nil {
+			switch c.Strategy {
+			case StrategySingleRegion:
+				if len(c.Regions) != 1 && regionsNode != nil {
+					d.errorf(regionsNode, "%s.regions: a single-region client takes exactly one region, got %d", what, len(c.Regions))
+				}
+				if probeNode != nil {
+					d.errorf(probeNode, "%s.probe_interval: only failover clients probe their primary", what)
+				}
+			case StrategyFailover:
+				if len(c.Regions) < 2 && regionsNode != nil {
+					d.errorf(regionsNode, "%s.regions: a failover client needs at least two regions (the first is its primary), got %d", what, len(c.Regions))
+				}
+			default:
+				d.errorf(strategyNode, "%s.strategy: unknown strategy %q; expected single-region or failover", what, c.Strategy)
+			}
+		}
+		if regionsNode != nil && deref(regionsNode).Kind == yaml.SequenceNode {
+			dup := map[string]bool{}
+			for j, r := range c.Regions {
+				el := deref(regionsNode).Content[j]
+				if _, ok := t.Region(r); !ok && r != "" {
+					d.errorf(el, "%s.regions[%d]: unknown region %q; the topology has: %s", what, j, r, regionNames(t))
+				}
+				if dup[r] {
+					d.errorf(el, "%s.regions[%d]: region %q is listed twice", what, j, r)
+				}
+				dup[r] = true
+			}
+		}
+		out = append(out, c)
+	})
+	if len(out) == 0 {
+		d.errorf(n, "clients: expected at least one client")
+	}
+	if len(out) > 32 {
+		d.errorf(n, "clients: %d clients; at most 32", len(out))
+	}
+	return out
+}
+
+func regionNames(t Topology) string {
+	var names []string
+	for _, r := range t.Regions {
+		names = append(names, r.Name)
+	}
+	if len(names) == 0 {
+		return "no regions"
+	}
+	return strings.Join(names, ", ")
+}
+
+func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
+	var faultsNode *yaml.Node
+	d.mapping(n, "schedule", []field{
+		{"duration", true, func(_, v *yaml.Node) {
+			if d.duration(v, "schedule.duration", 0, time.Hour, &exp.Duration) && exp.Duration == 0 {
+				d.errorf(v, "schedule.duration: must be longer than 0s")
+			}
+		}},
+		{"faults", false, func(_, v *yaml.Node) { faultsNode = v }},
+	})
+	if faultsNode == nil {
+		return
+	}
+	ids := map[string]bool{}
+	d.list(faultsNode, "schedule.faults", func(i int, el *yaml.Node) {
+		what := fmt.Sprintf("schedule.faults[%d]", i)
+		f := faults.Fault{ID: fmt.Sprintf("f%d", i+1), Params: map[string]string{}}
+		var idNode, kindNode, targetNode, durationNode, paramsNode *yaml.Node
+		paramNodes := map[string]*yaml.Node{}
+		startOK, durOK := false, false
+		d.mapping(el, what, []field{
+			{"id", false, func(_, v *yaml.Node) { idNode = v; d.str(v, what+".id", &f.ID) }},
+			{"kind", true, func(_, v *yaml.Node) { kindNode = v; d.str(v, what+".kind", &f.Kind) }},
+			{"target", true, func(_, v *yaml.Node) { targetNode = v; d.str(v, what+".target", &f.Target) }},
+			{"start", true, func(_, v *yaml.Node) { startOK = d.duration(v, what+".start", 0, time.Hour, &f.Start) }},
+			{"duration", true, func(_, v *yaml.Node) {
+				durationNode = v
+				durOK = d.duration(v, what+".duration", 0, time.Hour, &f.Duration)
+				if durOK && f.Duration == 0 {
+					d.errorf(v, "%s.duration: must be longer than 0s", what)
+					durOK = false
+				}
+			}},
+			{"params", false, func(_, v *yaml.Node) {
+				paramsNode = v
+				v = deref(v)
+				if v.Kind != yaml.MappingNode {
+					d.errorf(v, "%s.params: expected a mapping of parameter names to values, got %s", what, kindName(v))
+					return
+				}
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					k, val := v.Content[j], v.Content[j+1]
+					if s, ok := d.scalar(val, what+".params."+k.Value); ok {
+						f.Params[k.Value] = s
+						paramNodes[k.Value] = k
+					}
+				}
+			}},
+		})
+		if idNode != nil && !idPattern.MatchString(f.ID) {
+			d.errorf(idNode, "%s.id: %q: expected lowercase letters, digits, '_' and '-'", what, f.ID)
+		}
+		if ids[f.ID] {
+			d.errorf(idNode, "%s.id: fault id %q is used twice", what, f.ID)
+		}
+		ids[f.ID] = true
+		if startOK && durOK && exp.Duration > 0 && f.End() > exp.Duration {
+			d.errorf(durationNode, "%s: the fault ends at %s, after the experiment (%s)", what, f.End(), exp.Duration)
+		}
+		if kindNode != nil && f.Kind != "" {
+			kind, ok := faults.Lookup(f.Kind)
+			if !ok {
+				d.errorf(kindNode, "%s.kind: unknown fault kind %q; expected one of: %s", what, f.Kind, strings.Join(faults.Names(), ", "))
+			} else {
+				d.faultTarget(targetNode, what, kind, &f, exp.Topology)
+				if _, err := faults.Validate(kind, f.Params); err != nil {
+					var pe *faults.ParamError
+					at := paramsNode
+					if errors.As(err, &pe) && paramNodes[pe.Param] != nil {
+						at = paramNodes[pe.Param]
+					}
+					if at == nil {
+						at = kindNode
+					}
+					d.errorf(at, "%s.params: %v", what, err)
+				}
+			}
+		}
+		exp.Faults = append(exp.Faults, f)
+	})
+}
+
+func (d *decoder) faultTarget(n *yaml.Node, what string, kind faults.Kind, f *faults.Fault, t Topology) {
+	if n == nil || f.Target == "" {
+		return
+	}
+	switch kind.Target() {
+	case faults.TargetDNSName:
+		name := strings.ToLower(dns.Fqdn(f.Target))
+		for _, r := range t.Regions {
+			if t.EndpointName(r.Name) == name {
+				f.Target = name
+				return
+			}
+		}
+		var names []string
+		for _, r := range t.Regions {
+			names = append(names, strings.TrimSuffix(t.EndpointName(r.Name), "."))
+		}
+		d.errorf(n, "%s.target: %s acts on an endpoint name; %q is not one (expected one of: %s)", what, kind.Name(), f.Target, strings.Join(names, ", "))
+	case faults.TargetRegion:
+		if _, ok := t.Region(f.Target); !ok {
+			d.errorf(n, "%s.target: %s acts on a region; %q is not one (expected one of: %s)", what, kind.Name(), f.Target, regionNames(t))
+		}
+	}
+}
+
+func (d *decoder) assertions(n *yaml.Node, exp *Experiment) []Assertion {
+	var out []Assertion
+	d.list(n, "assertions", func(i int, el *yaml.Node) {
+		what := fmt.Sprintf("assertions[%d]", i)
+		a := Assertion{Pos: d.pos(el)}
+		var clientNode, exprNode, faultNode *yaml.Node
+		d.mapping(el, what, []field{
+			{"client", true, func(_, v *yaml.Node) { clientNode = v; d.str(v, what+".client", &a.Client) }},
+			{"expr", true, func(_, v *yaml.Node) { exprNode = v; d.str(v, what+".expr", &a.Expr) }},
+			{"fault", false, func(_, v *yaml.Node) { faultNode = v; d.str(v, what+".fault", &a.Fault) }},
+		})
+		if clientNode != nil && a.Client != "*" && a.Client != "" && !hasClient(exp.Clients, a.Client) {
+			d.errorf(clientNode, "%s.client: no client named %q; expected a client's name or \"*\" for every client", what, a.Client)
+		}
+		if exprNode != nil && a.Expr != "" {
+			e, err := measure.ParseExpr(a.Expr)
+			if err != nil {
+				d.errorf(exprNode, "%s.expr: %v", what, err)
+			}
+			a.Metric, a.Op, a.Value = e.Metric, e.Op, e.Value
+		}
+		if faultNode != nil && a.Fault != "" && !hasFault(exp.Faults, a.Fault) {
+			d.errorf(faultNode, "%s.fault: no fault with id %q", what, a.Fault)
+		}
+		out = append(out, a)
+	})
+	return out
+}
+
+// Holds compares v with the assertion's value.
+func (a Assertion) Holds(v float64) bool {
+	return measure.Expr{Metric: a.Metric, Op: a.Op, Value: a.Value}.Holds(v)
+}
+
+// MetricNames are the metrics an assertion may name.
+func MetricNames() []string { return append([]string(nil), measure.MetricNames...) }
+
+func hasClient(cs []Client, name string) bool {
+	for _, c := range cs {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasFault(fs []faults.Fault, id string) bool {
+	for _, f := range fs {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

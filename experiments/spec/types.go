@@ -1,0 +1,144 @@
+// Package spec parses and validates an experiment file (YAML) into plain Go
+// values. Every error names file:line:column and what was expected, and all
+// errors of a file are reported at once. Nothing runs before a file is valid.
+// README.md is the experiment file reference.
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline-dev/faultline/faults"
+)
+
+// Strategies of the reference clients.
+const (
+	StrategySingleRegion = "single-region"
+	StrategyFailover     = "failover"
+)
+
+// Experiment is a valid experiment.
+type Experiment struct {
+	File        string
+	Name        string
+	Description string
+	Seed        *int64
+	Topology    Topology
+	Clients     []Client
+	Metrics     Metrics
+	Duration    time.Duration
+	Faults      []faults.Fault // Params raw; the runner validates them again into typed values
+	Assertions  []Assertion
+}
+
+// Topology is the world the experiment runs in.
+type Topology struct {
+	Endpoint    string // pattern with {region}, e.g. "dynamodb.{region}.amazonaws.com"
+	Zone        string // fqdn, e.g. "amazonaws.com."
+	RecordTTL   time.Duration
+	NegativeTTL time.Duration
+	Table       Table
+	Regions     []Region
+}
+
+// EndpointName is a region's endpoint as a lowercase fqdn.
+func (t Topology) EndpointName(region string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.ReplaceAll(t.Endpoint, "{region}", region), ".")) + "."
+}
+
+// Region finds a region by name.
+func (t Topology) Region(name string) (Region, bool) {
+	for _, r := range t.Regions {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
+// Table is the table seeded in every region.
+type Table struct {
+	Name  string
+	Items int
+}
+
+// Region is one region: an NLB with nodes and targets in front of a backend.
+type Region struct {
+	Name        string
+	Nodes       int
+	Targets     int
+	HealthCheck HealthCheck
+}
+
+// HealthCheck is a target group's health-check settings.
+type HealthCheck struct {
+	Interval, Timeout                    time.Duration
+	HealthyThreshold, UnhealthyThreshold int
+}
+
+// Client is a reference client.
+type Client struct {
+	Name          string
+	Strategy      string
+	Regions       []string // first is primary
+	Rate          float64  // requests per second
+	Operations    []string
+	Timeout       time.Duration
+	KeepAlive     bool
+	ProbeInterval time.Duration
+}
+
+// Metrics configures the metric definitions.
+type Metrics struct {
+	ConsecutiveSuccesses int
+}
+
+// Assertion is "METRIC OP VALUE" for one client or all ("*").
+type Assertion struct {
+	Client string
+	Expr   string
+	Metric string
+	Op     string
+	Value  float64
+	Fault  string // the fault the metric refers to; "" = the first
+	Pos    Pos
+}
+
+// Pos is a place in an experiment file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// Error is one problem in an experiment file.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// ErrorList is every problem found in a file, in file order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func (l ErrorList) sorted() ErrorList {
+	sort.SliceStable(l, func(i, j int) bool {
+		if l[i].Pos.Line != l[j].Pos.Line {
+			return l[i].Pos.Line < l[j].Pos.Line
+		}
+		return l[i].Pos.Col < l[j].Pos.Col
+	})
+	return l
+}
