@@ -181,7 +181,7 @@ func num(v *float64) string {
 	if v == nil {
 		return "null"
 	}
-	return fmt.Sprintf("%g", *v)
+	return fmt.Sprintf("%.4g", *v)
 }
 
 func note(n string) string {

@@ -98,6 +98,7 @@ type client struct {
 
 // Run sends requests until ctx ends, then waits for the requests in flight
 // (each bounded by Timeout) so that every one is journaled with its outcome.
+// The caller journals the client's start (StartEvent), in its own order.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -111,7 +112,6 @@ func Run(ctx context.Context, cfg Config) error {
 		c.sdk[r] = c.sdkClient(r)
 	}
 	defer c.http.GetTransport().CloseIdleConnections()
-	cfg.Record(journal.Event{Type: journal.ClientStart, Client: cfg.Name, Strategy: cfg.Strategy, Region: cfg.Regions[0], Addr: cfg.SourceIP})
 
 	var wg sync.WaitGroup
 	if cfg.Strategy == Failover {
@@ -144,6 +144,12 @@ func Run(ctx context.Context, cfg Config) error {
 			c.request(i)
 		}(i)
 	}
+}
+
+// StartEvent is the client.start event that tells metrics who the client is:
+// its strategy, primary region and source address.
+func (c Config) StartEvent() journal.Event {
+	return journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: c.Strategy, Region: c.Regions[0], Addr: c.SourceIP}
 }
 
 // httpClient dials from the client's source address and resolves through

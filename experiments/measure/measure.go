@@ -5,6 +5,7 @@
 package measure
 
 import (
+	"math"
 	"net"
 	"sort"
 
@@ -134,7 +135,8 @@ func ForClient(events []journal.Event, c ClientInfo, f *FaultWindow, k int) Metr
 		}
 	}
 	if len(reqs) > 0 {
-		m.Availability = ptr(float64(len(reqs)-m.Errors) / float64(len(reqs)))
+		a := float64(len(reqs)-m.Errors) / float64(len(reqs)) // a ratio: not rounded
+		m.Availability = &a
 	}
 	m.LatencyP50MS = percentile(latencies, 50)
 	m.LatencyP99MS = percentile(latencies, 99)
@@ -252,7 +254,12 @@ func percentile(xs []float64, p float64) *float64 {
 	if err != nil {
 		return nil
 	}
-	return &v
+	return ptr(v)
 }
 
-func ptr(f float64) *float64 { return &f }
+// ptr rounds to the microsecond (metrics come from differences of
+// microsecond timestamps; more digits are float noise).
+func ptr(f float64) *float64 {
+	r := math.Round(f*1000) / 1000
+	return &r
+}

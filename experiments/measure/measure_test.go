@@ -85,7 +85,7 @@ func TestFailoverClientTimeline(t *testing.T) {
 	ev := j{}.client("c", "us-east-1", "127.0.0.11").fault("f1", "dns.empty", "x.", 1000, f(2000)).
 		reqs("c", 0, "..........xsssssssssss.......")
 	m := metricsOf(t, ev, 5)
-	eq(t, "detect_ms", m.DetectMS, f(10))    // failed request ends at 1010
+	eq(t, "detect_ms", m.DetectMS, f(10))      // failed request ends at 1010
 	eq(t, "failover_ms", m.FailoverMS, f(110)) // first of 5 successes ends at 1110
 	// After the heal (requests starting >= 2000): 2000, 2100 on the secondary, primary from 2200 (ends 2210).
 	eq(t, "recover_ms", m.RecoverMS, f(210))

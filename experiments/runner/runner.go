@@ -182,6 +182,7 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 		if err != nil {
 			return err
 		}
+		r.j.Add(cfg.StartEvent())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
