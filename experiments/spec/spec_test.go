@@ -1,0 +1,188 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func flagship(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../library/dynamodb-empty-dns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestFlagshipParses(t *testing.T) {
+	exp, err := Parse("dynamodb-empty-dns.yaml", flagship(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.Name != "dynamodb-empty-dns" || exp.Duration != 12*time.Second || exp.Metrics.ConsecutiveSuccesses != 5 {
+		t.Errorf("name/duration/k = %s %s %d", exp.Name, exp.Duration, exp.Metrics.ConsecutiveSuccesses)
+	}
+	top := exp.Topology
+	if top.Zone != "amazonaws.com." || top.RecordTTL != time.Second || top.NegativeTTL != time.Second || top.Table != (Table{"orders", 100}) {
+		t.Errorf("topology = %+v", top)
+	}
+	if len(top.Regions) != 2 || top.Regions[0].Name != "us-east-1" || top.Regions[1].Nodes != 2 || top.Regions[1].HealthCheck != DefaultHealthCheck {
+		t.Errorf("regions = %+v", top.Regions)
+	}
+	if got := top.EndpointName("us-east-1"); got != "dynamodb.us-east-1.amazonaws.com." {
+		t.Errorf("endpoint = %s", got)
+	}
+	if len(exp.Clients) != 2 || exp.Clients[1].Strategy != StrategyFailover || strings.Join(exp.Clients[1].Regions, ",") != "us-east-1,us-west-2" ||
+		exp.Clients[0].KeepAlive || exp.Clients[0].Rate != 20 || exp.Clients[0].Timeout != time.Second || len(exp.Clients[0].Operations) != 2 {
+		t.Errorf("clients = %+v", exp.Clients)
+	}
+	if len(exp.Faults) != 1 {
+		t.Fatalf("faults = %+v", exp.Faults)
+	}
+	f := exp.Faults[0]
+	if f.ID != "f1" || f.Kind != "dns.empty" || f.Target != "dynamodb.us-east-1.amazonaws.com." || f.Start != 3*time.Second || f.Duration != 6*time.Second {
+		t.Errorf("fault = %+v", f)
+	}
+	if len(exp.Assertions) != 2 || exp.Assertions[0].Metric != "failover_ms" || exp.Assertions[0].Op != "<" || exp.Assertions[0].Value != 2000 ||
+		exp.Assertions[1].Metric != "availability" || !exp.Assertions[1].Holds(0.96) || exp.Assertions[1].Holds(0.95) {
+		t.Errorf("assertions = %+v", exp.Assertions)
+	}
+}
+
+// minimal is a valid experiment that the bad cases below break one at a time.
+const minimal = `name: x
+topology:
+  regions:
+    - name: us-east-1
+    - name: us-west-2
+clients:
+  - name: c
+    strategy: failover
+    regions: [us-east-1, us-west-2]
+schedule:
+  duration: 10s
+  faults:
+    - kind: dns.empty
+      target: dynamodb.us-east-1.amazonaws.com
+      start: 1s
+      duration: 2s
+assertions:
+  - client: c
+    expr: failover_ms < 2000
+`
+
+func TestMinimalIsValidWithDefaults(t *testing.T) {
+	exp, err := Parse("x.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exp.Clients[0]
+	if c.Rate != DefaultRate || c.Timeout != DefaultTimeout || c.ProbeInterval != DefaultProbe || c.Operations[0] != "GetItem" {
+		t.Errorf("client defaults = %+v", c)
+	}
+	if exp.Topology.Table.Name != DefaultTable || exp.Topology.RecordTTL != DefaultTTL || exp.Topology.Regions[0].Targets != DefaultTargets {
+		t.Errorf("topology defaults = %+v", exp.Topology)
+	}
+}
+
+// Each bad file: its text, and the position and a phrase of the first error.
+func TestBadFilesNamePositionAndExpectation(t *testing.T) {
+	cases := []struct {
+		name, text string
+		pos        string // "line:col"
+		phrase     string
+	}{
+		{"yaml syntax", "name: x\ntopology: [\n", "2:1", "YAML syntax error"},
+		{"tab indentation", "name: x\n\ttopology: {}\n", "2:1", "YAML syntax error"},
+		{"empty file", "", "1:1", "the file is empty"},
+		{"top level a list", "- name: x\n", "1:1", "expected a mapping of keys"},
+		{"unknown top-level key", strings.Replace(minimal, "name: x\n", "name: x\nfaults: []\n", 1), "2:1", `unknown key "faults"; expected one of: assertions, clients, description, metrics, name, schedule, seed, topology`},
+		{"unknown client key", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    retries: 3\n", 1), "9:5", `clients[0]: unknown key "retries"`},
+		{"unknown region key", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      zones: 3\n", 1), "6:7", `topology.regions[1]: unknown key "zones"`},
+		{"unknown fault key", strings.Replace(minimal, "      start: 1s\n", "      start: 1s\n      when: now\n", 1), "16:7", `schedule.faults[0]: unknown key "when"`},
+		{"unknown fault kind", strings.Replace(minimal, "dns.empty", "dns.gone", 1), "13:13", `unknown fault kind "dns.gone"; expected one of: dns.delay, dns.empty`},
+		{"negative duration", strings.Replace(minimal, "start: 1s", "start: -1s", 1), "15:14", "must not be negative"},
+		{"unparsable duration", strings.Replace(minimal, "duration: 10s", "duration: ten", 1), "11:13", `expected a duration like 500ms or 3s, got "ten"`},
+		{"bare number duration", strings.Replace(minimal, "duration: 2s", "duration: 2", 1), "16:17", "bare number 2"},
+		{"fault after the experiment", strings.Replace(minimal, "duration: 2s", "duration: 20s", 1), "16:17", "the fault ends at 21s, after the experiment (10s)"},
+		{"client unknown region", strings.Replace(minimal, "[us-east-1, us-west-2]", "[us-east-1, eu-west-1]", 1), "9:26", `unknown region "eu-west-1"; the topology has: us-east-1, us-west-2`},
+		{"fault unknown dns target", strings.Replace(minimal, "target: dynamodb.us-east-1", "target: dynamodb.eu-west-1", 1), "14:15", "is not one (expected one of: dynamodb.us-east-1.amazonaws.com, dynamodb.us-west-2.amazonaws.com)"},
+		{"fault unknown region target", strings.Replace(minimal, "kind: dns.empty\n      target: dynamodb.us-east-1.amazonaws.com", "kind: link.down\n      target: eu-west-1", 1), "14:15", `link.down acts on a region; "eu-west-1" is not one`},
+		{"duplicate client", strings.Replace(minimal, "schedule:", "  - name: c\n    strategy: single-region\n    regions: [us-east-1]\nschedule:", 1), "10:11", `client "c" is listed twice`},
+		{"failover with one region", strings.Replace(minimal, "[us-east-1, us-west-2]", "[us-east-1]", 1), "9:14", "a failover client needs at least two regions"},
+		{"unknown strategy", strings.Replace(minimal, "strategy: failover", "strategy: random", 1), "8:15", `unknown strategy "random"`},
+		{"unknown metric", strings.Replace(minimal, "failover_ms < 2000", "speed < 2000", 1), "19:11", `unknown metric "speed"`},
+		{"bad operator", strings.Replace(minimal, "failover_ms < 2000", "failover_ms => 2000", 1), "19:11", `unknown comparison "=>"`},
+		{"assertion value not a number", strings.Replace(minimal, "failover_ms < 2000", "failover_ms < fast", 1), "19:11", `expected a number after "<"`},
+		{"assertion unknown client", strings.Replace(minimal, "  - client: c", "  - client: d", 1), "18:13", `no client named "d"`},
+		{"param missing", strings.Replace(minimal, "dns.empty", "dns.delay", 1), "13:13", `parameter "delay": required by dns.delay`},
+		{"param unparsable", strings.Replace(strings.Replace(minimal, "dns.empty", "dns.delay", 1), "      duration: 2s\n", "      duration: 2s\n      params: {delay: soon}\n", 1), "17:16", `parameter "delay": expected a duration`},
+		{"param unknown", strings.Replace(minimal, "      duration: 2s\n", "      duration: 2s\n      params: {ttl: 3}\n", 1), "17:16", `unknown parameter for dns.empty; expected one of: aa, soa`},
+		{"rate not a number", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    rate: fast\n", 1), "9:11", `rate: expected a number, got "fast"`},
+		{"missing required key", strings.Replace(minimal, "    strategy: failover\n", "", 1), "7:5", `missing required key "strategy"`},
+		{"list where a map is expected", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: [5]\n", 1), "2:10", "metrics: expected a mapping of keys"},
+		{"timeout not below interval", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {interval: 100ms, timeout: 200ms}\n", 1), "6:48", "must be shorter than the interval"},
+		{"threshold outside AWS range", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {healthy_threshold: 11}\n", 1), "6:41", "11 is out of range; expected 2 to 10"},
+		{"ttl not whole seconds", strings.Replace(minimal, "topology:\n", "topology:\n  dns: {ttl: 1500ms}\n", 1), "3:14", "whole seconds"},
+		{"endpoint without region", strings.Replace(minimal, "topology:\n", "topology:\n  endpoint: dynamodb.amazonaws.com\n", 1), "3:13", "must contain {region}"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(c.text))
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want an ErrorList", err)
+			}
+			first := list[0].Error()
+			if !strings.HasPrefix(first, "bad.yaml:"+c.pos+": ") || !strings.Contains(first, c.phrase) {
+				t.Errorf("first error:\n  %s\nwant at bad.yaml:%s, saying %q (all: %v)", first, c.pos, c.phrase, err)
+			}
+		})
+	}
+}
+
+func TestEveryErrorIsReported(t *testing.T) {
+	text := strings.NewReplacer("strategy: failover", "strategy: random", "duration: 10s", "duration: ten", "failover_ms < 2000", "speed < 1").Replace(minimal)
+	_, err := Parse("bad.yaml", []byte(text))
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 3 {
+		t.Fatalf("want 3 errors, got %v", err)
+	}
+	for i := 1; i < len(list); i++ {
+		if list[i].Pos.Line < list[i-1].Pos.Line {
+			t.Errorf("errors not in file order: %v", err)
+		}
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	if _, err := ParseFile(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "no such experiment file") {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	os.WriteFile(big, make([]byte, maxFileSize+1), 0o644)
+	if _, err := ParseFile(big); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("big file: %v", err)
+	}
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	os.WriteFile(good, []byte(minimal), 0o644)
+	if exp, err := ParseFile(good); err != nil || exp.File != good {
+		t.Errorf("good file: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("name: [\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		exp, err := Parse("fuzz.yaml", data)
+		if err == nil && exp == nil {
+			t.Fatal("no experiment and no error")
+		}
+	})
+}
