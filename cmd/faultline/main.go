@@ -55,6 +55,13 @@ func newApp() *cli.App {
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error(), exitUsage)
 		},
+		// Without a command, print help; an unknown command is bad usage.
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report", c.Args().First()), exitUsage)
+			}
+			return cli.ShowAppHelp(c)
+		},
 	}
 }
 

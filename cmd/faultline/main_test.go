@@ -73,7 +73,7 @@ func TestUsageAndValidationExitCodes(t *testing.T) {
 		{[]string{"validate", bad}, 2, bad + ":7:"},
 		{[]string{"run", bad}, 2, "duration"},
 		{[]string{"report", "/nonexistent/journal.jsonl"}, 2, "no such file"},
-		{[]string{"no-such-command"}, 2, ""},
+		{[]string{"no-such-command"}, 2, `unknown command "no-such-command"`},
 	}
 	for _, c := range cases {
 		code, out := faultline(t, c.args...)
