@@ -111,6 +111,15 @@ func query(d *db, raw []byte) (any, *apiError) {
 	if err := ph.Unused(); err != nil {
 		return nil, validation("%s", err.Error())
 	}
+	if p.filter != nil {
+		for _, name := range expr.Attributes(p.filter) {
+			for _, k := range t.keys() {
+				if name == k.name {
+					return nil, validation("Filter Expression can only contain non-primary key attributes: Primary key attribute: %s", name)
+				}
+			}
+		}
+	}
 	var items []attr.Item
 	for _, it := range t.items {
 		if !attr.Equal(it[t.hash.name], kc.Hash) {

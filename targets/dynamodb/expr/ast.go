@@ -235,3 +235,49 @@ func (c funcCond) Eval(it attr.Item) (bool, error) {
 	}
 	return false, fmt.Errorf("unknown function %s", c.name)
 }
+
+// Attributes lists the top-level attribute names a condition reads.
+func Attributes(c Cond) []string {
+	var names []string
+	addPath := func(p Path) { names = append(names, p.Top()) }
+	addOperand := func(o operand) {
+		switch o := o.(type) {
+		case pathOperand:
+			addPath(o.path)
+		case sizeOperand:
+			addPath(o.path)
+		}
+	}
+	var walk func(Cond)
+	walk = func(c Cond) {
+		switch c := c.(type) {
+		case andCond:
+			walk(c.l)
+			walk(c.r)
+		case orCond:
+			walk(c.l)
+			walk(c.r)
+		case notCond:
+			walk(c.c)
+		case compareCond:
+			addOperand(c.l)
+			addOperand(c.r)
+		case betweenCond:
+			addOperand(c.v)
+			addOperand(c.lo)
+			addOperand(c.hi)
+		case inCond:
+			addOperand(c.v)
+			for _, o := range c.list {
+				addOperand(o)
+			}
+		case funcCond:
+			addPath(c.path)
+			if c.arg != nil {
+				addOperand(c.arg)
+			}
+		}
+	}
+	walk(c)
+	return names
+}
