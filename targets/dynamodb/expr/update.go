@@ -213,14 +213,13 @@ func (p *parser) setTerm() (valueExpr, error) {
 				return nil, err
 			}
 			return listAppend{a, b}, p.expect(")")
+		case "size":
+			return nil, errors.New("Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: size")
 		default:
 			return nil, fmt.Errorf("Invalid UpdateExpression: Invalid function name; function: %s", t.text)
 		}
 	}
 	o, err := p.operand()
-	if _, isSize := o.(sizeOperand); isSize {
-		return nil, errors.New("Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: size")
-	}
 	return plainValue{o}, err
 }
 
