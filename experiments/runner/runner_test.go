@@ -200,6 +200,9 @@ func TestBuildFailureIsReportedIncomplete(t *testing.T) {
 	if res.Err == nil {
 		t.Fatal("a topology without nodes was built")
 	}
+	if !strings.Contains(res.Err.Error(), "no nodes") || strings.Contains(res.Err.Error(), "panicked") {
+		t.Errorf("err = %v, want the NLB's own complaint, not a panic", res.Err)
+	}
 	if res.Summary.Verdict != measure.Incomplete {
 		t.Errorf("verdict = %s, want incomplete", res.Summary.Verdict)
 	}

@@ -72,18 +72,17 @@ type region struct {
 
 // Build starts everything, in dependency order, and tears down what it had
 // started if any step fails.
-func Build(ctx context.Context, cfg Config) (w *World, err error) {
+func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 	if len(cfg.Regions) == 0 {
 		return nil, errors.New("topology: no regions")
 	}
-	if len(cfg.Regions) > 200 {
-		return nil, errors.New("topology: at most 200 regions (each takes a 127.0.N.0/24 for its nodes)")
+	if len(cfg.Regions) > 90 {
+		return nil, errors.New("topology: at most 90 regions (region i takes 127.0.(i+1).0/24 for its nodes and 127.0.(100+i).0/24 for its targets)")
 	}
-	w = &World{cfg: cfg, hub: links.NewHub(), regions: map[string]*region{}, rng: rand.New(rand.NewSource(cfg.Seed))}
+	w := &World{cfg: cfg, hub: links.NewHub(), regions: map[string]*region{}, rng: rand.New(rand.NewSource(cfg.Seed))}
 	defer func() {
 		if err != nil {
 			w.Close()
-			w = nil
 		}
 	}()
 	for i, rc := range cfg.Regions {
@@ -94,12 +93,11 @@ func Build(ctx context.Context, cfg Config) (w *World, err error) {
 		w.regions[rc.Name] = r
 		w.order = append(w.order, rc.Name)
 	}
-	w.dns, err = dnsstub.Start(dnsstub.Config{
+	if w.dns, err = dnsstub.Start(dnsstub.Config{
 		Addr:     "127.0.0.1:0",
 		Zones:    []dnsstub.Zone{{Origin: cfg.Zone, SOA: soa(cfg)}},
 		Observer: cfg.DNSObserver,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("dns server: %w", err)
 	}
 	for _, name := range w.order {
