@@ -1,0 +1,202 @@
+package faults_test
+
+import (
+	"errors"
+	"math/rand"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/dnsstub/dnsstubtest"
+	"github.com/faultline-dev/faultline/targets/links"
+	"github.com/faultline-dev/faultline/targets/links/linkstest"
+)
+
+const endpoint = "dynamodb.us-east-1.amazonaws.com."
+
+// world is a real DNS server and real links, as the topology offers them.
+type world struct {
+	dns   *dnsstub.Server
+	links []*links.Link
+}
+
+func (w *world) DNS() faults.DNSRules { return w.dns }
+func (w *world) RegionLinks(region string) ([]*links.Link, error) {
+	if region != "us-east-1" {
+		return nil, errors.New("no region " + region)
+	}
+	return w.links, nil
+}
+func (w *world) Rand() *rand.Rand { return rand.New(rand.NewSource(1)) }
+
+func newWorld(t *testing.T) *world {
+	s := dnsstubtest.Start(t, dnsstub.Zone{Origin: "amazonaws.com."})
+	s.SetRecords(endpoint, dns.TypeA, 5, []string{"127.0.1.1"})
+	hub := links.NewHub()
+	t.Cleanup(func() { hub.Close() })
+	w := &world{dns: s}
+	for _, name := range []string{"a", "b"} {
+		l, err := hub.Add(name, linkstest.Echo(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.links = append(w.links, l)
+	}
+	return w
+}
+
+func apply(t *testing.T, w faults.World, kind string, target string, params map[string]string) func() error {
+	t.Helper()
+	k, ok := faults.Lookup(kind)
+	if !ok {
+		t.Fatalf("no kind %s", kind)
+	}
+	vals, err := faults.Validate(k, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heal, err := k.Apply(w, faults.Fault{ID: "f1", Kind: kind, Target: target}, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return heal
+}
+
+func answer(t *testing.T, s *dnsstub.Server) *dns.Msg {
+	t.Helper()
+	r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(new(dns.Msg).SetQuestion(endpoint, dns.TypeA), s.Addr())
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+func TestDNSKindsShapeAndHeal(t *testing.T) {
+	w := newWorld(t)
+	cases := []struct {
+		kind   string
+		params map[string]string
+		check  func(*dns.Msg) bool
+	}{
+		{"dns.empty", nil, func(r *dns.Msg) bool {
+			return r != nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 0 && len(r.Ns) == 1 && r.Authoritative
+		}},
+		{"dns.empty", map[string]string{"soa": "false", "aa": "false"}, func(r *dns.Msg) bool { return r != nil && len(r.Ns) == 0 && !r.Authoritative }},
+		{"dns.nxdomain", nil, func(r *dns.Msg) bool { return r != nil && r.Rcode == dns.RcodeNameError }},
+		{"dns.servfail", nil, func(r *dns.Msg) bool { return r != nil && r.Rcode == dns.RcodeServerFailure }},
+		{"dns.refused", nil, func(r *dns.Msg) bool { return r != nil && r.Rcode == dns.RcodeRefused }},
+		{"dns.timeout", nil, func(r *dns.Msg) bool { return r == nil }},
+		{"dns.delay", map[string]string{"delay": "20ms", "jitter": "5ms"}, func(r *dns.Msg) bool { return r != nil && len(r.Answer) == 1 }},
+	}
+	for _, c := range cases {
+		heal := apply(t, w, c.kind, endpoint, c.params)
+		if r := answer(t, w.dns); !c.check(r) {
+			t.Errorf("%s %v: answer %v", c.kind, c.params, r)
+		}
+		if err := heal(); err != nil {
+			t.Fatal(err)
+		}
+		if r := answer(t, w.dns); r == nil || len(r.Answer) != 1 {
+			t.Errorf("after healing %s: %v", c.kind, r)
+		}
+	}
+}
+
+func TestLinkKinds(t *testing.T) {
+	w := newWorld(t)
+	heal := apply(t, w, "link.down", "us-east-1", nil)
+	for _, l := range w.links {
+		if _, err := net.DialTimeout("tcp", l.Addr(), 300*time.Millisecond); err == nil {
+			t.Errorf("%s accepts while down", l.Name())
+		}
+	}
+	if err := heal(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range w.links {
+		c, err := net.DialTimeout("tcp", l.Addr(), 300*time.Millisecond)
+		if err != nil {
+			t.Errorf("%s after heal: %v", l.Name(), err)
+			continue
+		}
+		c.Close()
+	}
+	heal = apply(t, w, "link.latency", "us-east-1", map[string]string{"latency": "100ms"})
+	c, _ := net.Dial("tcp", w.links[0].Addr())
+	t0 := time.Now()
+	c.Write([]byte("x"))
+	c.Read(make([]byte, 1))
+	c.Close()
+	if time.Since(t0) < 100*time.Millisecond {
+		t.Errorf("round trip under link.latency took %s", time.Since(t0))
+	}
+	if err := heal(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A kind that fails half-way leaves nothing applied.
+func TestLinkKindRollsBackOnFailure(t *testing.T) {
+	w := newWorld(t)
+	// The second link already has a toxic named f1: adding it again fails.
+	if err := w.links[1].AddToxic(links.Toxic{Name: "f1", Type: "latency"}); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := faults.Lookup("link.latency")
+	vals, _ := faults.Validate(k, map[string]string{"latency": "50ms"})
+	if _, err := k.Apply(w, faults.Fault{ID: "f1", Kind: "link.latency", Target: "us-east-1"}, vals); err == nil {
+		t.Fatal("applying over a conflicting toxic succeeded")
+	}
+	if err := w.links[0].RemoveToxic("f1"); err == nil {
+		t.Error("the first link kept the toxic after the apply failed")
+	}
+	if _, err := k.Apply(w, faults.Fault{ID: "f2", Kind: "link.latency", Target: "eu-west-1"}, vals); err == nil {
+		t.Error("applying to an unknown region succeeded")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	k, _ := faults.Lookup("dns.delay")
+	vals, err := faults.Validate(k, map[string]string{"delay": "250ms"})
+	if err != nil || vals.Duration("delay") != 250*time.Millisecond || vals.Duration("jitter") != 0 {
+		t.Errorf("dns.delay defaults: %v %v", vals, err)
+	}
+	cases := map[string]map[string]string{
+		`parameter "delay": required`:             nil,
+		`parameter "delay": expected a duration`:  {"delay": "soon"},
+		`parameter "delay": must not be negative`: {"delay": "-1s"},
+		`parameter "delay": must be between`:      {"delay": "2h"},
+		`parameter "lag": unknown parameter`:      {"delay": "1s", "lag": "1s"},
+	}
+	for want, params := range cases {
+		_, err := faults.Validate(k, params)
+		var pe *faults.ParamError
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", params, err, want)
+		}
+	}
+	e, _ := faults.Lookup("dns.empty")
+	if _, err := faults.Validate(e, map[string]string{"soa": "maybe"}); err == nil || !strings.Contains(err.Error(), "true or false") {
+		t.Errorf("soa: maybe: %v", err)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	want := "dns.delay dns.empty dns.nxdomain dns.refused dns.servfail dns.timeout link.down link.latency"
+	if got := strings.Join(faults.Names(), " "); got != want {
+		t.Errorf("kinds = %s", got)
+	}
+	for _, k := range faults.Kinds() {
+		if k.Summary() == "" {
+			t.Errorf("%s has no summary", k.Name())
+		}
+		if strings.HasPrefix(k.Name(), "dns.") != (k.Target() == faults.TargetDNSName) {
+			t.Errorf("%s targets %s", k.Name(), k.Target())
+		}
+	}
+}
