@@ -6,12 +6,15 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -230,7 +233,13 @@ func (r *run) schedule(ctx context.Context, start time.Time, clientErrs <-chan e
 	for _, f := range r.exp.Faults {
 		steps = append(steps, step{at: f.Start, fault: f}, step{at: f.End(), heal: true, fault: f})
 	}
-	sortSteps(steps, func(a, b step) bool { return a.at < b.at || (a.at == b.at && a.heal && !b.heal) })
+	// In time order; at the same instant a heal goes before an apply.
+	slices.SortStableFunc(steps, func(a, b step) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(boolRank(!a.heal), boolRank(!b.heal))
+	})
 	steps = append(steps, step{at: r.exp.Duration})
 
 	for _, s := range steps {
@@ -345,13 +354,17 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 	for _, reg := range t.Regions {
 		cfg.Regions = append(cfg.Regions, topology.Region{
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
-			HealthCheck: nlb.HealthCheck{
-				Interval: reg.HealthCheck.Interval, Timeout: reg.HealthCheck.Timeout,
-				HealthyThreshold: reg.HealthCheck.HealthyThreshold, UnhealthyThreshold: reg.HealthCheck.UnhealthyThreshold,
-			},
+			HealthCheck: nlb.HealthCheck(reg.HealthCheck),
 		})
 	}
 	return cfg
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // clientSourceIP gives client i an address of its own, so the DNS server's
@@ -391,7 +404,7 @@ func (r *run) onNLB(e nlb.Event) {
 }
 
 func (r *run) onPublish(name string, values []string) {
-	r.j.Add(journal.Event{Type: journal.DNSPublish, Name: name, QType: "A", Detail: joinComma(values)})
+	r.j.Add(journal.Event{Type: journal.DNSPublish, Name: name, QType: "A", Detail: strings.Join(values, ",")})
 }
 
 // WriteReports writes report.json and report.md into dir ("" writes nothing).

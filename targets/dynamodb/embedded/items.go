@@ -62,6 +62,32 @@ func (p *exprParams) check(c expr.Cond, current attr.Item) *apiError {
 	return conditionFailed(nil)
 }
 
+// prepare checks what every conditional write shares and parses its
+// condition; more parses the operation's own expressions with the same
+// placeholders, so that unused ones are found across all of them.
+func (p *exprParams) prepare(allowedReturnValues []string, more func(*expr.Placeholders) *apiError) (expr.Cond, *apiError) {
+	if err := p.legacy(); err != nil {
+		return nil, err
+	}
+	if err := returnValues(p.ReturnValues, allowedReturnValues...); err != nil {
+		return nil, err
+	}
+	ph := p.placeholders()
+	if more != nil {
+		if err := more(ph); err != nil {
+			return nil, err
+		}
+	}
+	cond, err := p.condition(ph)
+	if err != nil {
+		return nil, err
+	}
+	if err := ph.Unused(); err != nil {
+		return nil, validation("%s", err.Error())
+	}
+	return cond, nil
+}
+
 func returnValues(rv string, allowed ...string) *apiError {
 	if rv == "" {
 		return nil
@@ -85,19 +111,9 @@ func putItem(d *db, raw []byte) (any, *apiError) {
 	if err := decode(raw, &in); err != nil {
 		return nil, err
 	}
-	if err := in.legacy(); err != nil {
-		return nil, err
-	}
-	if err := returnValues(in.ReturnValues, "NONE", "ALL_OLD"); err != nil {
-		return nil, err
-	}
-	ph := in.placeholders()
-	cond, aerr := in.condition(ph)
+	cond, aerr := in.prepare([]string{"NONE", "ALL_OLD"}, nil)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if err := ph.Unused(); err != nil {
-		return nil, validation("%s", err.Error())
 	}
 	if itemSize(in.Item) > maxItemSize {
 		return nil, validation("Item size has exceeded the maximum allowed size")
@@ -182,19 +198,9 @@ func deleteItem(d *db, raw []byte) (any, *apiError) {
 	if err := decode(raw, &in); err != nil {
 		return nil, err
 	}
-	if err := in.legacy(); err != nil {
-		return nil, err
-	}
-	if err := returnValues(in.ReturnValues, "NONE", "ALL_OLD"); err != nil {
-		return nil, err
-	}
-	ph := in.placeholders()
-	cond, aerr := in.condition(ph)
+	cond, aerr := in.prepare([]string{"NONE", "ALL_OLD"}, nil)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if err := ph.Unused(); err != nil {
-		return nil, validation("%s", err.Error())
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -230,26 +236,19 @@ func updateItem(d *db, raw []byte) (any, *apiError) {
 	if err := decode(raw, &in); err != nil {
 		return nil, err
 	}
-	if err := in.legacy(); err != nil {
-		return nil, err
-	}
-	if err := returnValues(in.ReturnValues, "NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"); err != nil {
-		return nil, err
-	}
-	ph := in.placeholders()
 	var upd *expr.Update
-	if in.UpdateExpression != nil {
+	cond, aerr := in.prepare([]string{"NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"}, func(ph *expr.Placeholders) *apiError {
+		if in.UpdateExpression == nil {
+			return nil
+		}
 		var err error
 		if upd, err = expr.ParseUpdate(*in.UpdateExpression, ph); err != nil {
-			return nil, validation("%s", err.Error())
+			return validation("%s", err.Error())
 		}
-	}
-	cond, aerr := in.condition(ph)
+		return nil
+	})
 	if aerr != nil {
 		return nil, aerr
-	}
-	if err := ph.Unused(); err != nil {
-		return nil, validation("%s", err.Error())
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
