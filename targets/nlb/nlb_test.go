@@ -18,8 +18,8 @@ import (
 	"github.com/faultline-dev/faultline/targets/nlb/nlbtest"
 )
 
-// fast checks keep the tests short: interval 60 ms, timeout 40 ms.
-var fast = nlb.HealthCheck{Interval: 60 * time.Millisecond, Timeout: 40 * time.Millisecond, HealthyThreshold: 3, UnhealthyThreshold: 2}
+// fast checks keep the tests short: interval 80 ms, timeout 60 ms.
+var fast = nlb.HealthCheck{Interval: 80 * time.Millisecond, Timeout: 60 * time.Millisecond, HealthyThreshold: 3, UnhealthyThreshold: 2}
 
 func roundTrip(t *testing.T, addr, msg string) error {
 	t.Helper()
@@ -82,51 +82,55 @@ func TestForwardsRoundRobinOnSharedPort(t *testing.T) {
 	}
 }
 
+// trailingRun is the length of the run of health-check results equal to ok
+// that ends evs (the run that made the last state change).
+func trailingRun(evs []nlb.Event, addr string, ok bool) int {
+	run := 0
+	for _, e := range evs {
+		if e.Kind != "hc.result" || e.Target != addr {
+			continue
+		}
+		if e.OK == ok {
+			run++
+		} else {
+			run = 0
+		}
+	}
+	return run
+}
+
 func TestThresholdsCountExactly(t *testing.T) {
 	a := linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
 	evs := rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
-	if n := count(evs, "hc.result", a, true); n != fast.HealthyThreshold {
-		t.Errorf("healthy after %d good checks, want exactly %d", n, fast.HealthyThreshold)
+	if n := trailingRun(evs, a, true); n != fast.HealthyThreshold {
+		t.Errorf("healthy after a run of %d good checks, want exactly %d", n, fast.HealthyThreshold)
 	}
 	lb.HealthLink(a).Down()
-	before := len(rec.Events())
-	evs = rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateUnhealthy))
-	if n := count(evs[before:], "hc.result", a, false); n != fast.UnhealthyThreshold {
-		t.Errorf("unhealthy after %d failed checks, want exactly %d", n, fast.UnhealthyThreshold)
+	before := len(evs)
+	evs = rec.WaitFor(t, 3*time.Second, func(e nlb.Event) bool { return becomes(a, nlb.StateUnhealthy)(e) })
+	if n := trailingRun(evs[before:], a, false); n != fast.UnhealthyThreshold {
+		t.Errorf("unhealthy after a run of %d failed checks, want exactly %d", n, fast.UnhealthyThreshold)
 	}
 	lb.HealthLink(a).Up()
 	before = len(evs)
 	deadline := time.Now().Add(3 * time.Second)
 	var back []nlb.Event
-	for time.Now().Before(deadline) {
+	for back == nil && time.Now().Before(deadline) {
 		all := rec.Events()
 		for i := before; i < len(all); i++ {
 			if becomes(a, nlb.StateHealthy)(all[i]) {
-				back = all[before : i+1]
+				back = all[:i+1]
+				break
 			}
-		}
-		if back != nil {
-			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if back == nil {
 		t.Fatal("the target never came back")
 	}
-	// Failures may still arrive right after Up; count the good run that ends it.
-	run := 0
-	for _, e := range back {
-		if e.Kind == "hc.result" && e.Target == a {
-			if e.OK {
-				run++
-			} else {
-				run = 0
-			}
-		}
-	}
-	if run != fast.HealthyThreshold {
-		t.Errorf("healthy again after a run of %d good checks, want exactly %d", run, fast.HealthyThreshold)
+	if n := trailingRun(back, a, true); n != fast.HealthyThreshold {
+		t.Errorf("healthy again after a run of %d good checks, want exactly %d", n, fast.HealthyThreshold)
 	}
 	if st := lb.Targets()[0]; st.State != nlb.StateHealthy {
 		t.Errorf("state = %s", st.State)
