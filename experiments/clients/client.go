@@ -185,7 +185,7 @@ func (c *client) sdkClient(region string) *dynamodb.Client {
 		BaseEndpoint:          aws.String(c.cfg.Endpoints[region]),
 		Credentials:           credentials.NewStaticCredentialsProvider("faultline", "faultline", ""),
 		AccountIDEndpointMode: aws.AccountIDEndpointModeDisabled,
-		HTTPClient:            c.http,
+		HTTPClient:            ownBody{c.http},
 		Retryer:               c.retryer(),
 	})
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/miekg/dns"
 	"go.uber.org/goleak"
 
@@ -243,5 +247,33 @@ func TestBadConfig(t *testing.T) {
 		if err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v", want, err)
 		}
+	}
+}
+
+// With keep-alive, sequential requests ride one pooled connection: the SDK's
+// request-body race (see ownBody) must not make the client re-dial.
+func TestKeepAliveReusesOneConnection(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config("c", SingleRegion, "127.0.0.27", &events{})
+	cfg.KeepAlive = true
+	c := &client{cfg: cfg}
+	c.http = c.httpClient()
+	sdk := c.sdkClient("us-east-1")
+	dials := 0
+	for i := 0; i < 30; i++ {
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) {
+				if !info.Reused {
+					dials++
+				}
+			}})
+		if _, err := sdk.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("orders"),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "item-0001"}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if dials != 1 {
+		t.Errorf("30 sequential requests dialed %d connections, want 1", dials)
 	}
 }
