@@ -1,10 +1,6 @@
 package faults
 
-import (
-	"math/rand"
-
-	"github.com/faultline-dev/faultline/targets/dnsstub"
-)
+import "github.com/faultline-dev/faultline/targets/dnsstub"
 
 // dns.delay: the right answer, late.
 func init() {
@@ -15,8 +11,8 @@ func init() {
 			{Name: "delay", Type: Duration, Required: true, Min: 0, Max: 60_000, Doc: "fixed delay, e.g. 500ms"},
 			{Name: "jitter", Type: Duration, Default: "0s", Min: 0, Max: 60_000, Doc: "extra uniform random delay up to this"},
 		},
-		action: func(v Values, rng *rand.Rand) dnsstub.Action {
-			return dnsstub.Delay(v.Duration("delay"), v.Duration("jitter"), rng)
+		action: func(w World, v Values) (dnsstub.Action, error) {
+			return dnsstub.Delay(v.Duration("delay"), v.Duration("jitter"), w.Rand()), nil
 		},
 	})
 }

@@ -1,10 +1,6 @@
 package faults
 
-import (
-	"math/rand"
-
-	"github.com/faultline-dev/faultline/targets/dnsstub"
-)
+import "github.com/faultline-dev/faultline/targets/dnsstub"
 
 // dns.empty is the October 20, 2025 failure: the name exists but its record
 // set is empty (NODATA). With the SOA and AA set, resolvers cache it for the
@@ -18,8 +14,8 @@ func init() {
 			{Name: "soa", Type: Bool, Default: "true", Doc: "put the zone's SOA in the authority section (negative caching)"},
 			{Name: "aa", Type: Bool, Default: "true", Doc: "set the authoritative-answer bit"},
 		},
-		action: func(v Values, _ *rand.Rand) dnsstub.Action {
-			return dnsstub.Empty(dnsstub.EmptyOptions{NoSOA: !v.Bool("soa"), NoAA: !v.Bool("aa")})
+		action: func(_ World, v Values) (dnsstub.Action, error) {
+			return dnsstub.Empty(dnsstub.EmptyOptions{NoSOA: !v.Bool("soa"), NoAA: !v.Bool("aa")}), nil
 		},
 	})
 }

@@ -1,16 +1,12 @@
 package faults
 
-import (
-	"math/rand"
-
-	"github.com/faultline-dev/faultline/targets/dnsstub"
-)
+import "github.com/faultline-dev/faultline/targets/dnsstub"
 
 // dns.nxdomain: the name does not exist at all (NXDOMAIN with the SOA).
 func init() {
 	Register(dnsKind{
 		name:    "dns.nxdomain",
 		summary: "the name does not exist: NXDOMAIN, SOA in authority",
-		action:  func(Values, *rand.Rand) dnsstub.Action { return dnsstub.NXDomain() },
+		action:  fixed(func() dnsstub.Action { return dnsstub.NXDomain() }),
 	})
 }

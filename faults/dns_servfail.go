@@ -1,10 +1,6 @@
 package faults
 
-import (
-	"math/rand"
-
-	"github.com/faultline-dev/faultline/targets/dnsstub"
-)
+import "github.com/faultline-dev/faultline/targets/dnsstub"
 
 // dns.servfail: the server fails to answer; Go calls it "server misbehaving"
 // and the SDK retries it.
@@ -12,6 +8,6 @@ func init() {
 	Register(dnsKind{
 		name:    "dns.servfail",
 		summary: "the server fails: SERVFAIL, no answers",
-		action:  func(Values, *rand.Rand) dnsstub.Action { return dnsstub.ServFail() },
+		action:  fixed(func() dnsstub.Action { return dnsstub.ServFail() }),
 	})
 }

@@ -55,11 +55,14 @@ type World interface {
 	RegionLinks(region string) ([]*links.Link, error)
 	// Rand is seeded from --seed so that random faults repeat.
 	Rand() *rand.Rand
+	// Endpoint is a region's endpoint name (fqdn), for faults that point one
+	// region's name at another's.
+	Endpoint(region string) (string, bool)
 }
 
 // DNSRules is the DNS server's rule table (dnsstub.Server implements it).
 type DNSRules interface {
-	AddRule(r dnsstub.Rule) (remove func())
+	AddRule(r dnsstub.Rule) (remove func(), err error)
 }
 
 var (

@@ -33,6 +33,9 @@ func (w *world) RegionLinks(region string) ([]*links.Link, error) {
 	return w.links, nil
 }
 func (w *world) Rand() *rand.Rand { return rand.New(rand.NewSource(1)) }
+func (w *world) Endpoint(region string) (string, bool) {
+	return "dynamodb." + region + ".amazonaws.com.", region == "us-east-1" || region == "us-west-2"
+}
 
 func newWorld(t *testing.T) *world {
 	s := dnsstubtest.Start(t, dnsstub.Zone{Origin: "amazonaws.com."})
@@ -103,6 +106,85 @@ func TestDNSKindsShapeAndHeal(t *testing.T) {
 		}
 		if r := answer(t, w.dns); r == nil || len(r.Answer) != 1 {
 			t.Errorf("after healing %s: %v", c.kind, r)
+		}
+	}
+}
+
+func TestMoreDNSKinds(t *testing.T) {
+	w := newWorld(t)
+	w.dns.SetRecords(endpoint, dns.TypeA, 5, []string{"127.0.1.1", "127.0.1.2"})
+	w.dns.SetRecords("dynamodb.us-west-2.amazonaws.com.", dns.TypeA, 5, []string{"127.0.2.1"})
+	ips := func(r *dns.Msg) string {
+		if r == nil {
+			return "no answer"
+		}
+		var out []string
+		for _, rr := range r.Answer {
+			out = append(out, rr.(*dns.A).A.String())
+		}
+		return strings.Join(out, ",")
+	}
+	cases := []struct {
+		kind   string
+		params map[string]string
+		want   string
+	}{
+		{"dns.partial", map[string]string{"keep": "1"}, "127.0.1.1"},
+		{"dns.stale", nil, "127.0.1.2"}, // the set before the last change (see below)
+		{"dns.redirect", map[string]string{"to": "127.0.255.1"}, "127.0.255.1"},
+		{"dns.redirect", map[string]string{"region": "us-west-2"}, "127.0.2.1"},
+		{"dns.ttl", map[string]string{"ttl": "1"}, "127.0.1.1,127.0.1.2"},
+		{"dns.truncate", nil, ""},
+		{"dns.flap", map[string]string{"with": "dns.servfail", "period": "1h", "duty": "1"}, ""},
+		{"dns.servfail", map[string]string{"qtype": "AAAA"}, "127.0.1.1,127.0.1.2"}, // A is not selected
+		{"dns.servfail", map[string]string{"client": "127.0.0.99"}, "127.0.1.1,127.0.1.2"},
+	}
+	for _, c := range cases {
+		heal := apply(t, w, c.kind, endpoint, c.params)
+		r := answer(t, w.dns)
+		if got := ips(r); got != c.want {
+			t.Errorf("%s %v: answer %q, want %q", c.kind, c.params, got, c.want)
+		}
+		if c.kind == "dns.truncate" && (r == nil || !r.Truncated) {
+			t.Errorf("dns.truncate: no TC")
+		}
+		if c.kind == "dns.flap" && (r == nil || r.Rcode != dns.RcodeServerFailure) {
+			t.Errorf("dns.flap in its faulty phase: %v", r)
+		}
+		if c.kind == "dns.ttl" && r != nil && r.Answer[0].Header().Ttl != 1 {
+			t.Errorf("dns.ttl: TTL %d", r.Answer[0].Header().Ttl)
+		}
+		heal()
+		if c.kind == "dns.partial" {
+			// Give dns.stale a history: the set changes to one address.
+			w.dns.SetRecords(endpoint, dns.TypeA, 5, []string{"127.0.1.2"})
+			w.dns.SetRecords(endpoint, dns.TypeA, 5, []string{"127.0.1.1", "127.0.1.2"})
+			w.dns.SetRecords(endpoint, dns.TypeA, 5, []string{"127.0.1.1", "127.0.1.2"})
+		}
+	}
+}
+
+func TestKindParamsThatDoNotGoTogether(t *testing.T) {
+	cases := []struct {
+		kind   string
+		params map[string]string
+		want   string
+	}{
+		{"dns.redirect", nil, "exactly one of to (addresses) or region"},
+		{"dns.redirect", map[string]string{"to": "127.0.0.1", "region": "us-west-2"}, "exactly one of"},
+		{"dns.redirect", map[string]string{"to": "192.0.2.1"}, "not a loopback address"},
+		{"dns.flap", map[string]string{"with": "link.down"}, "expected another DNS fault kind"},
+		{"dns.flap", map[string]string{"with": "dns.delay"}, "cannot run on its defaults"},
+		{"dns.empty", map[string]string{"client": "10.0.0.1"}, "not a loopback address"},
+		{"dns.empty", map[string]string{"qtype": "MX"}, "expected A, AAAA or any"},
+		{"dns.empty", map[string]string{"probability": "2"}, "must be between 0 and 1"},
+		{"dns.partial", map[string]string{"keep": "1.5"}, "whole number"},
+		{"dns.truncate", map[string]string{"tcp": "maybe"}, "expected ok, servfail or drop"},
+	}
+	for _, c := range cases {
+		k, _ := faults.Lookup(c.kind)
+		if _, err := faults.Validate(k, c.params); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: %v, want %q", c.kind, c.params, err, c.want)
 		}
 	}
 }
@@ -187,7 +269,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.nxdomain dns.refused dns.servfail dns.timeout link.down link.latency"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl link.down link.latency"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}

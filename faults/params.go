@@ -14,7 +14,9 @@ type ParamType string
 const (
 	Duration ParamType = "duration" // Go duration: "250ms", "2s"
 	Float    ParamType = "float"
+	Int      ParamType = "int"
 	Bool     ParamType = "bool"
+	String   ParamType = "string" // checked by Param.Check
 )
 
 // Param documents and constrains one parameter of a kind.
@@ -25,6 +27,8 @@ type Param struct {
 	Required bool
 	Min, Max float64 // inclusive bounds for duration (in ms) and float; both zero: unbounded
 	Doc      string
+	// Check validates a String parameter and returns its typed value.
+	Check func(s string) (any, error)
 }
 
 // Values are validated, typed parameter values.
@@ -33,6 +37,8 @@ type Values map[string]any
 func (v Values) Duration(name string) time.Duration { d, _ := v[name].(time.Duration); return d }
 func (v Values) Float(name string) float64          { f, _ := v[name].(float64); return f }
 func (v Values) Bool(name string) bool              { b, _ := v[name].(bool); return b }
+func (v Values) Int(name string) int                { i, _ := v[name].(int); return i }
+func (v Values) Get(name string) any                { return v[name] }
 
 // ParamError says which parameter is wrong, so the experiment parser can point
 // at its line and column.
@@ -78,6 +84,11 @@ func Validate(k Kind, raw map[string]string) (Values, error) {
 		}
 		vals[p.Name] = v
 	}
+	if c, ok := k.(interface{ check(Values) error }); ok {
+		if err := c.check(vals); err != nil {
+			return nil, err
+		}
+	}
 	return vals, nil
 }
 
@@ -104,12 +115,26 @@ func parseParam(p Param, s string) (any, error) {
 			return nil, err
 		}
 		return f, nil
+	case Int:
+		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("expected a whole number, got %q", s)
+		}
+		if err := inBounds(p, float64(i), s); err != nil {
+			return nil, err
+		}
+		return int(i), nil
 	case Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
 			return nil, fmt.Errorf("expected true or false, got %q", s)
 		}
 		return b, nil
+	case String:
+		if p.Check == nil {
+			return strings.TrimSpace(s), nil
+		}
+		return p.Check(strings.TrimSpace(s))
 	}
 	return nil, fmt.Errorf("parameter type %q is not supported", p.Type)
 }

@@ -18,7 +18,7 @@ func TestClassifyRealErrors(t *testing.T) {
 	name := "dynamodb.us-east-1.amazonaws.com."
 	srv.SetRecords(name, 1, 5, []string{"127.0.0.1"})
 	lookup := func(a dnsstub.Action) error {
-		remove := srv.AddRule(dnsstub.Rule{Name: name, Action: a})
+		remove := dnsstubtest.Rule(t, srv, dnsstub.Rule{Name: name, Action: a})
 		defer remove()
 		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		defer cancel()

@@ -139,7 +139,7 @@ func TestSingleRegionSteadyStateAndRate(t *testing.T) {
 
 func TestEmptyRecordFailsNaiveClientAsNotFound(t *testing.T) {
 	w := newWorld(t)
-	w.dns.AddRule(dnsstub.Rule{Name: "dynamodb.us-east-1.amazonaws.com.", Fault: "f1", Action: dnsstub.Empty(dnsstub.EmptyOptions{})})
+	dnsstubtest.Rule(t, w.dns, dnsstub.Rule{Name: "dynamodb.us-east-1.amazonaws.com.", Fault: "f1", Action: dnsstub.Empty(dnsstub.EmptyOptions{})})
 	ev := &events{}
 	runFor(t, w.config("naive", SingleRegion, "127.0.0.22", ev), 500*time.Millisecond, nil)
 	reqs := ev.requests(false)
@@ -158,7 +158,7 @@ func TestEmptyRecordFailsNaiveClientAsNotFound(t *testing.T) {
 
 func TestFailoverSwitchesAndFailsBack(t *testing.T) {
 	w := newWorld(t)
-	remove := w.dns.AddRule(dnsstub.Rule{Name: "dynamodb.us-east-1.amazonaws.com.", Fault: "f1", Action: dnsstub.Empty(dnsstub.EmptyOptions{})})
+	remove := dnsstubtest.Rule(t, w.dns, dnsstub.Rule{Name: "dynamodb.us-east-1.amazonaws.com.", Fault: "f1", Action: dnsstub.Empty(dnsstub.EmptyOptions{})})
 	ev := &events{}
 	runFor(t, w.config("fo", Failover, "127.0.0.23", ev), 2*time.Second, remove)
 	reqs := ev.requests(false)
@@ -196,7 +196,7 @@ func TestKeepAliveHidesDNSFaults(t *testing.T) {
 		var faultAt float64
 		runFor(t, cfg, 2*time.Second, func() {
 			faultAt = cfg.Now()
-			w.dns.AddRule(dnsstub.Rule{Name: "dynamodb.us-east-1.amazonaws.com.", Fault: "f1", Action: dnsstub.Empty(dnsstub.EmptyOptions{})})
+			dnsstubtest.Rule(t, w.dns, dnsstub.Rule{Name: "dynamodb.us-east-1.amazonaws.com.", Fault: "f1", Action: dnsstub.Empty(dnsstub.EmptyOptions{})})
 		})
 		inFault, served := 0, 0
 		for _, r := range ev.requests(false) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/targets/dnsstub"
 )
 
 // maxFileSize bounds an experiment file.
@@ -426,18 +427,33 @@ func (d *decoder) faultTarget(n *yaml.Node, what string, kind faults.Kind, f *fa
 	}
 	switch kind.Target() {
 	case faults.TargetDNSName:
-		name := strings.ToLower(dns.Fqdn(f.Target))
-		for _, r := range t.Regions {
-			if t.EndpointName(r.Name) == name {
-				f.Target = name
-				return
-			}
-		}
 		var names []string
 		for _, r := range t.Regions {
 			names = append(names, strings.TrimSuffix(t.EndpointName(r.Name), "."))
 		}
-		d.errorf(n, "%s.target: %s acts on an endpoint name; %q is not one (expected one of: %s)", what, kind.Name(), f.Target, strings.Join(names, ", "))
+		target := strings.ToLower(f.Target)
+		if !strings.HasPrefix(target, ".") {
+			target = dns.Fqdn(target)
+		} else {
+			target = "." + dns.Fqdn(target[1:])
+		}
+		matches, err := dnsstub.NamePattern(target)
+		if err != nil {
+			d.errorf(n, "%s.target: %v", what, err)
+			return
+		}
+		isPattern := strings.HasPrefix(target, ".") || strings.Contains(target, "*")
+		for _, r := range t.Regions {
+			if e := t.EndpointName(r.Name); (isPattern && matches(e)) || e == target {
+				f.Target = target
+				return
+			}
+		}
+		if isPattern {
+			d.errorf(n, "%s.target: the pattern %q selects no endpoint (endpoints: %s)", what, f.Target, strings.Join(names, ", "))
+			return
+		}
+		d.errorf(n, "%s.target: %s acts on an endpoint name or a pattern (*.label, .suffix); %q is not one (expected one of: %s)", what, kind.Name(), f.Target, strings.Join(names, ", "))
 	case faults.TargetRegion:
 		if _, ok := t.Region(f.Target); !ok {
 			d.errorf(n, "%s.target: %s acts on a region; %q is not one (expected one of: %s)", what, kind.Name(), f.Target, regionNames(t))

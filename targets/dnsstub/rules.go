@@ -1,21 +1,30 @@
 package dnsstub
 
 import (
+	"fmt"
 	"math/rand"
-	"strings"
+	"net/netip"
+	"slices"
 	"sync"
-	"time"
 
 	"github.com/miekg/dns"
 )
 
-// Rule shapes the answers for one name while it is in the server's rule
-// table. The rule table is a handler in front of the zone: the zone never
-// knows a fault exists.
+// Rule shapes the answers for the queries it selects while it is in the
+// server's rule table. The rule table is a handler in front of the zone: the
+// zone never knows a fault exists.
 type Rule struct {
-	Name   string // the query name it shapes: an exact name, or "*.suffix." for every name below suffix
-	Fault  string // reported in QueryEvent.Fault for every answer this rule shaped
-	Action Action
+	// Name selects query names: an exact name ("dynamodb.us-east-1.amazonaws.com."),
+	// a pattern whose "*" labels match one label each ("*.amazonaws.com.",
+	// "dynamodb.*.amazonaws.com."), or a suffix with a leading dot
+	// (".amazonaws.com.": the name itself and every name below it).
+	Name        string
+	QTypes      []uint16       // query types it shapes; empty: every type
+	Clients     []netip.Prefix // client addresses it shapes; empty: every client
+	Probability float64        // 0 (or 1): every selected query; else the share shaped, drawn from Rand
+	Rand        *rand.Rand     // seeded by the caller so that runs repeat; drawn under a lock
+	Fault       string         // reported in QueryEvent.Fault for every answer this rule shaped
+	Action      Action
 }
 
 // Query is what an action sees: the request, the negative-answer SOA of the
@@ -23,11 +32,28 @@ type Rule struct {
 // would give without this rule.
 type Query struct {
 	Msg  *dns.Msg
+	Net  string // "udp" or "tcp"
 	SOA  dns.RR
 	Next func() *dns.Msg
+	// Lookup is the zone's current record set of a name and type.
+	Lookup func(name string, qtype uint16) []dns.RR
+	// Previous is the record set the queried name and type had before the
+	// last change (nil if none): what a stale answer serves.
+	Previous func() []dns.RR
 	// Done is closed when the server shuts down: an action that waits must
 	// stop waiting then.
 	Done <-chan struct{}
+
+	passed *bool
+}
+
+// Pass answers as if the rule were not there; the answer is not reported as
+// shaped by the rule's fault. (dns.flap passes between its faulty phases.)
+func (q Query) Pass() *dns.Msg {
+	if q.passed != nil {
+		*q.passed = true
+	}
+	return q.Next()
 }
 
 // Action shapes one answer: it returns the response to send, or nil to send
@@ -40,118 +66,35 @@ type actionFunc func(q Query) *dns.Msg
 
 func (f actionFunc) Respond(q Query) *dns.Msg { return f(q) }
 
-// EmptyOptions vary the empty answer.
-type EmptyOptions struct {
-	NoSOA bool // leave the SOA out of the authority section: resolvers must not cache it
-	// NoAA answers as a lame server would: no AA bit, no RA bit and no EDNS
-	// OPT record. Go reports such an empty answer as a "lame referral" (it
-	// checks that the additional section is empty too), not "no such host".
-	NoAA bool
-}
-
-// Empty is the record gone empty: NOERROR, zero answers (NODATA), the SOA in
-// authority and AA set unless opts say otherwise.
-func Empty(opts EmptyOptions) Action {
-	return actionFunc(func(q Query) *dns.Msg {
-		m := reply(q.Msg)
-		m.Authoritative = !opts.NoAA
-		if opts.NoAA {
-			m.Extra = nil
-		}
-		if !opts.NoSOA && q.SOA != nil {
-			m.Ns = []dns.RR{q.SOA}
-		}
-		return m
-	})
-}
-
-// NXDomain says the name does not exist: NXDOMAIN, AA, SOA in authority.
-func NXDomain() Action {
-	return actionFunc(func(q Query) *dns.Msg {
-		m := reply(q.Msg)
-		m.Rcode = dns.RcodeNameError
-		m.Authoritative = true
-		if q.SOA != nil {
-			m.Ns = []dns.RR{q.SOA}
-		}
-		return m
-	})
-}
-
-// ServFail fails the query: SERVFAIL, no answers.
-func ServFail() Action { return rcode(dns.RcodeServerFailure) }
-
-// Refused refuses the query.
-func Refused() Action { return rcode(dns.RcodeRefused) }
-
-func rcode(code int) Action {
-	return actionFunc(func(q Query) *dns.Msg {
-		m := reply(q.Msg)
-		m.Rcode = code
-		return m
-	})
-}
-
-// Timeout sends nothing: UDP clients wait for their timeout; over TCP the
-// query is read and the connection kept open without an answer.
-func Timeout() Action {
-	return actionFunc(func(Query) *dns.Msg { return nil })
-}
-
-// Delay answers as the server would have, after fixed plus a uniform random
-// part of jitter. rng may be shared: Delay draws from it under a lock.
-func Delay(fixed, jitter time.Duration, rng *rand.Rand) Action {
-	var mu sync.Mutex
-	if rng == nil {
-		rng = rand.New(rand.NewSource(1))
-	}
-	return actionFunc(func(q Query) *dns.Msg {
-		d := fixed
-		if jitter > 0 {
-			mu.Lock()
-			d += time.Duration(rng.Int63n(int64(jitter)))
-			mu.Unlock()
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return q.Next()
-		case <-q.Done:
-			return nil
-		}
-	})
-}
-
-// reply starts a response to req, echoing an EDNS0 OPT record when req had
-// one (RFC 6891).
-func reply(req *dns.Msg) *dns.Msg {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	if req.IsEdns0() != nil {
-		m.SetEdns0(dns.DefaultMsgSize, false)
-	}
-	return m
-}
-
 // ruleTable holds the active rules; the newest matching rule wins.
 type ruleTable struct {
 	mu    sync.RWMutex
 	next  uint64
-	rules []activeRule
+	rules []*activeRule
 }
 
 type activeRule struct {
-	id   uint64
-	name string // canonical; "*.suffix." for wildcards
-	rule Rule
+	id      uint64
+	pattern pattern
+	rule    Rule
+	randMu  sync.Mutex
 }
 
-func (t *ruleTable) add(r Rule) (remove func()) {
+func (t *ruleTable) add(r Rule) (remove func(), err error) {
+	p, err := compilePattern(r.Name)
+	if err != nil {
+		return nil, err
+	}
+	if r.Probability < 0 || r.Probability > 1 {
+		return nil, fmt.Errorf("rule for %s: probability %g is not between 0 and 1", r.Name, r.Probability)
+	}
+	if r.Probability > 0 && r.Probability < 1 && r.Rand == nil {
+		r.Rand = rand.New(rand.NewSource(1))
+	}
 	t.mu.Lock()
 	t.next++
 	id := t.next
-	t.rules = append(t.rules, activeRule{id: id, name: dns.CanonicalName(r.Name), rule: r})
+	t.rules = append(t.rules, &activeRule{id: id, pattern: p, rule: r})
 	t.mu.Unlock()
 	var once sync.Once
 	return func() {
@@ -165,18 +108,39 @@ func (t *ruleTable) add(r Rule) (remove func()) {
 				}
 			}
 		})
-	}
+	}, nil
 }
 
-// match returns the newest rule for name.
-func (t *ruleTable) match(name string) (Rule, bool) {
+// match returns the newest rule that selects this query. A rule whose
+// probability draw says no lets the query fall through to older rules.
+func (t *ruleTable) match(name string, qtype uint16, client netip.Addr) (Rule, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for i := len(t.rules) - 1; i >= 0; i-- {
 		ar := t.rules[i]
-		if ar.name == name || (strings.HasPrefix(ar.name, "*.") && strings.HasSuffix(name, ar.name[1:])) {
+		if ar.selects(name, qtype, client) {
 			return ar.rule, true
 		}
 	}
 	return Rule{}, false
+}
+
+func (ar *activeRule) selects(name string, qtype uint16, client netip.Addr) bool {
+	r := ar.rule
+	if !ar.pattern.matches(name) {
+		return false
+	}
+	if len(r.QTypes) > 0 && !slices.Contains(r.QTypes, qtype) {
+		return false
+	}
+	if len(r.Clients) > 0 && !slices.ContainsFunc(r.Clients, func(p netip.Prefix) bool { return p.Contains(client) }) {
+		return false
+	}
+	if r.Probability > 0 && r.Probability < 1 {
+		ar.randMu.Lock()
+		draw := r.Rand.Float64()
+		ar.randMu.Unlock()
+		return draw < r.Probability
+	}
+	return true
 }

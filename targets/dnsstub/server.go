@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -146,8 +146,9 @@ func (s *Server) DeleteRecords(name string, qtype uint16) { s.store.remove(name,
 func (s *Server) Records(name string, qtype uint16) []string { return s.store.values(name, qtype) }
 
 // AddRule puts a rule in front of the zones until remove is called; remove is
-// idempotent.
-func (s *Server) AddRule(r Rule) (remove func()) { return s.rules.add(r) }
+// idempotent. It fails only for a rule that cannot select anything (a bad
+// name pattern or probability).
+func (s *Server) AddRule(r Rule) (remove func(), err error) { return s.rules.add(r) }
 
 // Close stops both listeners and waits for every in-flight answer.
 func (s *Server) Close() error {
@@ -176,7 +177,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		proto = "tcp"
 	}
 	ev := QueryEvent{Client: w.RemoteAddr().String(), Proto: proto}
-	resp := s.respond(req, &ev)
+	resp := s.respond(req, clientAddr(w.RemoteAddr()), &ev)
 	if resp == nil {
 		// Nothing sent. Over TCP the connection stays open for the client
 		// to give up on, as a server that never answers would leave it.
@@ -197,7 +198,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-func (s *Server) respond(req *dns.Msg, ev *QueryEvent) *dns.Msg {
+func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.Msg {
 	if req.Opcode != dns.OpcodeQuery {
 		m := reply(req)
 		m.Rcode = dns.RcodeNotImplemented
@@ -209,15 +210,31 @@ func (s *Server) respond(req *dns.Msg, ev *QueryEvent) *dns.Msg {
 		return m
 	}
 	q := req.Question[0]
-	ev.Name = strings.ToLower(dns.Fqdn(q.Name))
+	name := dns.CanonicalName(q.Name)
+	ev.Name = name
 	ev.Type = typeName(q.Qtype)
 	next := func() *dns.Msg { return s.store.answer(req) }
-	rule, ok := s.rules.match(dns.CanonicalName(q.Name))
+	rule, ok := s.rules.match(name, q.Qtype, client)
 	if !ok {
 		return next()
 	}
-	ev.Fault = rule.Fault
-	return rule.Action.Respond(Query{Msg: req, SOA: s.store.negativeSOA(q.Name), Next: next, Done: s.done})
+	passed := false
+	resp := rule.Action.Respond(Query{
+		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done, passed: &passed,
+		Lookup:   func(n string, t uint16) []dns.RR { return s.store.rrs(n, t) },
+		Previous: func() []dns.RR { return s.store.previous(name, q.Qtype) },
+	})
+	if !passed {
+		ev.Fault = rule.Fault
+	}
+	return resp
+}
+
+func clientAddr(a net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // truncate cuts a UDP answer that does not fit the client's buffer (512

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,15 @@ func start(t *testing.T) (*Server, *events) {
 		t.Fatal(err)
 	}
 	return s, ev
+}
+
+func rule(t *testing.T, s *Server, r Rule) func() {
+	t.Helper()
+	remove, err := s.AddRule(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return remove
 }
 
 type events struct {
@@ -126,7 +136,7 @@ func TestFaultActionsOverUDPAndTCP(t *testing.T) {
 	}
 	for _, proto := range []string{"udp", "tcp"} {
 		for _, c := range cases {
-			remove := s.AddRule(Rule{Name: endpoint, Fault: "f-" + c.name, Action: c.action})
+			remove := rule(t, s, Rule{Name: endpoint, Fault: "f-" + c.name, Action: c.action})
 			began := time.Now()
 			r := ask(t, s, proto, endpoint, dns.TypeA)
 			check(t, proto+" "+c.name, r, c.want)
@@ -145,7 +155,7 @@ func TestFaultActionsOverUDPAndTCP(t *testing.T) {
 
 func TestTimeoutSendsNothing(t *testing.T) {
 	s, ev := start(t)
-	defer s.AddRule(Rule{Name: endpoint, Fault: "f1", Action: Timeout()})()
+	defer rule(t, s, Rule{Name: endpoint, Fault: "f1", Action: Timeout()})()
 	for _, proto := range []string{"udp", "tcp"} {
 		c := &dns.Client{Net: proto, Timeout: 300 * time.Millisecond}
 		m := new(dns.Msg)
@@ -168,9 +178,9 @@ func TestTimeoutSendsNothing(t *testing.T) {
 
 func TestNewestRuleWinsAndWildcards(t *testing.T) {
 	s, _ := start(t)
-	r1 := s.AddRule(Rule{Name: "*.amazonaws.com.", Fault: "wild", Action: ServFail()})
+	r1 := rule(t, s, Rule{Name: ".amazonaws.com.", Fault: "wild", Action: ServFail()})
 	check(t, "wildcard", ask(t, s, "udp", endpoint, dns.TypeA), want{dns.RcodeServerFailure, false, 0, -1})
-	r2 := s.AddRule(Rule{Name: endpoint, Fault: "exact", Action: NXDomain()})
+	r2 := rule(t, s, Rule{Name: endpoint, Fault: "exact", Action: NXDomain()})
 	check(t, "newest", ask(t, s, "udp", endpoint, dns.TypeA), want{dns.RcodeNameError, true, 0, 30})
 	r2()
 	check(t, "older again", ask(t, s, "udp", endpoint, dns.TypeA), want{dns.RcodeServerFailure, false, 0, -1})
@@ -216,14 +226,14 @@ func TestGoResolverSeesEachAnswer(t *testing.T) {
 		{"timeout", Timeout(), func(e *net.DNSError) bool { return e.IsTimeout }, "IsTimeout"},
 	}
 	for _, c := range cases {
-		remove := s.AddRule(Rule{Name: endpoint, Action: c.action})
+		remove := rule(t, s, Rule{Name: endpoint, Action: c.action})
 		_, err := lookup()
 		remove()
 		if err == nil || !c.check(err) {
 			t.Errorf("%s: Go saw %+v, want %s", c.name, err, c.want)
 		}
 	}
-	remove := s.AddRule(Rule{Name: endpoint, Action: Delay(20*time.Millisecond, 0, nil)})
+	remove := rule(t, s, Rule{Name: endpoint, Action: Delay(20*time.Millisecond, 0, nil)})
 	if addrs, err := lookup(); err != nil || len(addrs) != 2 {
 		t.Errorf("delayed lookup: %v %v", addrs, err)
 	}
@@ -330,7 +340,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 	}
 	s.SetRecords("a.example.test.", dns.TypeA, 5, []string{"127.0.0.1"})
 	// A delayed answer in flight when Close comes must not outlive it.
-	s.AddRule(Rule{Name: "a.example.test.", Action: Delay(time.Hour, 0, nil)})
+	rule(t, s, Rule{Name: "a.example.test.", Action: Delay(time.Hour, 0, nil)})
 	go (&dns.Client{Timeout: 3 * time.Second}).Exchange(new(dns.Msg).SetQuestion("a.example.test.", dns.TypeA), s.Addr())
 	time.Sleep(100 * time.Millisecond)
 	if err := s.Close(); err != nil {
@@ -377,7 +387,7 @@ func FuzzServeDNS(f *testing.F) {
 			return // miekg answers FORMERR (or drops) before our handler
 		}
 		var ev QueryEvent
-		if resp := s.respond(req, &ev); resp != nil {
+		if resp := s.respond(req, netip.Addr{}, &ev); resp != nil {
 			truncate(req, resp, "udp")
 			if _, err := resp.Pack(); err != nil {
 				t.Fatalf("answer does not pack: %v", err)

@@ -55,6 +55,9 @@ type zone struct {
 	negSOA *dns.SOA // as put in the authority section of negative answers
 	ns     *dns.NS
 	names  map[string]map[uint16][]dns.RR
+	// prev is each record set as it was before its last change: what a
+	// stale answer (dns.stale) serves.
+	prev map[string]map[uint16][]dns.RR
 }
 
 func newZone(z Zone) (*zone, error) {
@@ -69,7 +72,8 @@ func newZone(z Zone) (*zone, error) {
 	neg := dns.Copy(soa).(*dns.SOA)
 	neg.Hdr.Ttl = min(s.TTL, s.Minimum)
 	ns := &dns.NS{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: s.TTL}, Ns: dns.Fqdn(s.Ns)}
-	return &zone{origin: origin, soa: soa, negSOA: neg, ns: ns, names: map[string]map[uint16][]dns.RR{}}, nil
+	return &zone{origin: origin, soa: soa, negSOA: neg, ns: ns, names: map[string]map[uint16][]dns.RR{},
+		prev: map[string]map[uint16][]dns.RR{}}, nil
 }
 
 // store is every zone, safe for concurrent use: record changes (DNS
@@ -109,6 +113,10 @@ func (s *store) set(name string, qtype uint16, ttl uint32, values []string) erro
 	if z.names[name] == nil {
 		z.names[name] = map[uint16][]dns.RR{}
 	}
+	if sameRRs(z.names[name][qtype], rrs) {
+		return nil // a republication of the same set is not a change
+	}
+	z.remember(name, qtype)
 	if len(rrs) == 0 {
 		delete(z.names[name], qtype)
 		return nil
@@ -122,6 +130,7 @@ func (s *store) remove(name string, qtype uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if z := s.find(name); z != nil && z.names[name] != nil {
+		z.remember(name, qtype)
 		delete(z.names[name], qtype)
 		if len(z.names[name]) == 0 {
 			delete(z.names, name)
@@ -140,6 +149,60 @@ func (s *store) values(name string, qtype uint16) []string {
 	var out []string
 	for _, rr := range z.names[name][qtype] {
 		out = append(out, rdata(rr))
+	}
+	return out
+}
+
+// remember keeps the record set about to change; the caller holds the lock.
+func (z *zone) remember(name string, qtype uint16) {
+	cur := z.names[name][qtype]
+	if len(cur) == 0 {
+		return
+	}
+	if z.prev[name] == nil {
+		z.prev[name] = map[uint16][]dns.RR{}
+	}
+	z.prev[name][qtype] = cur
+}
+
+// rrs is a copy of name's current record set of qtype.
+func (s *store) rrs(name string, qtype uint16) []dns.RR {
+	name = dns.CanonicalName(name)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if z := s.find(name); z != nil {
+		return copyRRs(z.names[name][qtype])
+	}
+	return nil
+}
+
+// previous is a copy of name's record set of qtype before its last change.
+func (s *store) previous(name string, qtype uint16) []dns.RR {
+	name = dns.CanonicalName(name)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if z := s.find(name); z != nil {
+		return copyRRs(z.prev[name][qtype])
+	}
+	return nil
+}
+
+func sameRRs(a, b []dns.RR) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].String() != b[i].String() {
+			return false
+		}
+	}
+	return true
+}
+
+func copyRRs(rrs []dns.RR) []dns.RR {
+	out := make([]dns.RR, 0, len(rrs))
+	for _, rr := range rrs {
+		out = append(out, dns.Copy(rr))
 	}
 	return out
 }

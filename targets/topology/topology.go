@@ -218,9 +218,23 @@ func (w *World) RegionLinks(regionName string) ([]*links.Link, error) {
 	return ls, nil
 }
 
-// Rand implements faults.World. Callers must not share it across goroutines
-// without care; faults draw from it while being applied, one at a time.
-func (w *World) Rand() *rand.Rand { return w.rng }
+// Rand implements faults.World: every call gives a generator of its own (a
+// fault draws from it while answering queries concurrently with others),
+// seeded from the run's seed in the order faults are applied, so runs repeat.
+func (w *World) Rand() *rand.Rand {
+	w.rngMu.Lock()
+	defer w.rngMu.Unlock()
+	return rand.New(rand.NewSource(w.rng.Int63()))
+}
+
+// Endpoint implements faults.World.
+func (w *World) Endpoint(region string) (string, bool) {
+	r, ok := w.regions[region]
+	if !ok {
+		return "", false
+	}
+	return r.cfg.Endpoint, true
+}
 
 // Close stops everything; it is idempotent and returns every error met.
 func (w *World) Close() error {

@@ -35,6 +35,17 @@ func StartConfig(t testing.TB, cfg dnsstub.Config) *dnsstub.Server {
 	return s
 }
 
+// Rule adds a rule for the rest of the test (or until the returned remove).
+func Rule(t testing.TB, s *dnsstub.Server, r dnsstub.Rule) (remove func()) {
+	t.Helper()
+	remove, err := s.AddRule(r)
+	if err != nil {
+		t.Fatalf("adding rule %q: %v", r.Name, err)
+	}
+	t.Cleanup(remove)
+	return remove
+}
+
 // GoResolver is Go's own resolver (PreferGo) asking only the server at addr,
 // over whichever network Go picks (UDP, then TCP on truncation).
 func GoResolver(addr string) *net.Resolver {
