@@ -85,11 +85,13 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 			w.Close()
 		}
 	}()
+	port := 0 // every region's nodes share the first region's port, as every endpoint shares 443
 	for i, rc := range cfg.Regions {
-		r, err := w.startRegion(ctx, i, rc)
+		r, err := w.startRegion(ctx, i, rc, port)
 		if err != nil {
 			return nil, fmt.Errorf("region %s: %w", rc.Name, err)
 		}
+		port = r.lb.Port()
 		w.regions[rc.Name] = r
 		w.order = append(w.order, rc.Name)
 	}
@@ -118,7 +120,7 @@ func soa(cfg Config) dnsstub.SOA {
 // Region i's nodes are 127.0.(i+1).(n+1); its targets are listeners of the
 // one backend on 127.0.(100+i).(t+1), so each target is an address of its
 // own, as instances are, while sharing one table store.
-func (w *World) startRegion(ctx context.Context, i int, rc Region) (*region, error) {
+func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*region, error) {
 	r := &region{cfg: rc}
 	var targets []string
 	addrs := make([]string, rc.Targets)
@@ -140,7 +142,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region) (*region, err
 		nodes[n] = fmt.Sprintf("127.0.%d.%d", i+1, n+1)
 	}
 	r.lb, err = nlb.Start(ctx, nlb.Config{
-		Region: rc.Name, NodeIPs: nodes, Targets: targets, HealthCheck: rc.HealthCheck,
+		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
 	if err != nil {

@@ -50,6 +50,10 @@ func TestBuiltWorldServesThroughDNSAndNLB(t *testing.T) {
 	if err != nil || !strings.HasPrefix(url, "http://dynamodb.us-east-1.amazonaws.com:") {
 		t.Fatalf("endpoint URL %q, %v", url, err)
 	}
+	west, _ := w.EndpointURL("us-west-2")
+	if strings.TrimPrefix(url, "http://dynamodb.us-east-1.amazonaws.com") != strings.TrimPrefix(west, "http://dynamodb.us-west-2.amazonaws.com") {
+		t.Errorf("regions listen on different ports: %s, %s (every endpoint shares one, as 443)", url, west)
+	}
 	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
 		Credentials:           credentials.NewStaticCredentialsProvider("a", "b", ""),
 		AccountIDEndpointMode: aws.AccountIDEndpointModeDisabled,
