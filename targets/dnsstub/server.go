@@ -183,6 +183,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		// to give up on, as a server that never answers would leave it.
 		ev.Rcode = "DROPPED"
 	} else {
+		markFault(resp, ev.Fault)
 		truncate(req, resp, proto)
 		ev.Rcode = rcodeName(resp.Rcode)
 		ev.Answers = len(resp.Answer)
@@ -235,6 +236,22 @@ func clientAddr(a net.Addr) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
+}
+
+// FaultOption is the EDNS0 local option code (RFC 6891's local/experimental
+// range) with which an answer that a rule shaped carries the rule's Fault, so
+// a caching resolver in front of this server can say which fault shaped what
+// it later serves from its cache. It rides only on answers that carry an OPT
+// record already (the query had one).
+const FaultOption = 65001
+
+func markFault(resp *dns.Msg, fault string) {
+	if fault == "" {
+		return
+	}
+	if opt := resp.IsEdns0(); opt != nil {
+		opt.Option = append(opt.Option, &dns.EDNS0_LOCAL{Code: FaultOption, Data: []byte(fault)})
+	}
 }
 
 // truncate cuts a UDP answer that does not fit the client's buffer (512
