@@ -24,6 +24,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/reports"
+	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/topology"
@@ -347,9 +348,15 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 	cfg := topology.Config{
 		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL,
 		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
-		DNSObserver:     r.onDNS,
-		NLBObserver:     r.onNLB,
-		PublishObserver: r.onPublish,
+		DNSObserver:      r.onDNS,
+		ResolverObserver: r.onResolver,
+		NLBObserver:      r.onNLB,
+		PublishObserver:  r.onPublish,
+	}
+	if t.Resolver != "" {
+		p, _ := dnscache.LookupPreset(t.Resolver) // the spec checked the name
+		p.ServeStale = t.ServeStale
+		cfg.Resolver = &p
 	}
 	for _, reg := range t.Regions {
 		cfg.Regions = append(cfg.Regions, topology.Region{
@@ -382,7 +389,7 @@ func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 	}
 	return clients.Config{
 		Name: c.Name, Strategy: c.Strategy, Regions: c.Regions, Endpoints: endpoints,
-		DNSServer: r.world.DNSAddr(), SourceIP: clientSourceIP(i),
+		DNSServer: r.world.ClientDNSAddr(), SourceIP: clientSourceIP(i),
 		Rate: c.Rate, Operations: c.Operations, Timeout: c.Timeout, KeepAlive: c.KeepAlive,
 		ProbeInterval: c.ProbeInterval, Table: r.exp.Topology.Table.Name, Items: r.exp.Topology.Table.Items,
 		Record: r.j.Add, Now: r.j.Now,
@@ -392,6 +399,14 @@ func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 func (r *run) onDNS(q dnsstub.QueryEvent) {
 	r.j.Add(journal.Event{T: r.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
 		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault})
+}
+
+// onResolver journals the caching resolver's answers to clients: the client
+// address is the client's, and the fault is the one that shaped the cached
+// upstream answer, so dns_queries_in_fault counts answers served from cache.
+func (r *run) onResolver(e dnscache.Event) {
+	r.j.Add(journal.Event{T: r.j.Since(e.Time), Type: journal.DNSQuery, Addr: e.Client, Proto: e.Proto,
+		Name: e.Name, QType: e.Type, Rcode: e.Rcode, Answers: journal.Int(e.Answers), Fault: e.Fault, Detail: "resolver:" + e.Cache})
 }
 
 func (r *run) onNLB(e nlb.Event) {

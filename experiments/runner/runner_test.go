@@ -19,11 +19,13 @@ import (
 	"github.com/faultline-dev/faultline/targets/topology"
 )
 
-func flagship(t *testing.T) *spec.Experiment {
+func flagship(t *testing.T) *spec.Experiment { return builtIn(t, "dynamodb-empty-dns") }
+
+func builtIn(t *testing.T, name string) *spec.Experiment {
 	t.Helper()
-	file, data, ok := library.Get("dynamodb-empty-dns")
+	file, data, ok := library.Get(name)
 	if !ok {
-		t.Fatal("the flagship is not built in")
+		t.Fatalf("%s is not built in", name)
 	}
 	exp, err := spec.Parse(file, data)
 	if err != nil {
@@ -49,6 +51,7 @@ func TestFlagshipEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the flagship takes about 13 s")
 	}
+	t.Parallel()
 	out := t.TempDir()
 	res := Run(context.Background(), flagship(t), Options{OutDir: out})
 	if res.Err != nil {
@@ -205,5 +208,39 @@ func TestBuildFailureIsReportedIncomplete(t *testing.T) {
 	}
 	if res.Summary.Verdict != measure.Incomplete {
 		t.Errorf("verdict = %s, want incomplete", res.Summary.Verdict)
+	}
+}
+
+// A caching resolver keeps the empty answer after the fix: the residual
+// outage of October 20 (2:25 to 2:40 AM), in seconds.
+func TestNegativeCacheResidual(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 18 s")
+	}
+	t.Parallel()
+	res := Run(context.Background(), builtIn(t, "dns-negative-cache-residual"), Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	naive := clientReport(t, res.Summary, "naive")
+	rec := naive.Metrics.RecoverMS
+	if rec == nil || *rec < 1500 || *rec > 5500 {
+		t.Errorf("naive recover_ms = %v, want the rest of the 5 s negative TTL (1.5–5.5 s)", rec)
+	}
+	healed := 0.0
+	for _, f := range res.Summary.Faults {
+		healed = *f.EndMS
+	}
+	hits := 0
+	for _, e := range res.Events {
+		if e.Type == journal.DNSQuery && e.Fault == "f1" && e.Detail == "resolver:hit" && e.T > healed {
+			hits++
+		}
+	}
+	if hits == 0 {
+		t.Error("no cached empty answer was served after the heal")
+	}
+	if res.Summary.Verdict != measure.Pass {
+		t.Errorf("verdict %s: %+v", res.Summary.Verdict, res.Summary.Assertions)
 	}
 }

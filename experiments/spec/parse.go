@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 )
 
@@ -159,6 +160,17 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			d.mapping(v, "topology.dns", []field{
 				{"ttl", false, func(_, v *yaml.Node) { d.ttl(v, "topology.dns.ttl", &t.RecordTTL) }},
 				{"negative_ttl", false, func(_, v *yaml.Node) { d.ttl(v, "topology.dns.negative_ttl", &t.NegativeTTL) }},
+			})
+		}},
+		{"resolver", false, func(_, v *yaml.Node) {
+			d.mapping(v, "topology.resolver", []field{
+				{"preset", true, func(_, v *yaml.Node) {
+					d.str(v, "topology.resolver.preset", &t.Resolver)
+					if _, err := dnscache.LookupPreset(t.Resolver); err != nil && t.Resolver != "" {
+						d.errorf(v, "topology.resolver.preset: %v", err)
+					}
+				}},
+				{"serve_stale", false, func(_, v *yaml.Node) { d.boolean(v, "topology.resolver.serve_stale", &t.ServeStale) }},
 			})
 		}},
 		{"table", false, func(_, v *yaml.Node) {

@@ -39,6 +39,8 @@ type Topology struct {
 	Zone        string // fqdn, e.g. "amazonaws.com."
 	RecordTTL   time.Duration
 	NegativeTTL time.Duration
+	Resolver    string // caching resolver preset between clients and the server; "" for none
+	ServeStale  bool
 	Table       Table
 	Regions     []Region
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dynamodb"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
@@ -36,6 +37,11 @@ type Config struct {
 	Items       int
 	Seed        int64 // for faults that draw random numbers
 
+	// Resolver, when set, puts a caching resolver between the clients and
+	// the authoritative server.
+	Resolver         *dnscache.Preset
+	ResolverObserver func(dnscache.Event)
+
 	DNSObserver     func(dnsstub.QueryEvent)
 	NLBObserver     func(nlb.Event)
 	PublishObserver func(name string, values []string)
@@ -52,13 +58,14 @@ type Region struct {
 
 // World is a built topology. It implements faults.World.
 type World struct {
-	cfg     Config
-	hub     *links.Hub
-	dns     *dnsstub.Server
-	regions map[string]*region
-	order   []string
-	rng     *rand.Rand
-	rngMu   sync.Mutex
+	cfg      Config
+	hub      *links.Hub
+	dns      *dnsstub.Server
+	resolver *dnscache.Resolver
+	regions  map[string]*region
+	order    []string
+	rng      *rand.Rand
+	rngMu    sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,6 +112,14 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 	for _, name := range w.order {
 		if err := w.publish(w.regions[name]); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.Resolver != nil {
+		// 127.0.0.2: its own address, so the authoritative server's journal
+		// tells the resolver's queries from the clients'.
+		if w.resolver, err = dnscache.Start(dnscache.Config{Addr: "127.0.0.2:0", Upstream: w.dns.Addr(),
+			Preset: *cfg.Resolver, Observer: cfg.ResolverObserver}); err != nil {
+			return nil, fmt.Errorf("resolver: %w", err)
 		}
 	}
 	return w, nil
@@ -180,8 +195,17 @@ func (w *World) publish(r *region) error {
 	return nil
 }
 
-// DNSAddr is the DNS server's "127.0.0.1:PORT".
+// DNSAddr is the authoritative DNS server's "127.0.0.1:PORT".
 func (w *World) DNSAddr() string { return w.dns.Addr() }
+
+// ClientDNSAddr is where clients send their queries: the caching resolver
+// when there is one, else the authoritative server.
+func (w *World) ClientDNSAddr() string {
+	if w.resolver != nil {
+		return w.resolver.Addr()
+	}
+	return w.dns.Addr()
+}
 
 // EndpointURL is the URL a client uses for a region: the real hostname, and
 // the port every node of the region's NLB listens on.
@@ -242,6 +266,9 @@ func (w *World) Endpoint(region string) (string, bool) {
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		var errs []error
+		if w.resolver != nil {
+			errs = append(errs, w.resolver.Close())
+		}
 		if w.dns != nil {
 			errs = append(errs, w.dns.Close())
 		}
