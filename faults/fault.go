@@ -58,7 +58,26 @@ type World interface {
 	// Endpoint is a region's endpoint name (fqdn), for faults that point one
 	// region's name at another's.
 	Endpoint(region string) (string, bool)
+	// Automation is the DNS automation managing an endpoint name, when the
+	// topology has one.
+	Automation(name string) (DNSAutomation, bool)
 }
+
+// DNSAutomation is the model of DynamoDB's DNS automation (targets/dnsauto).
+type DNSAutomation interface {
+	Delay(enactor string, d time.Duration) (undo func(), err error)
+	Repair() error
+}
+
+// ShowsAsEmptyAnswers is implemented by kinds that shape no answer
+// themselves but make the target's record empty by other means (the
+// automation's race): an empty A answer for the target, while the fault is
+// applied, is the fault reaching a client.
+type ShowsAsEmptyAnswers interface{ ShowsAsEmptyAnswers() }
+
+// NeedsAutomation is implemented by kinds that act on the DNS automation,
+// so an experiment without one is refused before it runs.
+type NeedsAutomation interface{ NeedsAutomation() }
 
 // DNSRules is the DNS server's rule table (dnsstub.Server implements it).
 type DNSRules interface {

@@ -32,7 +32,8 @@ func (w *world) RegionLinks(region string) ([]*links.Link, error) {
 	}
 	return w.links, nil
 }
-func (w *world) Rand() *rand.Rand { return rand.New(rand.NewSource(1)) }
+func (w *world) Rand() *rand.Rand                               { return rand.New(rand.NewSource(1)) }
+func (w *world) Automation(string) (faults.DNSAutomation, bool) { return nil, false }
 func (w *world) Endpoint(region string) (string, bool) {
 	return "dynamodb." + region + ".amazonaws.com.", region == "us-east-1" || region == "us-west-2"
 }
@@ -269,7 +270,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl link.down link.latency"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl link.down link.latency"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}

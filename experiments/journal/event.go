@@ -10,22 +10,23 @@ package journal
 // listed beside it and leaves the rest empty, which keeps the JSON lines
 // greppable and the readers simple.
 const (
-	RunStart     = "run.start"     // Detail: experiment name; Seed; K (consecutive successes)
-	Assertion    = "assertion"     // Client, Expr, Fault: an assertion of the experiment, so a journal re-renders alone
-	RunEnd       = "run.end"       // Status: complete|incomplete; Detail: reason
-	Phase        = "phase"         // Detail: warmup|faults|cooldown|stop
-	ClientStart  = "client.start"  // Client, Strategy, Region (primary), Addr (source IP the client uses)
-	FaultApplied = "fault.applied" // Fault (id), Kind, Target
-	FaultHealed  = "fault.healed"  // Fault, Kind, Target; Detail: error, if healing failed
-	DNSQuery     = "dns.query"     // Addr (client ip:port), Proto, Name, QType, Rcode, Answers, Fault
-	DNSPublish   = "dns.publish"   // Name, QType, Detail: comma-separated values
-	HCResult     = "hc.result"     // Region, Target, OK, Detail
-	TargetState  = "target.state"  // Region, Target, From, To, Detail
-	ConnAccepted = "conn.accepted" // Region, Node, Target
-	ConnClosed   = "conn.closed"   // Region, Node, Target
-	ConnFailed   = "conn.failed"   // Region, Node, Target, Detail
-	Request      = "request"       // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe
-	Backend      = "backend"       // Region, Op, Detail: backend-side request outcome
+	RunStart      = "run.start"      // Detail: experiment name; Seed; K (consecutive successes)
+	Assertion     = "assertion"      // Client, Expr, Fault: an assertion of the experiment, so a journal re-renders alone
+	RunEnd        = "run.end"        // Status: complete|incomplete; Detail: reason
+	Phase         = "phase"          // Detail: warmup|faults|cooldown|stop
+	ClientStart   = "client.start"   // Client, Strategy, Region (primary), Addr (source IP the client uses)
+	FaultApplied  = "fault.applied"  // Fault (id), Kind, Target
+	FaultHealed   = "fault.healed"   // Fault, Kind, Target; Detail: error, if healing failed
+	DNSQuery      = "dns.query"      // Addr (client ip:port), Proto, Name, QType, Rcode, Answers, Fault
+	DNSPublish    = "dns.publish"    // Name, QType, Detail: comma-separated values
+	DNSAutomation = "dns.automation" // Name, Node (planner, enactor-N, operator), Status (the step), Detail
+	HCResult      = "hc.result"      // Region, Target, OK, Detail
+	TargetState   = "target.state"   // Region, Target, From, To, Detail
+	ConnAccepted  = "conn.accepted"  // Region, Node, Target
+	ConnClosed    = "conn.closed"    // Region, Node, Target
+	ConnFailed    = "conn.failed"    // Region, Node, Target, Detail
+	Request       = "request"        // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe
+	Backend       = "backend"        // Region, Op, Detail: backend-side request outcome
 )
 
 // Event is one line of the journal. T is milliseconds since the run started,

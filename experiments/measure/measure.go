@@ -143,7 +143,7 @@ func ForClient(events []journal.Event, c ClientInfo, f *FaultWindow, k int) Metr
 	if f == nil {
 		return m
 	}
-	m.DNSQueriesInFault = dnsQueriesShaped(events, c, f.ID)
+	m.DNSQueriesInFault = dnsQueriesShaped(events, c, f)
 	m.FaultReached = reached(events, reqs, c, f, m.DNSQueriesInFault)
 	m.DetectMS, m.FailoverMS = detectAndFailover(reqs, f, k)
 	m.RecoverMS = recoverTime(reqs, c.Primary, f, k)
@@ -212,14 +212,25 @@ func firstRun(reqs []journal.Event, k int, on func(journal.Event) bool) *journal
 }
 
 // dnsQueriesShaped counts DNS queries from the client's source address that
-// the fault shaped.
-func dnsQueriesShaped(events []journal.Event, c ClientInfo, faultID string) int {
+// the fault shaped: answers marked with its id, or, for a kind that empties
+// the record by other means, empty A answers for its target while it was
+// applied.
+func dnsQueriesShaped(events []journal.Event, c ClientInfo, f *FaultWindow) int {
 	if c.SourceIP == "" {
 		return 0
 	}
+	kind, _ := faults.Lookup(f.Kind)
+	_, byEmptiness := kind.(faults.ShowsAsEmptyAnswers)
 	n := 0
 	for _, e := range events {
-		if e.Type == journal.DNSQuery && e.Fault == faultID && hostOf(e.Addr) == c.SourceIP {
+		if e.Type != journal.DNSQuery || hostOf(e.Addr) != c.SourceIP {
+			continue
+		}
+		switch {
+		case e.Fault != "" && e.Fault == f.ID:
+			n++
+		case byEmptiness && e.Name == f.Target && e.QType == "A" && e.Answers != nil && *e.Answers == 0 &&
+			e.T >= f.StartMS && (f.EndMS == nil || e.T <= *f.EndMS):
 			n++
 		}
 	}

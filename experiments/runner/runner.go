@@ -24,6 +24,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/reports"
+	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
@@ -353,6 +354,10 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 		NLBObserver:      r.onNLB,
 		PublishObserver:  r.onPublish,
 	}
+	if a := t.Automation; a != nil {
+		cfg.Automation = &dnsauto.Config{Enactors: a.Enactors, PlanInterval: a.PlanInterval, Fix: a.Fix}
+		cfg.AutomationObserver = r.onAutomation
+	}
 	if t.Resolver != "" {
 		p, _ := dnscache.LookupPreset(t.Resolver) // the spec checked the name
 		p.ServeStale = t.ServeStale
@@ -407,6 +412,13 @@ func (r *run) onDNS(q dnsstub.QueryEvent) {
 func (r *run) onResolver(e dnscache.Event) {
 	r.j.Add(journal.Event{T: r.j.Since(e.Time), Type: journal.DNSQuery, Addr: e.Client, Proto: e.Proto,
 		Name: e.Name, QType: e.Type, Rcode: e.Rcode, Answers: journal.Int(e.Answers), Fault: e.Fault, Detail: "resolver:" + e.Cache})
+}
+
+// onAutomation journals each step of the DNS automation (plan, pick, apply,
+// cleanup, emptied, stuck, repair).
+func (r *run) onAutomation(name string, e dnsauto.Event) {
+	r.j.Add(journal.Event{T: r.j.Since(e.Time), Type: journal.DNSAutomation, Name: name, Node: e.Actor, Status: e.Step,
+		Detail: fmt.Sprintf("plan %d, in effect %d. %s", e.Plan, e.Applied, e.Detail)})
 }
 
 func (r *run) onNLB(e nlb.Event) {

@@ -244,3 +244,40 @@ func TestNegativeCacheResidual(t *testing.T) {
 		t.Errorf("verdict %s: %+v", res.Summary.Verdict, res.Summary.Assertions)
 	}
 }
+
+// The night of October 20 from its mechanism: the race empties the record,
+// the automation is stuck, the manual repair (the heal) restores it. With the
+// fix, the same slow-down never empties it.
+func TestEnactorRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 24 s")
+	}
+	for _, name := range []string{"dynamodb-2025-10-20", "dynamodb-2025-10-20-fixed"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res := Run(context.Background(), builtIn(t, name), Options{})
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			steps := map[string]int{}
+			for _, e := range res.Events {
+				if e.Type == journal.DNSAutomation {
+					steps[e.Status]++
+				}
+			}
+			naive := clientReport(t, res.Summary, "naive")
+			fixed := strings.HasSuffix(name, "-fixed")
+			switch {
+			case fixed && (naive.Errors != 0 || steps["emptied"] != 0 || steps["abandon"] == 0):
+				t.Errorf("with the fix: %d naive errors, steps %v; want none, no emptied, an abandon", naive.Errors, steps)
+			case !fixed && (naive.Errors == 0 || steps["emptied"] == 0 || steps["stuck"] == 0 || steps["repair"] != 1):
+				t.Errorf("without the fix: %d naive errors, steps %v; want errors, emptied, stuck, one repair", naive.Errors, steps)
+			case !fixed && naive.Metrics.DNSQueriesInFault == 0:
+				t.Error("the emptied record reached no query of the naive client")
+			}
+			if res.Summary.Verdict != measure.Pass {
+				t.Errorf("verdict %s: %+v", res.Summary.Verdict, res.Summary.Assertions)
+			}
+		})
+	}
+}

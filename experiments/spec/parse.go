@@ -173,6 +173,16 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 				{"serve_stale", false, func(_, v *yaml.Node) { d.boolean(v, "topology.resolver.serve_stale", &t.ServeStale) }},
 			})
 		}},
+		{"automation", false, func(_, v *yaml.Node) {
+			t.Automation = &Automation{Enactors: 3, PlanInterval: 500 * time.Millisecond}
+			d.mapping(v, "topology.automation", []field{
+				{"enactors", false, func(_, v *yaml.Node) { d.intField(v, "topology.automation.enactors", 2, 9, &t.Automation.Enactors) }},
+				{"plan_interval", false, func(_, v *yaml.Node) {
+					d.duration(v, "topology.automation.plan_interval", 100*time.Millisecond, time.Minute, &t.Automation.PlanInterval)
+				}},
+				{"fix", false, func(_, v *yaml.Node) { d.boolean(v, "topology.automation.fix", &t.Automation.Fix) }},
+			})
+		}},
 		{"table", false, func(_, v *yaml.Node) {
 			d.mapping(v, "topology.table", []field{
 				{"name", false, func(_, v *yaml.Node) {
@@ -416,6 +426,9 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				d.errorf(kindNode, "%s.kind: unknown fault kind %q; expected one of: %s", what, f.Kind, strings.Join(faults.Names(), ", "))
 			} else {
 				d.faultTarget(targetNode, what, kind, &f, exp.Topology)
+				if _, needs := kind.(faults.NeedsAutomation); needs && exp.Topology.Automation == nil {
+					d.errorf(kindNode, "%s.kind: %s acts on the DNS automation; add topology.automation", what, f.Kind)
+				}
 				if _, err := faults.Validate(kind, f.Params); err != nil {
 					var pe *faults.ParamError
 					at := paramsNode

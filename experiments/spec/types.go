@@ -41,6 +41,7 @@ type Topology struct {
 	NegativeTTL time.Duration
 	Resolver    string // caching resolver preset between clients and the server; "" for none
 	ServeStale  bool
+	Automation  *Automation // DNS automation publishing the endpoints; nil for none
 	Table       Table
 	Regions     []Region
 }
@@ -58,6 +59,13 @@ func (t Topology) Region(name string) (Region, bool) {
 		}
 	}
 	return Region{}, false
+}
+
+// Automation is the model of DynamoDB's DNS automation (targets/dnsauto).
+type Automation struct {
+	Enactors     int
+	PlanInterval time.Duration
+	Fix          bool
 }
 
 // Table is the table seeded in every region.

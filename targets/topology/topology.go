@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dynamodb"
@@ -41,6 +42,11 @@ type Config struct {
 	// the authoritative server.
 	Resolver         *dnscache.Preset
 	ResolverObserver func(dnscache.Event)
+
+	// Automation, when set, publishes every endpoint's records through a
+	// model of DynamoDB's DNS automation instead of directly.
+	Automation         *dnsauto.Config
+	AutomationObserver func(name string, e dnsauto.Event)
 
 	DNSObserver     func(dnsstub.QueryEvent)
 	NLBObserver     func(nlb.Event)
@@ -75,6 +81,7 @@ type region struct {
 	cfg     Region
 	backend *embedded.Server
 	lb      *nlb.LB
+	auto    *dnsauto.Automation
 }
 
 // Build starts everything, in dependency order, and tears down what it had
@@ -179,20 +186,44 @@ func seed(ctx context.Context, endpoint, regionName, table string, items int) er
 	return dynamodb.Seed(ctx, client, table, items)
 }
 
-// publish points a region's endpoint name at its NLB nodes.
+// publish points a region's endpoint name at its NLB nodes: directly, or
+// through the DNS automation when the topology has one.
 func (w *World) publish(r *region) error {
 	var ips []string
 	for _, a := range r.lb.NodeAddrs() {
 		host, _, _ := cutPort(a)
 		ips = append(ips, host)
 	}
-	if err := w.dns.SetRecords(r.cfg.Endpoint, dns.TypeA, uint32(w.cfg.RecordTTL/time.Second), ips); err != nil {
+	ttl := uint32(w.cfg.RecordTTL / time.Second)
+	if w.cfg.Automation != nil {
+		cfg := *w.cfg.Automation
+		cfg.Name, cfg.Addresses, cfg.TTL, cfg.Records = r.cfg.Endpoint, ips, ttl, w.dns
+		if obs := w.cfg.AutomationObserver; obs != nil {
+			name := r.cfg.Endpoint
+			cfg.Observer = func(e dnsauto.Event) { obs(name, e) }
+		}
+		a, err := dnsauto.Start(cfg)
+		if err != nil {
+			return fmt.Errorf("automation for %s: %w", r.cfg.Endpoint, err)
+		}
+		r.auto = a
+	} else if err := w.dns.SetRecords(r.cfg.Endpoint, dns.TypeA, ttl, ips); err != nil {
 		return fmt.Errorf("publishing %s: %w", r.cfg.Endpoint, err)
 	}
 	if w.cfg.PublishObserver != nil {
 		w.cfg.PublishObserver(r.cfg.Endpoint, ips)
 	}
 	return nil
+}
+
+// Automation implements faults.World.
+func (w *World) Automation(name string) (faults.DNSAutomation, bool) {
+	for _, r := range w.regions {
+		if r.cfg.Endpoint == name && r.auto != nil {
+			return r.auto, true
+		}
+	}
+	return nil, false
 }
 
 // DNSAddr is the authoritative DNS server's "127.0.0.1:PORT".
@@ -274,6 +305,9 @@ func (w *World) Close() error {
 		}
 		for _, name := range w.order {
 			r := w.regions[name]
+			if r.auto != nil {
+				r.auto.Close()
+			}
 			if r.lb != nil {
 				errs = append(errs, r.lb.Close())
 			}
