@@ -66,11 +66,14 @@ type actionFunc func(q Query) *dns.Msg
 
 func (f actionFunc) Respond(q Query) *dns.Msg { return f(q) }
 
-// ruleTable holds the active rules; the newest matching rule wins.
+// ruleTable holds the active rules; the newest matching rule wins. Rules for
+// exact names are indexed by name, so a table holding a rule for each of
+// thousands of names costs a map lookup per query; patterns are scanned.
 type ruleTable struct {
-	mu    sync.RWMutex
-	next  uint64
-	rules []*activeRule
+	mu       sync.RWMutex
+	next     uint64
+	exact    map[string][]*activeRule // oldest first
+	patterns []*activeRule            // oldest first
 }
 
 type activeRule struct {
@@ -93,22 +96,40 @@ func (t *ruleTable) add(r Rule) (remove func(), err error) {
 	}
 	t.mu.Lock()
 	t.next++
-	id := t.next
-	t.rules = append(t.rules, &activeRule{id: id, pattern: p, rule: r})
+	ar := &activeRule{id: t.next, pattern: p, rule: r}
+	if p.exact != "" {
+		if t.exact == nil {
+			t.exact = map[string][]*activeRule{}
+		}
+		t.exact[p.exact] = append(t.exact[p.exact], ar)
+	} else {
+		t.patterns = append(t.patterns, ar)
+	}
 	t.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			t.mu.Lock()
 			defer t.mu.Unlock()
-			for i, ar := range t.rules {
-				if ar.id == id {
-					t.rules = append(t.rules[:i:i], t.rules[i+1:]...)
-					return
+			if p.exact != "" {
+				t.exact[p.exact] = without(t.exact[p.exact], ar)
+				if len(t.exact[p.exact]) == 0 {
+					delete(t.exact, p.exact)
 				}
+			} else {
+				t.patterns = without(t.patterns, ar)
 			}
 		})
 	}, nil
+}
+
+func without(rules []*activeRule, ar *activeRule) []*activeRule {
+	for i, r := range rules {
+		if r == ar {
+			return append(rules[:i:i], rules[i+1:]...)
+		}
+	}
+	return rules
 }
 
 // match returns the newest rule that selects this query. A rule whose
@@ -116,8 +137,19 @@ func (t *ruleTable) add(r Rule) (remove func(), err error) {
 func (t *ruleTable) match(name string, qtype uint16, client netip.Addr) (Rule, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for i := len(t.rules) - 1; i >= 0; i-- {
-		ar := t.rules[i]
+	if len(t.exact) == 0 && len(t.patterns) == 0 {
+		return Rule{}, false
+	}
+	exact, patterns := t.exact[name], t.patterns
+	// Walk both lists newest first, merging by id.
+	i, j := len(exact)-1, len(patterns)-1
+	for i >= 0 || j >= 0 {
+		var ar *activeRule
+		if j < 0 || (i >= 0 && exact[i].id > patterns[j].id) {
+			ar, i = exact[i], i-1
+		} else {
+			ar, j = patterns[j], j-1
+		}
 		if ar.selects(name, qtype, client) {
 			return ar.rule, true
 		}
