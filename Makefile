@@ -2,14 +2,25 @@
 GO       ?= go
 TESTARGS ?=
 
-.PHONY: build test run bench bench-deps lint clean
+.PHONY: build test fuzz run bench bench-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
 
-# The README's test command; CI runs exactly this (through .ci/run).
+# The README's test command; CI runs exactly this (through .ci/run): every
+# test with the race detector, then a short run of every fuzz target.
 test:
 	$(GO) test -race -count=1 -timeout 15m $(TESTARGS) ./...
+	$(MAKE) fuzz FUZZTIME=5s
+
+FUZZTIME ?= 30s
+FUZZ_TARGETS = ./targets/dnsstub:FuzzServeDNS ./targets/dnsstub:FuzzRecords ./faults:FuzzParams \
+	./experiments/spec:FuzzParse ./targets/dynamodb/embedded:FuzzOperations
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 # The flagship experiment on the embedded backend (no Docker needed).
 run:

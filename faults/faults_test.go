@@ -283,3 +283,18 @@ func TestCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParams feeds arbitrary parameters to every kind: errors, never panics.
+func FuzzParams(f *testing.F) {
+	f.Add("dns.delay", "delay", "250ms")
+	f.Add("dns.redirect", "to", "127.0.0.1,::1")
+	f.Add("dns.flap", "with", "dns.flap")
+	f.Add("dns.empty", "client", "127.0.0.0/8")
+	f.Fuzz(func(t *testing.T, kind, param, value string) {
+		k, ok := faults.Lookup(kind)
+		if !ok {
+			return
+		}
+		faults.Validate(k, map[string]string{param: value})
+	})
+}

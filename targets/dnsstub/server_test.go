@@ -395,3 +395,32 @@ func FuzzServeDNS(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRecords feeds arbitrary record values and rule names: errors, never
+// panics, and whatever was accepted is answered with a message that packs.
+func FuzzRecords(f *testing.F) {
+	f.Add("a.amazonaws.com.", uint16(dns.TypeA), "127.0.0.1", "*.amazonaws.com.")
+	f.Add("b.amazonaws.com", uint16(dns.TypeTXT), "\"hello\"", ".amazonaws.com")
+	f.Add("c.amazonaws.com.", uint16(dns.TypeCNAME), "x.amazonaws.com.", "c..")
+	s, err := Start(Config{Zones: []Zone{{Origin: "amazonaws.com."}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	f.Fuzz(func(t *testing.T, name string, qtype uint16, value, pattern string) {
+		if err := s.SetRecords(name, qtype, 60, []string{value}); err != nil {
+			return
+		}
+		if remove, err := s.AddRule(Rule{Name: pattern, Action: Partial(1)}); err == nil {
+			defer remove()
+		}
+		req := new(dns.Msg)
+		req.SetQuestion(dns.Fqdn(name), qtype)
+		var ev QueryEvent
+		if resp := s.respond(req, netip.Addr{}, &ev); resp != nil {
+			if _, err := resp.Pack(); err != nil {
+				t.Fatalf("answer for %q %d %q does not pack: %v", name, qtype, value, err)
+			}
+		}
+	})
+}
