@@ -2,7 +2,7 @@
 GO       ?= go
 TESTARGS ?=
 
-.PHONY: build test fuzz run bench bench-deps lint clean
+.PHONY: build test fuzz run bench bench-dns bench-nlb bench-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -31,8 +31,19 @@ run:
 bench:
 	$(GO) run ./cmd/faultline-bench
 
+bench-dns:
+	$(GO) run ./cmd/faultline-bench -only dns
+
+bench-nlb:
+	$(GO) run ./cmd/faultline-bench -only nlb
+
+# Peers: dnsperf, NSD and HAProxy from Debian; CoreDNS built from its Go
+# module (about 4 minutes on two cores, cached in ~/.cache/faultline).
+COREDNS_VERSION = v1.15.0
+COREDNS_BIN = $(HOME)/.cache/faultline/coredns-$(COREDNS_VERSION)
 bench-deps:
 	apt-get install -y dnsperf nsd haproxy
+	test -x $(COREDNS_BIN)/coredns || (cd /tmp && GOBIN=$(COREDNS_BIN) $(GO) install github.com/coredns/coredns@$(COREDNS_VERSION))
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -13,16 +14,23 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/montanaflynn/stats"
 
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 )
 
-// The DNS benchmark: queries per second of faultline's DNS server and of NSD
-// (a C authoritative server from NLnet Labs) serving the same zone, each
-// loaded by dnsperf on the same two cores, in one run.
+// The DNS benchmark: queries per second and p99 latency under load of
+// faultline's DNS server on a zone of 100,000 names, with and without fault
+// rules on 1% of the names, beside CoreDNS (file plugin, built from its Go
+// module at a pinned version) and NSD serving the same zone, each loaded by
+// dnsperf on the same two cores, in one run.
 func init() { register("dns", benchDNS) }
 
-const dnsperfSeconds = 5
+const (
+	dnsperfSeconds = 5
+	benchNames     = 100_000
+	corednsVersion = "v1.15.0"
+)
 
 func benchDNS(ctx context.Context, out *os.File) error {
 	dir, err := os.MkdirTemp("", "faultline-bench-dns")
@@ -39,11 +47,13 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		return err
 	}
 	defer srv.Close()
+	loadStart := time.Now()
 	for _, r := range benchZone() {
 		if err := srv.SetRecords(r.name, dns.TypeA, 60, r.ips); err != nil {
 			return err
 		}
 	}
+	loaded := time.Since(loadStart)
 	if _, err := exec.LookPath("dnsperf"); err != nil {
 		fmt.Fprintln(out, "   dnsperf is not installed (apt-get install -y dnsperf, or make bench-deps); falling back to an in-process load")
 		qps, err := inProcessLoad(ctx, srv.Addr())
@@ -57,17 +67,36 @@ func benchDNS(ctx context.Context, out *os.File) error {
 	if err != nil {
 		return fmt.Errorf("dnsperf against faultline: %w", err)
 	}
-	fmt.Fprintf(out, "   %-28s %10s %10s %8s\n", "server", "queries/s", "avg lat", "vs ours")
-	fmt.Fprintf(out, "   %-28s %10.0f %10s %8s\n", "faultline dnsstub (Go)", ours.qps, ours.latency, "1.00")
-	peer, err := runNSD(ctx, dir, queries)
-	switch {
-	case err != nil:
-		fmt.Fprintf(out, "   nsd: %v\n", err)
-	default:
-		fmt.Fprintf(out, "   %-28s %10.0f %10s %8.2f\n", "nsd 4 (C, same zone)", peer.qps, peer.latency, peer.qps/ours.qps)
+	fmt.Fprintf(out, "   %-34s %10s %9s %9s %8s\n", "server (zone of 100,002 names)", "queries/s", "p50 µs", "p99 µs", "vs ours")
+	row := func(name string, r dnsperfResult) {
+		fmt.Fprintf(out, "   %-34s %10.0f %9.0f %9.0f %8.2f\n", name, r.qps, r.p50, r.p99, r.qps/ours.qps)
 	}
-	fmt.Fprintf(out, "   (dnsperf -c 4 -T 2 -l %d on the same 2 cores; 1,002 names; 80%% endpoint A, 10%% AAAA NODATA, 10%% NXDOMAIN;\n", dnsperfSeconds)
-	fmt.Fprintln(out, "    CoreDNS is not built here: FACTS.md gives it about 33.7k q/s on 2 vCPU)")
+	row("faultline dnsstub (Go)", ours)
+	// 1% of the names under a fault rule (SERVFAIL), as during an experiment.
+	for i := 0; i < benchNames/100; i++ {
+		if _, err := srv.AddRule(dnsstub.Rule{Name: fmt.Sprintf("svc-%06d.amazonaws.com.", i*100), Fault: "bench", Action: dnsstub.ServFail()}); err != nil {
+			return err
+		}
+	}
+	withRules, err := dnsperf(ctx, srv.Addr(), queries)
+	if err != nil {
+		return err
+	}
+	row("faultline, rules on 1% of names", withRules)
+	for _, peer := range []struct {
+		name string
+		run  func(context.Context, string, string) (dnsperfResult, error)
+	}{{"coredns " + corednsVersion + " (file plugin)", runCoreDNS}, {"nsd 4 (C)", runNSD}} {
+		r, err := peer.run(ctx, dir, queries)
+		if err != nil {
+			fmt.Fprintf(out, "   %s: %v\n", peer.name, err)
+			continue
+		}
+		row(peer.name, r)
+	}
+	fmt.Fprintf(out, "   (dnsperf -c 4 -T 2 -l %d on the same 2 cores; p50/p99 sampled by a probe querying every 2 ms during the load;\n", dnsperfSeconds)
+	fmt.Fprintf(out, "    queries: 10,000 zone names at random, 1 in 10 the endpoint AAAA (NODATA), 1 in 10 unknown (NXDOMAIN);\n")
+	fmt.Fprintf(out, "    zone loaded into dnsstub in %s)\n", loaded.Round(time.Millisecond))
 	return nil
 }
 
@@ -82,45 +111,47 @@ func benchZone() []zoneRecord {
 		{"dynamodb.us-east-1.amazonaws.com.", []string{"127.0.1.1", "127.0.1.2"}},
 		{"dynamodb.us-west-2.amazonaws.com.", []string{"127.0.2.1", "127.0.2.2"}},
 	}
-	for i := 0; i < 1000; i++ {
-		zone = append(zone, zoneRecord{fmt.Sprintf("svc-%04d.amazonaws.com.", i), []string{fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)}})
+	for i := 0; i < benchNames; i++ {
+		zone = append(zone, zoneRecord{fmt.Sprintf("svc-%06d.amazonaws.com.", i), []string{fmt.Sprintf("127.%d.%d.%d", 10+i/62500, i/250%250, 1+i%250)}})
 	}
 	return zone
 }
 
 func writeQueries(path string) error {
 	var b strings.Builder
-	for i := 0; i < 1000; i++ {
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 10000; i++ {
 		switch {
 		case i%10 == 8:
 			b.WriteString("dynamodb.us-east-1.amazonaws.com AAAA\n")
 		case i%10 == 9:
 			fmt.Fprintf(&b, "missing-%d.amazonaws.com A\n", i)
-		case i%2 == 0:
-			b.WriteString("dynamodb.us-east-1.amazonaws.com A\n")
 		default:
-			b.WriteString("dynamodb.us-west-2.amazonaws.com A\n")
+			fmt.Fprintf(&b, "svc-%06d.amazonaws.com A\n", rng.Intn(benchNames))
 		}
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 type dnsperfResult struct {
-	qps     float64
-	latency string
+	qps      float64
+	p50, p99 float64 // µs, from the probe
 }
 
-var (
-	qpsLine = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
-	latLine = regexp.MustCompile(`Average Latency \(s\):\s+([0-9.]+)`)
-)
+var qpsLine = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
 
+// dnsperf loads addr for dnsperfSeconds while a probe samples latency.
 func dnsperf(ctx context.Context, addr, queries string) (dnsperfResult, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(ctx, (dnsperfSeconds+20)*time.Second)
 	defer cancel()
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	lat := make(chan []float64, 1)
+	go func() { lat <- probe(probeCtx, addr) }()
 	out, err := exec.CommandContext(ctx, "dnsperf", "-s", host, "-p", port, "-d", queries, "-l", strconv.Itoa(dnsperfSeconds),
 		"-c", "4", "-T", "2", "-q", "500").CombinedOutput()
+	stopProbe()
+	samples := <-lat
 	if err != nil {
 		return dnsperfResult{}, fmt.Errorf("%v: %s", err, out)
 	}
@@ -128,13 +159,85 @@ func dnsperf(ctx context.Context, addr, queries string) (dnsperfResult, error) {
 	if m == nil {
 		return dnsperfResult{}, fmt.Errorf("no queries per second in dnsperf's output:\n%s", out)
 	}
-	qps, _ := strconv.ParseFloat(string(m[1]), 64)
-	lat := "?"
-	if l := latLine.FindSubmatch(out); l != nil {
-		s, _ := strconv.ParseFloat(string(l[1]), 64)
-		lat = fmt.Sprintf("%.0fµs", s*1e6)
+	r := dnsperfResult{}
+	r.qps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if len(samples) > 0 {
+		r.p50, _ = stats.Percentile(samples, 50)
+		r.p99, _ = stats.Percentile(samples, 99)
 	}
-	return dnsperfResult{qps: qps, latency: lat}, nil
+	return r, nil
+}
+
+// probe queries one zone name every 2 ms and returns the round trips in µs.
+func probe(ctx context.Context, addr string) []float64 {
+	c := &dns.Client{Timeout: time.Second}
+	var out []float64
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+		_, rtt, err := c.Exchange(new(dns.Msg).SetQuestion(fmt.Sprintf("svc-%06d.amazonaws.com.", (i*7919)%benchNames), dns.TypeA), addr)
+		if err == nil {
+			out = append(out, float64(rtt.Microseconds()))
+		}
+	}
+}
+
+// runCoreDNS serves the zone file with CoreDNS's file plugin (the binary
+// cached by make bench-deps) and loads it with dnsperf.
+func runCoreDNS(ctx context.Context, dir, queries string) (dnsperfResult, error) {
+	bin := corednsBinary()
+	if _, err := os.Stat(bin); err != nil {
+		return dnsperfResult{}, fmt.Errorf("not built (make bench-deps builds %s into %s, about 4 minutes): no peer figure", corednsVersion, filepath.Dir(bin))
+	}
+	zoneFile, err := writeZoneFile(dir)
+	if err != nil {
+		return dnsperfResult{}, err
+	}
+	port, err := freeUDPPort()
+	if err != nil {
+		return dnsperfResult{}, err
+	}
+	corefile := filepath.Join(dir, "Corefile")
+	os.WriteFile(corefile, []byte(fmt.Sprintf("amazonaws.com:%d {\n  bind 127.0.0.1\n  file %s\n}\n", port, zoneFile)), 0o644)
+	cmd := exec.Command(bin, "-conf", corefile, "-quiet")
+	if err := cmd.Start(); err != nil {
+		return dnsperfResult{}, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := waitDNS(addr, "dynamodb.us-east-1.amazonaws.com.", 30*time.Second); err != nil {
+		return dnsperfResult{}, fmt.Errorf("coredns did not answer: %v", err)
+	}
+	return dnsperf(ctx, addr, queries)
+}
+
+func corednsBinary() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "faultline", "coredns-"+corednsVersion, "coredns")
+}
+
+// writeZoneFile writes the bench zone once for the peers.
+func writeZoneFile(dir string) (string, error) {
+	file := filepath.Join(dir, "amazonaws.com.zone")
+	if _, err := os.Stat(file); err == nil {
+		return file, nil
+	}
+	var zone strings.Builder
+	zone.WriteString("$ORIGIN amazonaws.com.\n$TTL 60\n@ IN SOA ns1.amazonaws.com. hostmaster.amazonaws.com. 1 7200 900 1209600 5\n@ IN NS ns1.amazonaws.com.\nns1 IN A 127.0.0.1\n")
+	for _, r := range benchZone() {
+		for _, ip := range r.ips {
+			fmt.Fprintf(&zone, "%s IN A %s\n", r.name, ip)
+		}
+	}
+	return file, os.WriteFile(file, []byte(zone.String()), 0o644)
 }
 
 // runNSD serves the same zone with NSD on a free loopback port (2 server
@@ -148,15 +251,8 @@ func runNSD(ctx context.Context, dir, queries string) (dnsperfResult, error) {
 	if err != nil {
 		return dnsperfResult{}, err
 	}
-	var zone strings.Builder
-	zone.WriteString("$ORIGIN amazonaws.com.\n$TTL 60\n@ IN SOA ns1.amazonaws.com. hostmaster.amazonaws.com. 1 7200 900 1209600 5\n@ IN NS ns1.amazonaws.com.\nns1 IN A 127.0.0.1\n")
-	for _, r := range benchZone() {
-		for _, ip := range r.ips {
-			fmt.Fprintf(&zone, "%s IN A %s\n", r.name, ip)
-		}
-	}
-	zoneFile := filepath.Join(dir, "amazonaws.com.zone")
-	if err := os.WriteFile(zoneFile, []byte(zone.String()), 0o644); err != nil {
+	zoneFile, err := writeZoneFile(dir)
+	if err != nil {
 		return dnsperfResult{}, err
 	}
 	conf := fmt.Sprintf(`server:

@@ -82,3 +82,35 @@ func TestManyRules(t *testing.T) {
 		t.Errorf("suffix rule: %s", dns.RcodeToString[r.Rcode])
 	}
 }
+
+// Answers share the store's records; many clients at once must not race on
+// them (run with -race).
+func TestConcurrentQueriesShareRecords(t *testing.T) {
+	s, _ := start(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(proto string) {
+			defer wg.Done()
+			c := &dns.Client{Net: proto, Timeout: time.Second}
+			for i := 0; i < 100; i++ {
+				m := new(dns.Msg)
+				m.SetQuestion(endpoint, dns.TypeA)
+				if i%2 == 0 {
+					m.SetEdns0(1232, false)
+				}
+				r, _, err := c.Exchange(m, s.Addr())
+				if err != nil || len(r.Answer) != 2 {
+					errs <- fmt.Errorf("%s query %d: %v", proto, i, err)
+					return
+				}
+			}
+		}([]string{"udp", "tcp"}[g%2])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

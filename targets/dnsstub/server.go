@@ -214,11 +214,11 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 	name := dns.CanonicalName(q.Name)
 	ev.Name = name
 	ev.Type = typeName(q.Qtype)
-	next := func() *dns.Msg { return s.store.answer(req) }
 	rule, ok := s.rules.match(name, q.Qtype, client)
 	if !ok {
-		return next()
+		return s.store.answer(req, true)
 	}
+	next := func() *dns.Msg { return s.store.answer(req, false) }
 	passed := false
 	resp := rule.Action.Respond(Query{
 		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done, passed: &passed,

@@ -58,6 +58,9 @@ type zone struct {
 	// prev is each record set as it was before its last change: what a
 	// stale answer (dns.stale) serves.
 	prev map[string]map[uint16][]dns.RR
+	// below counts, for each name above some record's name (inside the
+	// zone), how many names are below it: an empty non-terminal has a count.
+	below map[string]int
 }
 
 func newZone(z Zone) (*zone, error) {
@@ -73,7 +76,7 @@ func newZone(z Zone) (*zone, error) {
 	neg.Hdr.Ttl = min(s.TTL, s.Minimum)
 	ns := &dns.NS{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: s.TTL}, Ns: dns.Fqdn(s.Ns)}
 	return &zone{origin: origin, soa: soa, negSOA: neg, ns: ns, names: map[string]map[uint16][]dns.RR{},
-		prev: map[string]map[uint16][]dns.RR{}}, nil
+		prev: map[string]map[uint16][]dns.RR{}, below: map[string]int{}}, nil
 }
 
 // store is every zone, safe for concurrent use: record changes (DNS
@@ -110,16 +113,17 @@ func (s *store) set(name string, qtype uint16, ttl uint32, values []string) erro
 	if z == nil {
 		return fmt.Errorf("%s is outside every zone of this server", name)
 	}
-	if z.names[name] == nil {
-		z.names[name] = map[uint16][]dns.RR{}
-	}
 	if sameRRs(z.names[name][qtype], rrs) {
 		return nil // a republication of the same set is not a change
 	}
-	z.remember(name, qtype)
 	if len(rrs) == 0 {
-		delete(z.names[name], qtype)
+		z.drop(name, qtype)
 		return nil
+	}
+	z.remember(name, qtype)
+	if z.names[name] == nil {
+		z.names[name] = map[uint16][]dns.RR{}
+		z.addAncestors(name, 1)
 	}
 	z.names[name][qtype] = rrs
 	return nil
@@ -129,11 +133,36 @@ func (s *store) remove(name string, qtype uint16) {
 	name = dns.CanonicalName(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if z := s.find(name); z != nil && z.names[name] != nil {
-		z.remember(name, qtype)
-		delete(z.names[name], qtype)
-		if len(z.names[name]) == 0 {
-			delete(z.names, name)
+	if z := s.find(name); z != nil {
+		z.drop(name, qtype)
+	}
+}
+
+// drop removes a record set, and the name with its last set; the caller holds
+// the lock.
+func (z *zone) drop(name string, qtype uint16) {
+	if len(z.names[name][qtype]) == 0 {
+		return
+	}
+	z.remember(name, qtype)
+	delete(z.names[name], qtype)
+	if len(z.names[name]) == 0 {
+		delete(z.names, name)
+		z.addAncestors(name, -1)
+	}
+}
+
+// addAncestors counts name under each of its ancestors inside the zone, so
+// that an empty non-terminal is known by a map lookup, not a scan.
+func (z *zone) addAncestors(name string, delta int) {
+	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+		parent := name[off:]
+		if len(parent) <= len(z.origin) {
+			return
+		}
+		z.below[parent] += delta
+		if z.below[parent] <= 0 {
+			delete(z.below, parent)
 		}
 	}
 }
@@ -219,8 +248,15 @@ func (s *store) negativeSOA(name string) dns.RR {
 }
 
 // answer is the zone's own, authoritative answer to req: records, NODATA,
-// NXDOMAIN, or REFUSED for a name outside every zone.
-func (s *store) answer(req *dns.Msg) *dns.Msg {
+// NXDOMAIN, or REFUSED for a name outside every zone. With shared, the answer
+// holds the store's own records: cheaper, for answers that are only packed
+// (the store replaces record sets, it never changes one in place); actions
+// that may edit records get copies.
+func (s *store) answer(req *dns.Msg, shared bool) *dns.Msg {
+	cp := dns.Copy
+	if shared {
+		cp = func(rr dns.RR) dns.RR { return rr }
+	}
 	q := req.Question[0]
 	name := dns.CanonicalName(q.Name)
 	resp := reply(req)
@@ -235,25 +271,25 @@ func (s *store) answer(req *dns.Msg) *dns.Msg {
 	if name == z.origin {
 		switch q.Qtype {
 		case dns.TypeSOA:
-			resp.Answer = []dns.RR{dns.Copy(z.soa)}
+			resp.Answer = []dns.RR{cp(z.soa)}
 			return resp
 		case dns.TypeNS:
-			resp.Answer = []dns.RR{dns.Copy(z.ns)}
+			resp.Answer = []dns.RR{cp(z.ns)}
 			return resp
 		}
 	}
 	sets, exists := z.names[name]
 	if rrs := sets[q.Qtype]; len(rrs) > 0 {
 		for _, rr := range rrs {
-			resp.Answer = append(resp.Answer, dns.Copy(rr))
+			resp.Answer = append(resp.Answer, cp(rr))
 		}
 		return resp
 	}
 	if cname := sets[dns.TypeCNAME]; len(cname) > 0 {
-		resp.Answer = append(resp.Answer, dns.Copy(cname[0]))
+		resp.Answer = append(resp.Answer, cp(cname[0]))
 		return resp
 	}
-	resp.Ns = []dns.RR{dns.Copy(z.negSOA)}
+	resp.Ns = []dns.RR{cp(z.negSOA)}
 	if (exists && len(sets) > 0) || name == z.origin || z.hasBelow(name) {
 		return resp // NODATA: the name exists (perhaps only as a parent of others)
 	}
@@ -261,17 +297,9 @@ func (s *store) answer(req *dns.Msg) *dns.Msg {
 	return resp
 }
 
-// hasBelow reports whether name is an empty non-terminal: some record's name
-// ends in "."+name.
-func (z *zone) hasBelow(name string) bool {
-	suffix := "." + name
-	for n, sets := range z.names {
-		if len(sets) > 0 && strings.HasSuffix(n, suffix) {
-			return true
-		}
-	}
-	return false
-}
+// hasBelow reports whether some record's name is below name (an empty
+// non-terminal).
+func (z *zone) hasBelow(name string) bool { return z.below[name] > 0 }
 
 func newRR(name string, qtype uint16, ttl uint32, value string) (dns.RR, error) {
 	hdr := dns.RR_Header{Name: name, Rrtype: qtype, Class: dns.ClassINET, Ttl: ttl}
