@@ -172,12 +172,13 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		return
 	default:
 	}
-	proto := "udp"
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		proto = "tcp"
+	remote := w.RemoteAddr()
+	client, proto := clientAddr(remote)
+	ev := QueryEvent{Proto: proto}
+	if s.cfg.Observer != nil {
+		ev.Client = remote.String() // formatting costs; only an observer needs it
 	}
-	ev := QueryEvent{Client: w.RemoteAddr().String(), Proto: proto}
-	resp := s.respond(req, clientAddr(w.RemoteAddr()), &ev)
+	resp := s.respond(req, client, &ev)
 	if resp == nil {
 		// Nothing sent. Over TCP the connection stays open for the client
 		// to give up on, as a server that never answers would leave it.
@@ -231,11 +232,18 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 	return resp
 }
 
-func clientAddr(a net.Addr) netip.Addr {
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
+// clientAddr is the client's address (for rule selectors) and protocol.
+func clientAddr(a net.Addr) (netip.Addr, string) {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap(), "udp"
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap(), "tcp"
 	}
-	return netip.Addr{}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap(), "udp"
+	}
+	return netip.Addr{}, "udp"
 }
 
 // FaultOption is the EDNS0 local option code (RFC 6891's local/experimental
