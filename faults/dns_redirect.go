@@ -17,7 +17,7 @@ func init() {
 		summary: "answers with given loopback addresses, or with another region's endpoint records",
 		params: []Param{
 			{Name: "to", Type: String, Doc: "comma-separated loopback addresses, e.g. 127.0.255.1 (nothing listens there)", Check: parseLoopbacks},
-			{Name: "region", Type: String, Doc: "answer with this region's endpoint records instead"},
+			{Name: "region", Type: String, Region: true, Doc: "answer with this region's endpoint records instead"},
 			{Name: "ttl", Type: Int, Default: "5", Min: 0, Max: 86400, Doc: "TTL of the answers given by to"},
 		},
 		verify: func(v Values) error {

@@ -29,6 +29,9 @@ type Param struct {
 	Doc      string
 	// Check validates a String parameter and returns its typed value.
 	Check func(s string) (any, error)
+	// Region says the value names a region of the topology, so the
+	// experiment parser can check it before anything runs.
+	Region bool
 }
 
 // Values are validated, typed parameter values.

@@ -429,6 +429,13 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				if _, needs := kind.(faults.NeedsAutomation); needs && exp.Topology.Automation == nil {
 					d.errorf(kindNode, "%s.kind: %s acts on the DNS automation; add topology.automation", what, f.Kind)
 				}
+				for _, p := range kind.Params() {
+					if v, given := f.Params[p.Name]; given && p.Region {
+						if _, ok := exp.Topology.Region(v); !ok {
+							d.errorf(paramNodes[p.Name], "%s.params: parameter %q: no region %q; the topology has: %s", what, p.Name, v, regionNames(exp.Topology))
+						}
+					}
+				}
 				if _, err := faults.Validate(kind, f.Params); err != nil {
 					var pe *faults.ParamError
 					at := paramsNode

@@ -123,6 +123,7 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"param missing", strings.Replace(minimal, "dns.empty", "dns.delay", 1), "13:13", `parameter "delay": required by dns.delay`},
 		{"param unparsable", strings.Replace(strings.Replace(minimal, "dns.empty", "dns.delay", 1), "      duration: 2s\n", "      duration: 2s\n      params: {delay: soon}\n", 1), "17:16", `parameter "delay": expected a duration`},
 		{"param unknown", strings.Replace(minimal, "      duration: 2s\n", "      duration: 2s\n      params: {ttl: 3}\n", 1), "17:16", `unknown parameter for dns.empty; expected one of: aa, client, probability, qtype, soa`},
+		{"param naming an unknown region", strings.Replace(strings.Replace(minimal, "dns.empty", "dns.redirect", 1), "      duration: 2s\n", "      duration: 2s\n      params: {region: eu-west-1}\n", 1), "17:16", `no region "eu-west-1"; the topology has: us-east-1, us-west-2`},
 		{"rate not a number", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    rate: fast\n", 1), "9:11", `rate: expected a number, got "fast"`},
 		{"missing required key", strings.Replace(minimal, "    strategy: failover\n", "", 1), "7:5", `missing required key "strategy"`},
 		{"list where a map is expected", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: [5]\n", 1), "2:10", "metrics: expected a mapping of keys"},

@@ -297,6 +297,11 @@ func (w *World) Endpoint(region string) (string, bool) {
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		var errs []error
+		for _, r := range w.regions { // the automations first: they write to the DNS server
+			if r.auto != nil {
+				r.auto.Close()
+			}
+		}
 		if w.resolver != nil {
 			errs = append(errs, w.resolver.Close())
 		}
@@ -305,9 +310,6 @@ func (w *World) Close() error {
 		}
 		for _, name := range w.order {
 			r := w.regions[name]
-			if r.auto != nil {
-				r.auto.Close()
-			}
 			if r.lb != nil {
 				errs = append(errs, r.lb.Close())
 			}
