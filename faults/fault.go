@@ -53,6 +53,8 @@ type World interface {
 	DNS() DNSRules
 	// RegionLinks are the data links from a region's NLB to its targets.
 	RegionLinks(region string) ([]*links.Link, error)
+	// RegionHealthLinks are the links a region's health checks take.
+	RegionHealthLinks(region string) ([]*links.Link, error)
 	// Rand is seeded from --seed so that random faults repeat.
 	Rand() *rand.Rand
 	// Endpoint is a region's endpoint name (fqdn), for faults that point one

@@ -21,8 +21,9 @@ const endpoint = "dynamodb.us-east-1.amazonaws.com."
 
 // world is a real DNS server and real links, as the topology offers them.
 type world struct {
-	dns   *dnsstub.Server
-	links []*links.Link
+	dns    *dnsstub.Server
+	links  []*links.Link
+	health []*links.Link
 }
 
 func (w *world) DNS() faults.DNSRules { return w.dns }
@@ -34,6 +35,12 @@ func (w *world) RegionLinks(region string) ([]*links.Link, error) {
 }
 func (w *world) Rand() *rand.Rand                               { return rand.New(rand.NewSource(1)) }
 func (w *world) Automation(string) (faults.DNSAutomation, bool) { return nil, false }
+func (w *world) RegionHealthLinks(region string) ([]*links.Link, error) {
+	if region != "us-east-1" {
+		return nil, errors.New("no region " + region)
+	}
+	return w.health, nil
+}
 func (w *world) Endpoint(region string) (string, bool) {
 	return "dynamodb." + region + ".amazonaws.com.", region == "us-east-1" || region == "us-west-2"
 }
@@ -45,11 +52,17 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { hub.Close() })
 	w := &world{dns: s}
 	for _, name := range []string{"a", "b"} {
-		l, err := hub.Add(name, linkstest.Echo(t))
+		echo := linkstest.Echo(t)
+		l, err := hub.Add(name, echo)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.links = append(w.links, l)
+		h, err := hub.Add("hc-"+name, echo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.health = append(w.health, h)
 	}
 	return w
 }
@@ -270,7 +283,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl link.down link.latency"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}
@@ -297,4 +310,58 @@ func FuzzParams(f *testing.F) {
 		}
 		faults.Validate(k, map[string]string{param: value})
 	})
+}
+
+// Every toxic kind applies to each link of its set and heals cleanly: the
+// same fault can be applied again afterwards (no toxic left behind).
+func TestToxicKindsApplyAndHeal(t *testing.T) {
+	w := newWorld(t)
+	cases := map[string]map[string]string{
+		"link.latency":    {"latency": "10ms", "jitter": "5ms"},
+		"link.bandwidth":  {"rate": "100"},
+		"link.timeout":    {"timeout": "0s"},
+		"link.reset":      {"timeout": "0s", "stream": "upstream"},
+		"link.slow-close": {"delay": "10ms"},
+		"link.slicer":     {"average_size": "16", "size_variation": "4", "delay": "10"},
+		"link.limit-data": {"bytes": "1024", "toxicity": "0.5"},
+		"hc.fail":         nil,
+		"hc.slow":         {"latency": "500ms"},
+	}
+	for kind, params := range cases {
+		for round := 0; round < 2; round++ {
+			heal := apply(t, w, kind, "us-east-1", params)
+			if err := heal(); err != nil {
+				t.Errorf("%s: heal: %v", kind, err)
+			}
+		}
+	}
+	// What a toxic does: link.timeout holds the data; hc.fail holds the
+	// health links and leaves the data links alone.
+	roundTrip := func(addr string) error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		c.Write([]byte("x"))
+		_, err = c.Read(make([]byte, 1))
+		return err
+	}
+	heal := apply(t, w, "hc.fail", "us-east-1", nil)
+	if roundTrip(w.health[0].Addr()) == nil || roundTrip(w.links[0].Addr()) != nil {
+		t.Error("hc.fail: want the health link held and the data link untouched")
+	}
+	heal()
+	if err := roundTrip(w.health[0].Addr()); err != nil {
+		t.Errorf("after healing hc.fail: %v", err)
+	}
+	k, _ := faults.Lookup("link.bandwidth")
+	if _, err := faults.Validate(k, map[string]string{"rate": "fast"}); err == nil {
+		t.Error("rate: fast accepted")
+	}
+	k, _ = faults.Lookup("link.reset")
+	if _, err := faults.Validate(k, map[string]string{"stream": "sideways"}); err == nil {
+		t.Error("stream: sideways accepted")
+	}
 }

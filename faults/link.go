@@ -7,42 +7,61 @@ import (
 	"github.com/faultline-dev/faultline/targets/links"
 )
 
-// link.latency adds latency (and jitter) to every data link of a region's
-// load balancer: the NLB's connections to its targets go through it.
-func init() { Register(linkLatency{}) }
-
-type linkLatency struct{}
-
-func (linkLatency) Name() string { return "link.latency" }
-func (linkLatency) Summary() string {
-	return "adds latency to a region's NLB-to-target data links (toxiproxy latency toxic)"
-}
-func (linkLatency) Target() TargetType { return TargetRegion }
-func (linkLatency) Params() []Param {
-	return []Param{
-		{Name: "latency", Type: Duration, Required: true, Min: 0, Max: 60_000, Doc: "added latency per direction, e.g. 200ms"},
-		{Name: "jitter", Type: Duration, Default: "0s", Min: 0, Max: 60_000, Doc: "random extra latency up to this"},
-	}
+// toxicKind is a fault that adds one toxiproxy toxic to a set of a region's
+// links: the NLB-to-target data links (link.*) or the health-check links
+// (hc.*). Each kind is a value of it in link_toxics.go.
+type toxicKind struct {
+	name, summary string
+	toxic         string // toxiproxy type
+	health        bool   // the health-check links instead of the data links
+	params        []Param
+	attrs         func(v Values) map[string]any
 }
 
-func (linkLatency) Apply(w World, f Fault, v Values) (func() error, error) {
-	toxic := links.Toxic{
-		Name:     FaultID(f),
-		Type:     "latency",
-		Stream:   "downstream",
-		Toxicity: 1,
-		Attributes: map[string]any{
-			"latency": v.Duration("latency").Milliseconds(),
-			"jitter":  v.Duration("jitter").Milliseconds(),
-		},
+func (k toxicKind) Name() string       { return k.name }
+func (k toxicKind) Summary() string    { return k.summary }
+func (k toxicKind) Target() TargetType { return TargetRegion }
+func (k toxicKind) Params() []Param    { return append(append([]Param(nil), k.params...), toxicParams...) }
+
+// toxicParams are toxiproxy's own: which direction, and what share of
+// connections (decided per connection).
+var toxicParams = []Param{
+	{Name: "stream", Type: String, Default: "downstream", Doc: "direction: downstream (target to client) or upstream",
+		Check: func(s string) (any, error) {
+			if s != "upstream" && s != "downstream" {
+				return nil, fmt.Errorf("expected upstream or downstream, got %q", s)
+			}
+			return s, nil
+		}},
+	{Name: "toxicity", Type: Float, Default: "1", Min: 0, Max: 1, Doc: "share of connections affected"},
+}
+
+func (k toxicKind) Apply(w World, f Fault, v Values) (func() error, error) {
+	toxic := links.Toxic{Name: FaultID(f), Type: k.toxic, Stream: v.Get("stream").(string),
+		Toxicity: float32(v.Float("toxicity")), Attributes: k.attrs(v)}
+	if toxic.Toxicity == 0 {
+		toxic.Toxicity = 1e-9 // 0 means "every connection" to links.Toxic; here it means none
 	}
-	return applyToLinks(w, f.Target, func(l *links.Link) (func() error, error) {
+	ls, err := k.links(w, f.Target)
+	if err != nil {
+		return nil, err
+	}
+	return applyToLinks(ls, func(l *links.Link) (func() error, error) {
 		if err := l.AddToxic(toxic); err != nil {
 			return nil, err
 		}
 		return func() error { return l.RemoveToxic(toxic.Name) }, nil
 	})
 }
+
+func (k toxicKind) links(w World, region string) ([]*links.Link, error) {
+	if k.health {
+		return w.RegionHealthLinks(region)
+	}
+	return w.RegionLinks(region)
+}
+
+func ms(v Values, name string) int64 { return v.Duration(name).Milliseconds() }
 
 // link.down stops a region's data links: new connections from the NLB to its
 // targets are refused (health checks use links of their own and still pass).
@@ -58,7 +77,11 @@ func (linkDown) Target() TargetType { return TargetRegion }
 func (linkDown) Params() []Param    { return nil }
 
 func (linkDown) Apply(w World, f Fault, _ Values) (func() error, error) {
-	return applyToLinks(w, f.Target, func(l *links.Link) (func() error, error) {
+	ls, err := w.RegionLinks(f.Target)
+	if err != nil {
+		return nil, err
+	}
+	return applyToLinks(ls, func(l *links.Link) (func() error, error) {
 		if err := l.Down(); err != nil {
 			return nil, err
 		}
@@ -66,13 +89,9 @@ func (linkDown) Apply(w World, f Fault, _ Values) (func() error, error) {
 	})
 }
 
-// applyToLinks applies one change to every data link of a region, undoing the
-// ones already done if any fails so nothing is left applied.
-func applyToLinks(w World, region string, apply func(*links.Link) (func() error, error)) (func() error, error) {
-	ls, err := w.RegionLinks(region)
-	if err != nil {
-		return nil, err
-	}
+// applyToLinks applies one change to every link, undoing the ones already
+// done if any fails so nothing is left applied.
+func applyToLinks(ls []*links.Link, apply func(*links.Link) (func() error, error)) (func() error, error) {
 	var heals []func() error
 	healAll := func() error {
 		var errs []error

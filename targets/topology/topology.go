@@ -275,6 +275,22 @@ func (w *World) RegionLinks(regionName string) ([]*links.Link, error) {
 	return ls, nil
 }
 
+// RegionHealthLinks implements faults.World: the health-check links of a
+// region's NLB.
+func (w *World) RegionHealthLinks(regionName string) ([]*links.Link, error) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return nil, fmt.Errorf("no region %q", regionName)
+	}
+	var ls []*links.Link
+	for _, t := range r.lb.Targets() {
+		if l := r.lb.HealthLink(t.Addr); l != nil {
+			ls = append(ls, l)
+		}
+	}
+	return ls, nil
+}
+
 // Rand implements faults.World: every call gives a generator of its own (a
 // fault draws from it while answering queries concurrently with others),
 // seeded from the run's seed in the order faults are applied, so runs repeat.
