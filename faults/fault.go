@@ -55,6 +55,9 @@ type World interface {
 	RegionLinks(region string) ([]*links.Link, error)
 	// RegionHealthLinks are the links a region's health checks take.
 	RegionHealthLinks(region string) ([]*links.Link, error)
+	// NodeDown stops node i (from 0) of a region's load balancer; undo
+	// starts it again.
+	NodeDown(region string, i int) (undo func() error, err error)
 	// Rand is seeded from --seed so that random faults repeat.
 	Rand() *rand.Rand
 	// Endpoint is a region's endpoint name (fqdn), for faults that point one

@@ -35,6 +35,9 @@ func (w *world) RegionLinks(region string) ([]*links.Link, error) {
 }
 func (w *world) Rand() *rand.Rand                               { return rand.New(rand.NewSource(1)) }
 func (w *world) Automation(string) (faults.DNSAutomation, bool) { return nil, false }
+func (w *world) NodeDown(string, int) (func() error, error) {
+	return nil, errors.New("no load balancer in this world")
+}
 func (w *world) RegionHealthLinks(region string) ([]*links.Link, error) {
 	if region != "us-east-1" {
 		return nil, errors.New("no region " + region)
@@ -283,7 +286,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}

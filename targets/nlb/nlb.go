@@ -36,7 +36,7 @@ type Config struct {
 // Event is what the load balancer reports.
 type Event struct {
 	Time                 time.Time
-	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed"
+	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed" | "node.down" | "node.up"
 	Region, Node, Target string
 	OK                   bool   // hc.result
 	From, To             string // target.state
@@ -59,10 +59,11 @@ type TargetStatus struct {
 
 // LB is a running load balancer.
 type LB struct {
-	cfg     Config
-	port    int
-	nodes   []net.Listener
-	targets []*target
+	cfg       Config
+	port      int
+	nodeAddrs []string
+	nodes     []net.Listener // nil while a node is down; guarded by mu
+	targets   []*target
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -119,6 +120,9 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 	}
 	if lb.nodes, lb.port, err = listenNodes(cfg.NodeIPs, cfg.Port); err != nil {
 		return nil, fmt.Errorf("nlb %s: %w", cfg.Region, err)
+	}
+	for _, ln := range lb.nodes {
+		lb.nodeAddrs = append(lb.nodeAddrs, ln.Addr().String())
 	}
 	for _, ln := range lb.nodes {
 		lb.wg.Add(1)
@@ -189,12 +193,44 @@ func listenNodes(ips []string, port int) ([]net.Listener, int, error) {
 }
 
 // NodeAddrs are the nodes' "ip:port".
-func (lb *LB) NodeAddrs() []string {
-	var out []string
-	for _, ln := range lb.nodes {
-		out = append(out, ln.Addr().String())
+func (lb *LB) NodeAddrs() []string { return append([]string(nil), lb.nodeAddrs...) }
+
+// NodeDown stops node i (from 0) accepting: new connections to it are
+// refused; connections it already carries go on.
+func (lb *LB) NodeDown(i int) error {
+	if i < 0 || i >= len(lb.nodeAddrs) {
+		return fmt.Errorf("nlb %s: no node %d (it has %d)", lb.cfg.Region, i+1, len(lb.nodeAddrs))
 	}
-	return out
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.nodes[i] == nil {
+		return nil
+	}
+	err := lb.nodes[i].Close()
+	lb.nodes[i] = nil
+	lb.emit(Event{Kind: "node.down", Node: lb.nodeAddrs[i]})
+	return err
+}
+
+// NodeUp starts node i again on its address.
+func (lb *LB) NodeUp(i int) error {
+	if i < 0 || i >= len(lb.nodeAddrs) {
+		return fmt.Errorf("nlb %s: no node %d (it has %d)", lb.cfg.Region, i+1, len(lb.nodeAddrs))
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.nodes[i] != nil || lb.ctx.Err() != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", lb.nodeAddrs[i])
+	if err != nil {
+		return fmt.Errorf("nlb %s: restarting node %s: %w", lb.cfg.Region, lb.nodeAddrs[i], err)
+	}
+	lb.nodes[i] = ln
+	lb.wg.Add(1)
+	go lb.serve(ln)
+	lb.emit(Event{Kind: "node.up", Node: lb.nodeAddrs[i]})
+	return nil
 }
 
 // Port is the port every node listens on.
@@ -242,12 +278,15 @@ func (lb *LB) Close() error {
 	lb.closeOnce.Do(func() {
 		lb.cancel()
 		var errs []error
-		for _, ln := range lb.nodes {
-			if err := ln.Close(); err != nil {
-				errs = append(errs, err)
+		lb.mu.Lock()
+		for i, ln := range lb.nodes {
+			if ln != nil {
+				if err := ln.Close(); err != nil {
+					errs = append(errs, err)
+				}
+				lb.nodes[i] = nil
 			}
 		}
-		lb.mu.Lock()
 		for p := range lb.conns {
 			p.client.Close()
 			p.upstream.Close()

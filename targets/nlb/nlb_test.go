@@ -263,3 +263,38 @@ func TestCloseLeavesNothing(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestNodeDownAndUp(t *testing.T) {
+	a := linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a}, HealthCheck: fast})
+	nodes := lb.NodeAddrs()
+	held, err := net.Dial("tcp", nodes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := lb.NodeDown(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(t, nodes[0], "x"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("node 1 while down: %v, want connection refused", err)
+	}
+	if err := roundTrip(t, nodes[1], "x"); err != nil {
+		t.Errorf("node 2 while node 1 is down: %v", err)
+	}
+	held.SetDeadline(time.Now().Add(time.Second))
+	held.Write([]byte("y"))
+	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
+		t.Errorf("a connection node 1 already carried: %v (it should go on)", err)
+	}
+	if err := lb.NodeUp(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(t, nodes[0], "z"); err != nil {
+		t.Errorf("node 1 after up: %v", err)
+	}
+	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "node.up" })
+	if err := lb.NodeDown(5); err == nil {
+		t.Error("node 6 of 2 went down")
+	}
+}

@@ -291,6 +291,18 @@ func (w *World) RegionHealthLinks(regionName string) ([]*links.Link, error) {
 	return ls, nil
 }
 
+// NodeDown implements faults.World.
+func (w *World) NodeDown(regionName string, i int) (func() error, error) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return nil, fmt.Errorf("no region %q", regionName)
+	}
+	if err := r.lb.NodeDown(i); err != nil {
+		return nil, err
+	}
+	return func() error { return r.lb.NodeUp(i) }, nil
+}
+
 // Rand implements faults.World: every call gives a generator of its own (a
 // fault draws from it while answering queries concurrently with others),
 // seeded from the run's seed in the order faults are applied, so runs repeat.
