@@ -286,7 +286,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}
@@ -366,5 +366,43 @@ func TestToxicKindsApplyAndHeal(t *testing.T) {
 	k, _ = faults.Lookup("link.reset")
 	if _, err := faults.Validate(k, map[string]string{"stream": "sideways"}); err == nil {
 		t.Error("stream: sideways accepted")
+	}
+}
+
+func TestHealthCheckFlap(t *testing.T) {
+	w := newWorld(t)
+	heal := apply(t, w, "hc.flap", "us-east-1", map[string]string{"period": "400ms", "duty": "0.5"})
+	passes := func() bool {
+		c, err := net.DialTimeout("tcp", w.health[0].Addr(), time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Millisecond))
+		c.Write([]byte("x"))
+		_, err = c.Read(make([]byte, 1))
+		return err == nil
+	}
+	sawFail, sawPass := false, false
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && !(sawFail && sawPass) {
+		if passes() {
+			sawPass = true
+		} else {
+			sawFail = true
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if !sawFail || !sawPass {
+		t.Errorf("over 2 s of a 400 ms flap: failing seen %v, passing seen %v; want both", sawFail, sawPass)
+	}
+	if err := heal(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		if !passes() {
+			t.Fatal("health checks still fail after the flap was healed")
+		}
 	}
 }
