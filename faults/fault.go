@@ -55,6 +55,9 @@ type World interface {
 	RegionLinks(region string) ([]*links.Link, error)
 	// RegionHealthLinks are the links a region's health checks take.
 	RegionHealthLinks(region string) ([]*links.Link, error)
+	// PropagationDelay sets how long a region's targets that turn healthy
+	// keep refusing data connections.
+	PropagationDelay(region string) (set func(time.Duration), err error)
 	// NodeDown stops node i (from 0) of a region's load balancer; undo
 	// starts it again.
 	NodeDown(region string, i int) (undo func() error, err error)

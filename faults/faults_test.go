@@ -35,6 +35,9 @@ func (w *world) RegionLinks(region string) ([]*links.Link, error) {
 }
 func (w *world) Rand() *rand.Rand                               { return rand.New(rand.NewSource(1)) }
 func (w *world) Automation(string) (faults.DNSAutomation, bool) { return nil, false }
+func (w *world) PropagationDelay(string) (func(time.Duration), error) {
+	return nil, errors.New("no load balancer in this world")
+}
 func (w *world) NodeDown(string, int) (func() error, error) {
 	return nil, errors.New("no load balancer in this world")
 }
@@ -286,7 +289,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}

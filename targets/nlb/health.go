@@ -59,6 +59,9 @@ func (lb *LB) record(t *target, err error) {
 		return
 	}
 	lb.emit(Event{Kind: "target.state", Target: t.addr, From: from, To: to, Detail: runs})
+	if to == StateHealthy {
+		lb.propagate(t)
+	}
 	if to == StateUnhealthy && !lb.cfg.KeepConnectionsOnUnhealthy {
 		if n := lb.terminate(t); n > 0 {
 			lb.emit(Event{Kind: "conn.failed", Target: t.addr, Detail: fmt.Sprintf("reset %d connections: target unhealthy", n)})

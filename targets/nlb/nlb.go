@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline-dev/faultline/targets/links"
@@ -72,6 +73,10 @@ type LB struct {
 	mu    sync.Mutex
 	next  int // round robin
 	conns map[*proxied]struct{}
+
+	// propagation is how long a target that turns healthy keeps refusing on
+	// its data path (its network state has not propagated yet); 0: none.
+	propagation atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -194,6 +199,34 @@ func listenNodes(ips []string, port int) ([]net.Listener, int, error) {
 
 // NodeAddrs are the nodes' "ip:port".
 func (lb *LB) NodeAddrs() []string { return append([]string(nil), lb.nodeAddrs...) }
+
+// SetPropagationDelay makes every target that turns healthy refuse data
+// connections for d more: its health checks pass before its data path
+// works, the mechanism of October 20's NLB flapping. 0 turns it off.
+func (lb *LB) SetPropagationDelay(d time.Duration) { lb.propagation.Store(int64(d)) }
+
+// propagate holds t's data path down for the propagation delay.
+func (lb *LB) propagate(t *target) {
+	d := time.Duration(lb.propagation.Load())
+	if d <= 0 {
+		return
+	}
+	if err := t.data.Down(); err != nil {
+		return
+	}
+	lb.emit(Event{Kind: "target.propagating", Target: t.addr, Detail: fmt.Sprintf("data path refuses for %s", d)})
+	lb.wg.Add(1)
+	go func() {
+		defer lb.wg.Done()
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-lb.ctx.Done():
+		}
+		t.data.Up()
+	}()
+}
 
 // NodeDown stops node i (from 0) accepting: new connections to it are
 // refused; connections it already carries go on.

@@ -298,3 +298,20 @@ func TestNodeDownAndUp(t *testing.T) {
 		t.Error("node 6 of 2 went down")
 	}
 }
+
+// A target that turns healthy refuses data for the propagation delay, then
+// serves: health passed before the data path worked.
+func TestPropagationDelay(t *testing.T) {
+	a := linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
+	lb.SetPropagationDelay(500 * time.Millisecond)
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "target.propagating" })
+	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); err == nil {
+		t.Error("a connection went through while the data path had not propagated")
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := roundTrip(t, lb.NodeAddrs()[0], "y"); err != nil {
+		t.Errorf("after the propagation delay: %v", err)
+	}
+}

@@ -291,6 +291,15 @@ func (w *World) RegionHealthLinks(regionName string) ([]*links.Link, error) {
 	return ls, nil
 }
 
+// PropagationDelay implements faults.World.
+func (w *World) PropagationDelay(regionName string) (func(time.Duration), error) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return nil, fmt.Errorf("no region %q", regionName)
+	}
+	return r.lb.SetPropagationDelay, nil
+}
+
 // NodeDown implements faults.World.
 func (w *World) NodeDown(regionName string, i int) (func() error, error) {
 	r, ok := w.regions[regionName]
