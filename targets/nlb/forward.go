@@ -11,29 +11,36 @@ import (
 func (lb *LB) serve(ln net.Listener) {
 	defer lb.wg.Done()
 	node := ln.Addr().String()
+	az := lb.azOfNode(node)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return // closed
 		}
 		lb.wg.Add(1)
-		go lb.forward(node, c)
+		go lb.forward(node, az, c)
 	}
 }
 
-// pick chooses the next target round robin among the healthy ones, or among
-// all of them when none is healthy (fail-open).
-func (lb *LB) pick() *target {
+// pick chooses the next target round robin among the healthy ones the node
+// may route to: its own AZ's, or every AZ's with cross-zone load balancing
+// (and when its AZ has no target at all). With none healthy there, it fails
+// open to all of them.
+func (lb *LB) pick(az int) *target {
+	candidates := lb.targets
+	if !lb.cfg.CrossZone {
+		if own := lb.targetsIn(az); len(own) > 0 {
+			candidates = own
+		}
+	}
 	var healthy []*target
-	for _, t := range lb.targets {
-		t.mu.Lock()
-		if t.state == StateHealthy {
+	for _, t := range candidates {
+		if t.healthy() {
 			healthy = append(healthy, t)
 		}
-		t.mu.Unlock()
 	}
 	if len(healthy) == 0 {
-		healthy = lb.targets
+		healthy = candidates
 	}
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
@@ -45,9 +52,9 @@ func (lb *LB) pick() *target {
 // answers at once unless a fault holds it.
 const dialTimeout = 2 * time.Second
 
-func (lb *LB) forward(node string, client net.Conn) {
+func (lb *LB) forward(node string, az int, client net.Conn) {
 	defer lb.wg.Done()
-	t := lb.pick()
+	t := lb.pick(az)
 	up, err := net.DialTimeout("tcp", t.data.Addr(), dialTimeout)
 	if err != nil {
 		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Detail: err.Error()})

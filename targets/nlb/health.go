@@ -62,6 +62,7 @@ func (lb *LB) record(t *target, err error) {
 	if to == StateHealthy {
 		lb.propagate(t)
 	}
+	lb.republish()
 	if to == StateUnhealthy && !lb.cfg.KeepConnectionsOnUnhealthy {
 		if n := lb.terminate(t); n > 0 {
 			lb.emit(Event{Kind: "conn.failed", Target: t.addr, Detail: fmt.Sprintf("reset %d connections: target unhealthy", n)})

@@ -32,6 +32,25 @@ type Config struct {
 	// KeepConnectionsOnUnhealthy turns off NLB's connection termination: by
 	// default the connections to a target that turns unhealthy are reset.
 	KeepConnectionsOnUnhealthy bool
+	// Each node is one availability zone; target t is in AZ t mod nodes.
+	// Without CrossZone (AWS's default for NLB) a node routes only to its
+	// AZ's targets.
+	CrossZone bool
+	// Publish, when set, is called with the node addresses DNS should answer
+	// with: the nodes whose AZ has a healthy (or not yet checked) target, or
+	// every node when none has (Route 53 fails open too). It is called once
+	// at start and on every change.
+	Publish func(nodeIPs []string)
+	// Velocity, when set, limits how much capacity may leave DNS at once:
+	// AWS's fix after October 20.
+	Velocity *Velocity
+}
+
+// Velocity limits DNS removals: at most MaxShare of the nodes may be removed
+// within any Window; further removals wait.
+type Velocity struct {
+	MaxShare float64
+	Window   time.Duration
 }
 
 // Event is what the load balancer reports.
@@ -74,6 +93,13 @@ type LB struct {
 	next  int // round robin
 	conns map[*proxied]struct{}
 
+	// published says which nodes DNS answers with; removals remembers when
+	// nodes left DNS, for the velocity limit. Both guarded by pubMu.
+	pubMu         sync.Mutex
+	published     []bool
+	everPublished bool
+	removals      []time.Time
+
 	// propagation is how long a target that turns healthy keeps refusing on
 	// its data path (its network state has not propagated yet); 0: none.
 	propagation atomic.Int64
@@ -84,6 +110,7 @@ type LB struct {
 
 type target struct {
 	addr   string
+	az     int
 	data   *links.Link
 	health *links.Link
 
@@ -114,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 		}
 	}()
 	for i, addr := range cfg.Targets {
-		t := &target{addr: addr, state: StateInitial}
+		t := &target{addr: addr, state: StateInitial, az: i % len(cfg.NodeIPs)}
 		if t.data, err = cfg.Links.Add(fmt.Sprintf("%s/data/%d/%s", cfg.Region, i, addr), addr); err != nil {
 			return nil, err
 		}
@@ -129,6 +156,8 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 	for _, ln := range lb.nodes {
 		lb.nodeAddrs = append(lb.nodeAddrs, ln.Addr().String())
 	}
+	lb.published = make([]bool, len(lb.nodeAddrs))
+	lb.republish()
 	for _, ln := range lb.nodes {
 		lb.wg.Add(1)
 		go lb.serve(ln)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -313,5 +314,80 @@ func TestPropagationDelay(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	if err := roundTrip(t, lb.NodeAddrs()[0], "y"); err != nil {
 		t.Errorf("after the propagation delay: %v", err)
+	}
+}
+
+// publications records what the load balancer asked DNS to answer.
+type publications struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (p *publications) add(ips []string) {
+	p.mu.Lock()
+	p.all = append(p.all, strings.Join(ips, ","))
+	p.mu.Unlock()
+}
+func (p *publications) last() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.all) == 0 {
+		return ""
+	}
+	return p.all[len(p.all)-1]
+}
+
+func waitPublished(t *testing.T, p *publications, want string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for p.last() != want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := p.last(); got != want {
+		t.Fatalf("published %q, want %q (history %v)", got, want, p.all)
+	}
+}
+
+// An AZ with no healthy target leaves DNS and comes back; with every AZ
+// down, DNS fails open; each node routes to its own AZ only.
+func TestAZsAndDNSRemoval(t *testing.T) {
+	a, b := linkstest.Echo(t), linkstest.Echo(t)
+	pub := &publications{}
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a, b}, HealthCheck: fast, Publish: pub.add})
+	waitPublished(t, pub, "127.0.1.1,127.0.1.2")
+	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	for i := 0; i < 4; i++ {
+		roundTrip(t, lb.NodeAddrs()[1], "x")
+	}
+	if n := count(rec.Events(), "conn.accepted", a, false); n != 0 {
+		t.Errorf("node 2 (AZ 2) sent %d connections to AZ 1's target without cross-zone", n)
+	}
+	lb.HealthLink(a).Down() // AZ 1 loses its only target
+	waitPublished(t, pub, "127.0.1.2")
+	lb.HealthLink(b).Down() // and AZ 2: nothing healthy anywhere, DNS fails open
+	waitPublished(t, pub, "127.0.1.1,127.0.1.2")
+	lb.HealthLink(a).Up()
+	waitPublished(t, pub, "127.0.1.1")
+	lb.HealthLink(b).Up()
+	waitPublished(t, pub, "127.0.1.1,127.0.1.2")
+}
+
+// The velocity limit keeps a node in DNS when removing it would take out more
+// capacity at once than allowed.
+func TestVelocityLimit(t *testing.T) {
+	targets := []string{linkstest.Echo(t), linkstest.Echo(t), linkstest.Echo(t)}
+	pub := &publications{}
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1", "127.0.1.2", "127.0.1.3"}, Targets: targets,
+		HealthCheck: fast, Publish: pub.add, Velocity: &nlb.Velocity{MaxShare: 0.34, Window: time.Minute}})
+	for _, tg := range targets {
+		rec.WaitFor(t, 3*time.Second, becomes(tg, nlb.StateHealthy))
+	}
+	lb.HealthLink(targets[0]).Down()
+	waitPublished(t, pub, "127.0.1.2,127.0.1.3") // one of three: within the limit
+	lb.HealthLink(targets[1]).Down()
+	rec.WaitFor(t, 3*time.Second, becomes(targets[1], nlb.StateUnhealthy))
+	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "dns.held" })
+	if got := pub.last(); got != "127.0.1.2,127.0.1.3" {
+		t.Errorf("a second removal within the window went through: %q", got)
 	}
 }
