@@ -60,6 +60,8 @@ type Region struct {
 	Nodes       int
 	Targets     int
 	HealthCheck nlb.HealthCheck
+	CrossZone   bool
+	Velocity    *nlb.Velocity
 }
 
 // World is a built topology. It implements faults.World.
@@ -99,6 +101,13 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 			w.Close()
 		}
 	}()
+	if w.dns, err = dnsstub.Start(dnsstub.Config{
+		Addr:     "127.0.0.1:0",
+		Zones:    []dnsstub.Zone{{Origin: cfg.Zone, SOA: soa(cfg)}},
+		Observer: cfg.DNSObserver,
+	}); err != nil {
+		return nil, fmt.Errorf("dns server: %w", err)
+	}
 	port := 0 // every region's nodes share the first region's port, as every endpoint shares 443
 	for i, rc := range cfg.Regions {
 		r, err := w.startRegion(ctx, i, rc, port)
@@ -108,17 +117,10 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 		port = r.lb.Port()
 		w.regions[rc.Name] = r
 		w.order = append(w.order, rc.Name)
-	}
-	if w.dns, err = dnsstub.Start(dnsstub.Config{
-		Addr:     "127.0.0.1:0",
-		Zones:    []dnsstub.Zone{{Origin: cfg.Zone, SOA: soa(cfg)}},
-		Observer: cfg.DNSObserver,
-	}); err != nil {
-		return nil, fmt.Errorf("dns server: %w", err)
-	}
-	for _, name := range w.order {
-		if err := w.publish(w.regions[name]); err != nil {
-			return nil, err
+		if cfg.Automation != nil {
+			if err := w.automate(r); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.Resolver != nil {
@@ -165,6 +167,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 	}
 	r.lb, err = nlb.Start(ctx, nlb.Config{
 		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
+		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc),
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
 	if err != nil {
@@ -186,30 +189,43 @@ func seed(ctx context.Context, endpoint, regionName, table string, items int) er
 	return dynamodb.Seed(ctx, client, table, items)
 }
 
-// publish points a region's endpoint name at its NLB nodes: directly, or
-// through the DNS automation when the topology has one.
-func (w *World) publish(r *region) error {
+// publisher is the NLB's DNS publication for a region: the node addresses it
+// wants answered go into the endpoint's A records (Route 53's alias with
+// evaluate-target-health). With the DNS automation on, the automation owns
+// the records instead.
+func (w *World) publisher(rc Region) func(ips []string) {
+	if w.cfg.Automation != nil {
+		return nil
+	}
+	ttl := uint32(w.cfg.RecordTTL / time.Second)
+	return func(ips []string) {
+		if err := w.dns.SetRecords(rc.Endpoint, dns.TypeA, ttl, ips); err != nil {
+			return // the name is inside the zone: the topology made both
+		}
+		if w.cfg.PublishObserver != nil {
+			w.cfg.PublishObserver(rc.Endpoint, ips)
+		}
+	}
+}
+
+// automate starts the DNS automation that publishes a region's endpoint.
+func (w *World) automate(r *region) error {
 	var ips []string
 	for _, a := range r.lb.NodeAddrs() {
 		host, _, _ := cutPort(a)
 		ips = append(ips, host)
 	}
-	ttl := uint32(w.cfg.RecordTTL / time.Second)
-	if w.cfg.Automation != nil {
-		cfg := *w.cfg.Automation
-		cfg.Name, cfg.Addresses, cfg.TTL, cfg.Records = r.cfg.Endpoint, ips, ttl, w.dns
-		if obs := w.cfg.AutomationObserver; obs != nil {
-			name := r.cfg.Endpoint
-			cfg.Observer = func(e dnsauto.Event) { obs(name, e) }
-		}
-		a, err := dnsauto.Start(cfg)
-		if err != nil {
-			return fmt.Errorf("automation for %s: %w", r.cfg.Endpoint, err)
-		}
-		r.auto = a
-	} else if err := w.dns.SetRecords(r.cfg.Endpoint, dns.TypeA, ttl, ips); err != nil {
-		return fmt.Errorf("publishing %s: %w", r.cfg.Endpoint, err)
+	cfg := *w.cfg.Automation
+	cfg.Name, cfg.Addresses, cfg.TTL, cfg.Records = r.cfg.Endpoint, ips, uint32(w.cfg.RecordTTL/time.Second), w.dns
+	if obs := w.cfg.AutomationObserver; obs != nil {
+		name := r.cfg.Endpoint
+		cfg.Observer = func(e dnsauto.Event) { obs(name, e) }
 	}
+	a, err := dnsauto.Start(cfg)
+	if err != nil {
+		return fmt.Errorf("automation for %s: %w", r.cfg.Endpoint, err)
+	}
+	r.auto = a
 	if w.cfg.PublishObserver != nil {
 		w.cfg.PublishObserver(r.cfg.Endpoint, ips)
 	}
