@@ -2,6 +2,7 @@ package faults
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ func (hcFlap) Params() []Param {
 	return []Param{
 		{Name: "period", Type: Duration, Default: "4s", Min: 50, Max: 3_600_000, Doc: "one failing-plus-passing cycle"},
 		{Name: "duty", Type: Float, Default: "0.5", Min: 0, Max: 1, Doc: "share of each period the checks fail, which comes first"},
+		{Name: "target", Type: Int, Default: "0", Min: 0, Max: 8, Doc: "only this target's checks, from 1 (target t is in AZ t, counting nodes cyclically); 0: every target"},
 	}
 }
 
@@ -33,6 +35,12 @@ func (hcFlap) Apply(w World, f Fault, v Values) (func() error, error) {
 	ls, err := w.RegionHealthLinks(f.Target)
 	if err != nil {
 		return nil, err
+	}
+	if n := v.Int("target"); n > 0 {
+		if n > len(ls) {
+			return nil, fmt.Errorf("hc.flap: region %s has %d targets, not %d", f.Target, len(ls), n)
+		}
+		ls = ls[n-1 : n]
 	}
 	toxic := links.Toxic{Name: FaultID(f), Type: "timeout", Attributes: map[string]any{"timeout": 0}}
 	period := v.Duration("period")

@@ -366,7 +366,7 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 	for _, reg := range t.Regions {
 		cfg.Regions = append(cfg.Regions, topology.Region{
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
-			HealthCheck: nlb.HealthCheck(reg.HealthCheck),
+			HealthCheck: nlb.HealthCheck(reg.HealthCheck), CrossZone: reg.CrossZone, Velocity: (*nlb.Velocity)(reg.Velocity),
 		})
 	}
 	return cfg

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +280,46 @@ func TestEnactorRace(t *testing.T) {
 				t.Errorf("verdict %s: %+v", res.Summary.Verdict, res.Summary.Assertions)
 			}
 		})
+	}
+}
+
+// Flapping health checks pull an AZ's node out of DNS and back; the velocity
+// limit holds most of that churn back.
+func TestHealthCheckFlapAndVelocityLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 16 s")
+	}
+	churn := map[string]int{}
+	held := map[string]int{}
+	var mu sync.Mutex
+	t.Run("runs", func(t *testing.T) {
+		for _, name := range []string{"nlb-healthcheck-flap", "nlb-healthcheck-flap-velocity"} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				res := Run(context.Background(), builtIn(t, name), Options{})
+				if res.Err != nil {
+					t.Fatal(res.Err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, e := range res.Events {
+					switch {
+					case e.Type == journal.DNSPublish && e.Name == "dynamodb.us-east-1.amazonaws.com.":
+						churn[name]++
+					case e.Type == "dns.held":
+						held[name]++
+					}
+				}
+				if naive := clientReport(t, res.Summary, "naive"); naive.Errors == 0 {
+					t.Error("the flap with propagation delay cost the naive client nothing")
+				}
+			})
+		}
+	})
+	if churn["nlb-healthcheck-flap"] < 4 {
+		t.Errorf("without the limit us-east-1 was published %d times, want the node to leave and return repeatedly", churn["nlb-healthcheck-flap"])
+	}
+	if churn["nlb-healthcheck-flap-velocity"] >= churn["nlb-healthcheck-flap"] || held["nlb-healthcheck-flap-velocity"] == 0 {
+		t.Errorf("with the limit: %d publications (without: %d), %d held; want fewer and some held", churn["nlb-healthcheck-flap-velocity"], churn["nlb-healthcheck-flap"], held["nlb-healthcheck-flap-velocity"])
 	}
 }

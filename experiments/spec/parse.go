@@ -216,6 +216,16 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			{"nodes", false, func(_, v *yaml.Node) { d.intField(v, what+".nodes", 1, 8, &r.Nodes) }},
 			{"targets", false, func(_, v *yaml.Node) { d.intField(v, what+".targets", 1, 8, &r.Targets) }},
 			{"health_check", false, func(_, v *yaml.Node) { d.healthCheck(v, what+".health_check", &r.HealthCheck) }},
+			{"cross_zone", false, func(_, v *yaml.Node) { d.boolean(v, what+".cross_zone", &r.CrossZone) }},
+			{"velocity_limit", false, func(_, v *yaml.Node) {
+				r.Velocity = &Velocity{MaxShare: 0.5, Window: 10 * time.Second}
+				d.mapping(v, what+".velocity_limit", []field{
+					{"max_share", false, func(_, v *yaml.Node) { d.number(v, what+".velocity_limit.max_share", 0.01, 1, &r.Velocity.MaxShare) }},
+					{"window", false, func(_, v *yaml.Node) {
+						d.duration(v, what+".velocity_limit.window", 100*time.Millisecond, time.Hour, &r.Velocity.Window)
+					}},
+				})
+			}},
 		})
 		if nameNode == nil {
 			return

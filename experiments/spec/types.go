@@ -77,9 +77,17 @@ type Table struct {
 // Region is one region: an NLB with nodes and targets in front of a backend.
 type Region struct {
 	Name        string
-	Nodes       int
+	Nodes       int // one per availability zone
 	Targets     int
 	HealthCheck HealthCheck
+	CrossZone   bool
+	Velocity    *Velocity // nil: no limit
+}
+
+// Velocity limits how much of a region's capacity may leave DNS at once.
+type Velocity struct {
+	MaxShare float64
+	Window   time.Duration
 }
 
 // HealthCheck is a target group's health-check settings.
