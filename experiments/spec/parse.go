@@ -16,6 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/nlb"
 )
 
 // maxFileSize bounds an experiment file.
@@ -270,7 +271,20 @@ func (d *decoder) healthCheck(n *yaml.Node, what string, hc *HealthCheck) {
 		}},
 		{"healthy_threshold", false, func(_, v *yaml.Node) { d.intField(v, what+".healthy_threshold", 2, 10, &hc.HealthyThreshold) }},
 		{"unhealthy_threshold", false, func(_, v *yaml.Node) { d.intField(v, what+".unhealthy_threshold", 2, 10, &hc.UnhealthyThreshold) }},
+		{"protocol", false, func(_, v *yaml.Node) {
+			d.str(v, what+".protocol", &hc.Protocol)
+			if hc.Protocol != "tcp" && hc.Protocol != "http" {
+				d.errorf(v, "%s.protocol: %q: expected tcp or http", what, hc.Protocol)
+			}
+		}},
+		{"path", false, func(_, v *yaml.Node) { d.str(v, what+".path", &hc.Path) }},
+		{"matcher", false, func(_, v *yaml.Node) { d.str(v, what+".matcher", &hc.Matcher) }},
 	})
+	if hc.Protocol == "http" {
+		if err := nlb.HealthCheck(*hc).Validate(); err != nil {
+			d.errorf(n, "%s: %v", what, err)
+		}
+	}
 	if hc.Timeout >= hc.Interval {
 		at := timeoutNode
 		if at == nil {

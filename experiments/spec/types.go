@@ -94,6 +94,7 @@ type Velocity struct {
 type HealthCheck struct {
 	Interval, Timeout                    time.Duration
 	HealthyThreshold, UnhealthyThreshold int
+	Protocol, Path, Matcher              string // tcp or http; for http the path and the success codes
 }
 
 // Client is a reference client.

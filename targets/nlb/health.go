@@ -12,7 +12,7 @@ func (lb *LB) healthLoop(t *target) {
 	ticker := time.NewTicker(hc.Interval)
 	defer ticker.Stop()
 	for {
-		err := check(lb.ctx, t.health.Addr(), hc.Timeout)
+		err := hc.check(lb.ctx, t.health.Addr())
 		if lb.ctx.Err() != nil {
 			return
 		}

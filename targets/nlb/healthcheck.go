@@ -1,9 +1,13 @@
 package nlb
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -13,6 +17,11 @@ type HealthCheck struct {
 	Timeout            time.Duration // for one check
 	HealthyThreshold   int           // consecutive successes that make a target healthy
 	UnhealthyThreshold int           // consecutive failures that make it unhealthy
+	// Protocol is "tcp" (default: any reply byte to a probe) or "http" (a GET
+	// of Path whose status matches Matcher, AWS's default "200-399").
+	Protocol string
+	Path     string
+	Matcher  string
 }
 
 // TimeScale is how much faster than AWS the defaults run: AWS's defaults
@@ -43,8 +52,50 @@ func (h HealthCheck) Validate() error {
 		return fmt.Errorf("healthy threshold %d: expected 2 to 10 (AWS's range)", h.HealthyThreshold)
 	case h.UnhealthyThreshold < 2 || h.UnhealthyThreshold > 10:
 		return fmt.Errorf("unhealthy threshold %d: expected 2 to 10 (AWS's range)", h.UnhealthyThreshold)
+	case h.Protocol != "" && h.Protocol != "tcp" && h.Protocol != "http":
+		return fmt.Errorf("health check protocol %q: expected tcp or http", h.Protocol)
+	case h.Protocol == "http" && h.Path != "" && !strings.HasPrefix(h.Path, "/"):
+		return fmt.Errorf("health check path %q: expected a path starting with /", h.Path)
+	}
+	if h.Protocol == "http" {
+		if _, err := parseMatcher(h.matcher()); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func (h HealthCheck) matcher() string {
+	if h.Matcher == "" {
+		return "200-399"
+	}
+	return h.Matcher
+}
+
+func (h HealthCheck) path() string {
+	if h.Path == "" {
+		return "/"
+	}
+	return h.Path
+}
+
+// parseMatcher reads AWS's success codes: "200", "200,202", "200-399".
+func parseMatcher(s string) ([][2]int, error) {
+	var out [][2]int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 200 || b > 599 || a > b {
+			return nil, fmt.Errorf("health check matcher %q: expected HTTP codes from 200 to 599 like 200, 200,202 or 200-399", s)
+		}
+		out = append(out, [2]int{a, b})
+	}
+	return out, nil
 }
 
 // probe is sent by every check. Any reply byte within the timeout means the
@@ -55,6 +106,43 @@ func (h HealthCheck) Validate() error {
 var probe = []byte("HEAD / HTTP/1.0\r\n\r\n")
 
 // check runs one health check against addr (the target's health link).
+func (h HealthCheck) check(ctx context.Context, addr string) error {
+	if h.Protocol == "http" {
+		return h.checkHTTP(ctx, addr)
+	}
+	return check(ctx, addr, h.Timeout)
+}
+
+// checkHTTP sends GET Path and wants a status the matcher accepts.
+func (h HealthCheck) checkHTTP(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n", h.path(), addr); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	ranges, _ := parseMatcher(h.matcher())
+	for _, r := range ranges {
+		if resp.StatusCode >= r[0] && resp.StatusCode <= r[1] {
+			return nil
+		}
+	}
+	return fmt.Errorf("health check got HTTP %d, want %s", resp.StatusCode, h.matcher())
+}
+
+// check runs one TCP health check against addr (the target's health link).
 func check(ctx context.Context, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

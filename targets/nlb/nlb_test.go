@@ -4,9 +4,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -389,5 +392,38 @@ func TestVelocityLimit(t *testing.T) {
 	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "dns.held" })
 	if got := pub.last(); got != "127.0.1.2,127.0.1.3" {
 		t.Errorf("a second removal within the window went through: %q", got)
+	}
+}
+
+// HTTP health checks: a target answering outside the matcher is unhealthy.
+func TestHTTPHealthChecks(t *testing.T) {
+	status := atomic.Int32{}
+	status.Store(200)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ping" {
+			w.WriteHeader(404)
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+	target := strings.TrimPrefix(srv.URL, "http://")
+	hc := fast
+	hc.Protocol, hc.Path, hc.Matcher = "http", "/ping", "200,202-204"
+	_, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{target}, HealthCheck: hc})
+	rec.WaitFor(t, 3*time.Second, becomes(target, nlb.StateHealthy))
+	status.Store(503)
+	rec.WaitFor(t, 3*time.Second, becomes(target, nlb.StateUnhealthy))
+	status.Store(203)
+	rec.WaitFor(t, 3*time.Second, func(e nlb.Event) bool { return becomes(target, nlb.StateHealthy)(e) && e.From == nlb.StateUnhealthy })
+	for _, bad := range []nlb.HealthCheck{
+		{Interval: time.Second, Timeout: 100 * time.Millisecond, HealthyThreshold: 2, UnhealthyThreshold: 2, Protocol: "udp"},
+		{Interval: time.Second, Timeout: 100 * time.Millisecond, HealthyThreshold: 2, UnhealthyThreshold: 2, Protocol: "http", Path: "ping"},
+		{Interval: time.Second, Timeout: 100 * time.Millisecond, HealthyThreshold: 2, UnhealthyThreshold: 2, Protocol: "http", Matcher: "ok"},
+		{Interval: time.Second, Timeout: 100 * time.Millisecond, HealthyThreshold: 2, UnhealthyThreshold: 2, Protocol: "http", Matcher: "399-200"},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }
