@@ -11,11 +11,17 @@ func (t *target) healthy() bool {
 	return t.state == StateHealthy
 }
 
+func (t *target) registered() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state != StateDraining && t.state != StateUnused
+}
+
 // servable: healthy, or not yet checked (a new NLB is published at once).
 func (t *target) servable() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.state != StateUnhealthy
+	return t.state == StateHealthy || t.state == StateInitial
 }
 
 func (lb *LB) targetsIn(az int) []*target {

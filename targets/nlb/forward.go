@@ -40,7 +40,15 @@ func (lb *LB) pick(az int) *target {
 		}
 	}
 	if len(healthy) == 0 {
-		healthy = candidates
+		// Fail open, but never to a deregistered target.
+		for _, t := range candidates {
+			if t.registered() {
+				healthy = append(healthy, t)
+			}
+		}
+	}
+	if len(healthy) == 0 {
+		return nil
 	}
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
@@ -55,6 +63,11 @@ const dialTimeout = 2 * time.Second
 func (lb *LB) forward(node string, az int, client net.Conn) {
 	defer lb.wg.Done()
 	t := lb.pick(az)
+	if t == nil {
+		lb.emit(Event{Kind: "conn.failed", Node: node, Detail: "no registered target"})
+		reset(client)
+		return
+	}
 	up, err := net.DialTimeout("tcp", t.data.Addr(), dialTimeout)
 	if err != nil {
 		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Detail: err.Error()})

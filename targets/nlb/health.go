@@ -38,6 +38,10 @@ func (lb *LB) record(t *target, err error) {
 
 	t.mu.Lock()
 	from := t.state
+	if from == StateDraining || from == StateUnused {
+		t.mu.Unlock() // a deregistered target's checks no longer count
+		return
+	}
 	if err == nil {
 		t.okRun++
 		t.badRun = 0

@@ -68,6 +68,8 @@ const (
 	StateInitial   = "initial"
 	StateHealthy   = "healthy"
 	StateUnhealthy = "unhealthy"
+	StateDraining  = "draining" // deregistered: no new connections; existing ones get the deregistration delay
+	StateUnused    = "unused"   // deregistered and drained
 )
 
 // TargetStatus is a target as its health checks see it.
@@ -228,6 +230,43 @@ func listenNodes(ips []string, port int) ([]net.Listener, int, error) {
 
 // NodeAddrs are the nodes' "ip:port".
 func (lb *LB) NodeAddrs() []string { return append([]string(nil), lb.nodeAddrs...) }
+
+// Deregister takes a target out of the target group, as NLB does: it turns
+// draining at once (no new connections, health checks stop counting), its
+// existing connections may finish for delay, then they are closed and it is
+// unused.
+func (lb *LB) Deregister(addr string, delay time.Duration) error {
+	t := lb.target(addr)
+	if t == nil {
+		return fmt.Errorf("nlb %s: no target %s", lb.cfg.Region, addr)
+	}
+	t.mu.Lock()
+	from := t.state
+	if from == StateDraining || from == StateUnused {
+		t.mu.Unlock()
+		return nil
+	}
+	t.state = StateDraining
+	t.mu.Unlock()
+	lb.emit(Event{Kind: "target.state", Target: addr, From: from, To: StateDraining, Detail: fmt.Sprintf("deregistered; deregistration delay %s", delay)})
+	lb.republish()
+	lb.wg.Add(1)
+	go func() {
+		defer lb.wg.Done()
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-lb.ctx.Done():
+		}
+		n := lb.terminate(t)
+		t.mu.Lock()
+		t.state = StateUnused
+		t.mu.Unlock()
+		lb.emit(Event{Kind: "target.state", Target: addr, From: StateDraining, To: StateUnused, Detail: fmt.Sprintf("drained; closed %d connections", n)})
+	}()
+	return nil
+}
 
 // SetPropagationDelay makes every target that turns healthy refuse data
 // connections for d more: its health checks pass before its data path

@@ -427,3 +427,55 @@ func TestHTTPHealthChecks(t *testing.T) {
 		}
 	}
 }
+
+// A deregistered target drains: no new connections, its open ones live for
+// the deregistration delay and are then closed; it ends unused.
+func TestDeregistrationDrains(t *testing.T) {
+	a, b := linkstest.Echo(t), linkstest.Echo(t)
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a, b}, HealthCheck: fast})
+	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	node := lb.NodeAddrs()[0]
+	var toA net.Conn
+	for i := 0; i < 4 && toA == nil; i++ { // round robin: one of the first two goes to a
+		c, err := net.Dial("tcp", node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		io.ReadFull(c, make([]byte, 1))
+		if count(rec.Events(), "conn.accepted", a, false) > 0 && toA == nil {
+			toA = c
+			defer c.Close()
+			break
+		}
+		defer c.Close()
+	}
+	if toA == nil {
+		t.Fatal("no connection reached a")
+	}
+	if err := lb.Deregister(a, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitFor(t, time.Second, becomes(a, nlb.StateDraining))
+	before := count(rec.Events(), "conn.accepted", a, false)
+	for i := 0; i < 4; i++ {
+		if err := roundTrip(t, node, "y"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := count(rec.Events(), "conn.accepted", a, false); after != before {
+		t.Errorf("%d new connections went to a draining target", after-before)
+	}
+	toA.SetDeadline(time.Now().Add(time.Second))
+	toA.Write([]byte("z"))
+	if _, err := io.ReadFull(toA, make([]byte, 1)); err != nil {
+		t.Errorf("the draining target's open connection died before the delay: %v", err)
+	}
+	rec.WaitFor(t, 2*time.Second, becomes(a, nlb.StateUnused))
+	toA.SetDeadline(time.Now().Add(time.Second))
+	toA.Write([]byte("w"))
+	if _, err := io.ReadFull(toA, make([]byte, 1)); err == nil {
+		t.Error("the drained target's connection is still open after the delay")
+	}
+}
