@@ -115,15 +115,16 @@ const definitions = `- detect_ms: the first failed request (by when it failed) t
 - availability: successful / all requests over the run (probes excluded).
 - latency_p50_ms, latency_p99_ms: over successful requests.
 - dns_queries_in_fault: DNS queries from the client's source address that the fault shaped. Zero means the fault never reached the client.
+- dns_answer_changes (dns churn): how often the number of addresses the client got for a name changed between its successive A queries.
 `
 
 func clientTable(s measure.Summary) [][]string {
-	rows := [][]string{{"client", "strategy", "requests", "errors", "availability", "detect", "failover", "recover", "p50", "p99", "dns q in fault"}}
+	rows := [][]string{{"client", "strategy", "requests", "errors", "availability", "detect", "failover", "recover", "p50", "p99", "dns q in fault", "dns churn"}}
 	for _, c := range s.Clients {
 		m := c.Metrics
 		rows = append(rows, []string{c.Name, c.Strategy, fmt.Sprint(c.Requests), fmt.Sprint(c.Errors),
 			pct(m.Availability), ms(m.DetectMS), ms(m.FailoverMS), ms(m.RecoverMS), ms(m.LatencyP50MS), ms(m.LatencyP99MS),
-			fmt.Sprint(m.DNSQueriesInFault)})
+			fmt.Sprint(m.DNSQueriesInFault), fmt.Sprint(m.DNSAnswerChanges)})
 	}
 	return rows
 }

@@ -41,8 +41,12 @@ type Metrics struct {
 	LatencyP50MS      *float64 `json:"latency_p50_ms"`
 	LatencyP99MS      *float64 `json:"latency_p99_ms"`
 	DNSQueriesInFault int      `json:"dns_queries_in_fault"`
-	Requests          int      `json:"requests"`
-	Errors            int      `json:"errors"`
+	// DNSAnswerChanges counts how often the number of addresses the client
+	// was given for a name changed between its successive A queries over the
+	// run: the DNS churn it saw (nodes leaving DNS and coming back).
+	DNSAnswerChanges int `json:"dns_answer_changes"`
+	Requests         int `json:"requests"`
+	Errors           int `json:"errors"`
 	// FaultReached is false when nothing shows the fault touched the client:
 	// for a DNS fault no query of the client was shaped by it (pooled
 	// connections, caches); for a region fault no request of the client went
@@ -66,6 +70,8 @@ func (m Metrics) Value(name string) (v float64, ok bool) {
 	switch name {
 	case "dns_queries_in_fault":
 		return float64(m.DNSQueriesInFault), true
+	case "dns_answer_changes":
+		return float64(m.DNSAnswerChanges), true
 	case "requests":
 		return float64(m.Requests), true
 	case "errors":
@@ -138,6 +144,7 @@ func ForClient(events []journal.Event, c ClientInfo, f *FaultWindow, k int) Metr
 		a := float64(len(reqs)-m.Errors) / float64(len(reqs)) // a ratio: not rounded
 		m.Availability = &a
 	}
+	m.DNSAnswerChanges = answerChanges(events, c)
 	m.LatencyP50MS = percentile(latencies, 50)
 	m.LatencyP99MS = percentile(latencies, 99)
 	if f == nil {
@@ -248,6 +255,24 @@ func reached(events []journal.Event, reqs []journal.Event, c ClientInfo, f *Faul
 		}
 	}
 	return false
+}
+
+func answerChanges(events []journal.Event, c ClientInfo) int {
+	if c.SourceIP == "" {
+		return 0
+	}
+	last := map[string]int{}
+	n := 0
+	for _, e := range events {
+		if e.Type != journal.DNSQuery || e.QType != "A" || e.Answers == nil || hostOf(e.Addr) != c.SourceIP {
+			continue
+		}
+		if prev, seen := last[e.Name]; seen && prev != *e.Answers {
+			n++
+		}
+		last[e.Name] = *e.Answers
+	}
+	return n
 }
 
 func hostOf(addr string) string {

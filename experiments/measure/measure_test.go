@@ -255,3 +255,15 @@ func TestParseExpr(t *testing.T) {
 		t.Error("<= compares wrongly")
 	}
 }
+
+func TestDNSAnswerChanges(t *testing.T) {
+	ev := j{}.client("c", "us-east-1", "127.0.0.11")
+	for i, n := range []int{2, 2, 1, 1, 2, 0, 2} {
+		ev = append(ev, journal.Event{T: float64(i), Type: journal.DNSQuery, Addr: "127.0.0.11:1", Name: "x.", QType: "A", Answers: journal.Int(n)})
+	}
+	ev = append(ev, journal.Event{T: 9, Type: journal.DNSQuery, Addr: "127.0.0.11:1", Name: "x.", QType: "AAAA", Answers: journal.Int(0)})
+	ev = append(ev, journal.Event{T: 9, Type: journal.DNSQuery, Addr: "127.0.0.12:1", Name: "x.", QType: "A", Answers: journal.Int(5)})
+	if m := metricsOf(t, ev, 5); m.DNSAnswerChanges != 4 {
+		t.Errorf("dns_answer_changes = %d, want 4 (2→1, 1→2, 2→0, 0→2)", m.DNSAnswerChanges)
+	}
+}

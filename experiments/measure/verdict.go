@@ -182,7 +182,7 @@ func errorClasses(events []journal.Event, client string) map[string]int {
 
 // Metric names an assertion may use.
 var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms",
-	"latency_p99_ms", "dns_queries_in_fault", "requests", "errors"}
+	"latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes", "requests", "errors"}
 
 // Expr is a parsed assertion expression: METRIC OP NUMBER, as k6 thresholds read.
 type Expr struct {
