@@ -289,7 +289,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}
@@ -331,6 +331,7 @@ func TestToxicKindsApplyAndHeal(t *testing.T) {
 		"link.slicer":     {"average_size": "16", "size_variation": "4", "delay": "10"},
 		"link.limit-data": {"bytes": "1024", "toxicity": "0.5"},
 		"hc.fail":         nil,
+		"hc.reset":        nil,
 		"hc.slow":         {"latency": "500ms"},
 	}
 	for kind, params := range cases {

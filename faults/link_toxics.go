@@ -37,6 +37,8 @@ func init() {
 			attrs:  func(v Values) map[string]any { return map[string]any{"bytes": v.Int("bytes")} }},
 		{name: "hc.fail", summary: "a region's health checks fail: their links hold data (timeout) so no check gets a reply", toxic: "timeout", health: true,
 			attrs: func(Values) map[string]any { return map[string]any{"timeout": 0} }},
+		{name: "hc.reset", summary: "a region's health-check connections are reset, so every check fails at once", toxic: "reset_peer", health: true,
+			attrs: func(Values) map[string]any { return map[string]any{"timeout": 0} }},
 		{name: "hc.slow", summary: "a region's health checks are slowed by latency (beyond the check timeout, they fail)", toxic: "latency", health: true,
 			params: []Param{dur("latency", "", "added latency on the health-check links", true)},
 			attrs:  func(v Values) map[string]any { return map[string]any{"latency": ms(v, "latency")} }},

@@ -367,6 +367,7 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 		cfg.Regions = append(cfg.Regions, topology.Region{
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
 			HealthCheck: nlb.HealthCheck(reg.HealthCheck), CrossZone: reg.CrossZone, Velocity: (*nlb.Velocity)(reg.Velocity),
+			KeepConnections: reg.KeepConnections,
 		})
 	}
 	return cfg

@@ -218,6 +218,11 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			{"targets", false, func(_, v *yaml.Node) { d.intField(v, what+".targets", 1, 8, &r.Targets) }},
 			{"health_check", false, func(_, v *yaml.Node) { d.healthCheck(v, what+".health_check", &r.HealthCheck) }},
 			{"cross_zone", false, func(_, v *yaml.Node) { d.boolean(v, what+".cross_zone", &r.CrossZone) }},
+			{"connection_termination", false, func(_, v *yaml.Node) {
+				terminate := true
+				d.boolean(v, what+".connection_termination", &terminate)
+				r.KeepConnections = !terminate
+			}},
 			{"velocity_limit", false, func(_, v *yaml.Node) {
 				r.Velocity = &Velocity{MaxShare: 0.5, Window: 10 * time.Second}
 				d.mapping(v, what+".velocity_limit", []field{

@@ -82,6 +82,9 @@ type Region struct {
 	HealthCheck HealthCheck
 	CrossZone   bool
 	Velocity    *Velocity // nil: no limit
+	// KeepConnections turns off NLB's connection termination: connections
+	// to a target that turns unhealthy are then left open.
+	KeepConnections bool
 }
 
 // Velocity limits how much of a region's capacity may leave DNS at once.

@@ -62,6 +62,8 @@ type Region struct {
 	HealthCheck nlb.HealthCheck
 	CrossZone   bool
 	Velocity    *nlb.Velocity
+	// KeepConnections turns off the NLB's connection termination.
+	KeepConnections bool
 }
 
 // World is a built topology. It implements faults.World.
@@ -167,7 +169,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 	}
 	r.lb, err = nlb.Start(ctx, nlb.Config{
 		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
-		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc),
+		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc), KeepConnectionsOnUnhealthy: rc.KeepConnections,
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
 	if err != nil {
