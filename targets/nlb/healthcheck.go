@@ -105,16 +105,9 @@ func parseMatcher(s string) ([][2]int, error) {
 // status line; a plain TCP service (an echo server) with anything at all.
 var probe = []byte("HEAD / HTTP/1.0\r\n\r\n")
 
-// check runs one health check against addr (the target's health link).
+// check runs one health check against addr (the target's health link),
+// bounded by the check's timeout.
 func (h HealthCheck) check(ctx context.Context, addr string) error {
-	if h.Protocol == "http" {
-		return h.checkHTTP(ctx, addr)
-	}
-	return check(ctx, addr, h.Timeout)
-}
-
-// checkHTTP sends GET Path and wants a status the matcher accepts.
-func (h HealthCheck) checkHTTP(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	var d net.Dialer
@@ -125,6 +118,14 @@ func (h HealthCheck) checkHTTP(ctx context.Context, addr string) error {
 	defer c.Close()
 	deadline, _ := ctx.Deadline()
 	c.SetDeadline(deadline)
+	if h.Protocol == "http" {
+		return h.checkHTTP(c, addr)
+	}
+	return checkTCP(c)
+}
+
+// checkHTTP sends GET Path and wants a status the matcher accepts.
+func (h HealthCheck) checkHTTP(c net.Conn, addr string) error {
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n", h.path(), addr); err != nil {
 		return err
 	}
@@ -142,24 +143,11 @@ func (h HealthCheck) checkHTTP(ctx context.Context, addr string) error {
 	return fmt.Errorf("health check got HTTP %d, want %s", resp.StatusCode, h.matcher())
 }
 
-// check runs one TCP health check against addr (the target's health link).
-func check(ctx context.Context, addr string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
+// checkTCP sends the probe and wants one reply byte.
+func checkTCP(c net.Conn) error {
 	if _, err := c.Write(probe); err != nil {
 		return err
 	}
-	buf := make([]byte, 1)
-	if _, err := c.Read(buf); err != nil {
-		return err
-	}
-	return nil
+	_, err := c.Read(make([]byte, 1))
+	return err
 }
