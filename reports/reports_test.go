@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"strings"
 	"testing"
 
@@ -140,6 +141,42 @@ func TestTimelineMarksFaultAndOutcomes(t *testing.T) {
 		}
 		if !strings.Contains(l, w) {
 			t.Errorf("row %s = %q, want it to contain %q", f[0], l, w)
+		}
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	events := journalOf()
+	// A failing assertion too.
+	events = append(events, journal.Event{Type: journal.Assertion, Client: "failover", Expr: "failover_ms < 10"})
+	var buf bytes.Buffer
+	if err := JUnit(&buf, measure.Summarize(events)); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []struct {
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
+			Skipped  int    `xml:"skipped,attr"`
+			Cases    []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("junit.xml does not parse: %v\n%s", err, buf.String())
+	}
+	s := doc.Suites[0]
+	if s.Name != "faultline.dynamodb-empty-dns" || s.Tests != 4 || s.Failures != 1 || s.Skipped != 1 {
+		t.Errorf("suite %s: %d tests, %d failures, %d skipped; want 4, 1, 1\n%s", s.Name, s.Tests, s.Failures, s.Skipped, buf.String())
+	}
+	for _, c := range s.Cases {
+		if c.Name == "failover_ms < 10" && (c.Failure == nil || !strings.Contains(c.Failure.Message, "failover_ms = 102")) {
+			t.Errorf("the failing case does not carry the measured value: %+v", c.Failure)
 		}
 	}
 }

@@ -62,7 +62,8 @@ func finish(s measure.Summary, events []journal.Event, runErr error, outDir stri
 		return cli.Exit("writing the summary: "+err.Error(), exitBrokenRun)
 	}
 	if outDir != "" {
-		fmt.Printf("\n  reports in %s (journal.jsonl, report.json, report.md)\n", outDir)
+		fmt.Printf("\n  reports in %s (journal.jsonl, report.json, report.md, junit.xml)\n", outDir)
+		appendStepSummary(outDir)
 	}
 	switch {
 	case runErr != nil:
@@ -116,16 +117,21 @@ func listCommand() *cli.Command {
 func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "report",
-		Usage:     "re-render the reports of a past run from its journal",
-		ArgsUsage: "[--out DIR] JOURNAL",
+		Usage:     "re-render the reports of a past run from its journal (a journal.jsonl, or the directory holding it)",
+		ArgsUsage: "[--out DIR] [--format text|json|md|junit] JOURNAL|DIR",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Usage: "write report.json and report.md here (default: print the summary only)"},
+			&cli.StringFlag{Name: "out", Usage: "also write report.json, report.md and junit.xml here"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "what to print: text (the summary), json, md or junit"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usage(c, "report takes one journal file, got %d arguments", c.NArg())
+				return usage(c, "report takes one journal file or run directory, got %d arguments", c.NArg())
 			}
-			events, err := journal.ReadFile(c.Args().First())
+			path := c.Args().First()
+			if info, err := os.Stat(path); err == nil && info.IsDir() {
+				path = filepath.Join(path, "journal.jsonl")
+			}
+			events, err := journal.ReadFile(path)
 			if err != nil {
 				return cli.Exit(err.Error(), exitUsage)
 			}
@@ -138,9 +144,56 @@ func reportCommand() *cli.Command {
 					return cli.Exit(err.Error(), exitBrokenRun)
 				}
 			}
-			return finish(s, events, nil, c.String("out"))
+			var render func() error
+			switch c.String("format") {
+			case "text":
+				return finish(s, events, nil, c.String("out"))
+			case "json":
+				render = func() error { return reports.JSON(os.Stdout, s) }
+			case "md":
+				render = func() error { return reports.Markdown(os.Stdout, s, events) }
+			case "junit":
+				render = func() error { return reports.JUnit(os.Stdout, s) }
+			default:
+				return usage(c, "--format %q: expected text, json, md or junit", c.String("format"))
+			}
+			if err := render(); err != nil {
+				return cli.Exit(err.Error(), exitBrokenRun)
+			}
+			return verdictExit(s)
 		},
 	}
+}
+
+// verdictExit maps a summary's verdict to the exit-code contract.
+func verdictExit(s measure.Summary) error {
+	switch s.Verdict {
+	case measure.Incomplete:
+		return cli.Exit("", exitBrokenRun)
+	case measure.Fail:
+		return cli.Exit("", exitFail)
+	}
+	return nil
+}
+
+// appendStepSummary appends report.md to $GITHUB_STEP_SUMMARY when GitHub
+// Actions sets it, so the job's summary page shows the run.
+func appendStepSummary(outDir string) {
+	path := os.Getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return
+	}
+	md, err := os.ReadFile(filepath.Join(outDir, "report.md"))
+	if err != nil {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "faultline: GITHUB_STEP_SUMMARY: %v\n", err)
+		return
+	}
+	defer f.Close()
+	f.Write(append(md, '\n'))
 }
 
 // loadExperiment reads an experiment file, or a built-in one by name when no

@@ -174,3 +174,44 @@ schedule:
       start: 1s
       duration: 15s
 `
+
+// A run writes junit.xml and, under GitHub Actions, appends its Markdown
+// report to the job summary; report re-renders a run directory in each format.
+func TestJUnitAndStepSummary(t *testing.T) {
+	out := t.TempDir()
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	exp := writeFile(t, "quick.yaml", `name: quick
+topology:
+  regions: [{name: us-east-1}]
+clients:
+  - {name: c, strategy: single-region, regions: [us-east-1]}
+schedule:
+  duration: 1s
+assertions:
+  - {client: c, expr: "errors > 100"}
+`)
+	cmd := exec.Command(binary, "run", "-q", "--out", out, exp)
+	cmd.Env = append(os.Environ(), "GITHUB_STEP_SUMMARY="+summary)
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want 1 (the assertion fails)", err)
+	}
+	junit, _ := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if !strings.Contains(string(junit), `failures="1"`) || !strings.Contains(string(junit), "errors = 0, want errors &gt; 100") {
+		t.Errorf("junit.xml:\n%s", junit)
+	}
+	md, _ := os.ReadFile(summary)
+	if !strings.Contains(string(md), "# faultline report: quick") {
+		t.Errorf("step summary:\n%s", md)
+	}
+	for format, want := range map[string]string{"json": `"verdict": "fail"`, "md": "**Verdict: FAIL**", "junit": "<testsuites>"} {
+		code, text := faultline(t, "report", "--format", format, out)
+		if code != 1 || !strings.Contains(text, want) {
+			t.Errorf("report --format %s: exit %d, want 1 and %q:\n%s", format, code, want, text)
+		}
+	}
+	if code, _ := faultline(t, "report", "--format", "pdf", out); code != 2 {
+		t.Errorf("--format pdf: exit %d, want 2", code)
+	}
+}

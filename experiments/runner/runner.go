@@ -435,7 +435,8 @@ func (r *run) onPublish(name string, values []string) {
 	r.j.Add(journal.Event{Type: journal.DNSPublish, Name: name, QType: "A", Detail: strings.Join(values, ",")})
 }
 
-// WriteReports writes report.json and report.md into dir ("" writes nothing).
+// WriteReports writes report.json, report.md and junit.xml into dir ("" writes
+// nothing).
 func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
 	if dir == "" {
 		return nil
@@ -454,5 +455,6 @@ func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
 	return errors.Join(
 		write("report.json", func(w io.Writer) error { return reports.JSON(w, s) }),
 		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, events) }),
+		write("junit.xml", func(w io.Writer) error { return reports.JUnit(w, s) }),
 	)
 }
