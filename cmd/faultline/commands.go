@@ -28,6 +28,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "directory for journal.jsonl, report.json and report.md (default out/NAME)"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed for random choices (overrides the experiment's)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "validate, build the world, print the planned timeline; run no client, apply no fault"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -50,6 +51,13 @@ func runCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if c.Bool("dry-run") {
+				opts.DryRun, opts.Progress, opts.OutDir = true, os.Stdout, ""
+				if res := runner.Run(ctx, exp, opts); res.Err != nil {
+					return cli.Exit("dry run: "+res.Err.Error(), exitBrokenRun)
+				}
+				return nil
+			}
 			res := runner.Run(ctx, exp, opts)
 			return finish(res.Summary, res.Events, res.Err, opts.OutDir)
 		},

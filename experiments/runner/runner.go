@@ -36,6 +36,9 @@ type Options struct {
 	OutDir   string    // receives journal.jsonl, report.json, report.md; "" writes nothing
 	Seed     *int64    // overrides the experiment's seed
 	Progress io.Writer // one line per step; nil for silence
+	// DryRun builds the topology, prints the planned timeline to Progress
+	// and tears down again: no client runs, no fault is applied.
+	DryRun bool
 
 	// onReady, when set (by tests), sees the world once it is built.
 	onReady func(*topology.World)
@@ -177,6 +180,13 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	if r.opts.onReady != nil {
 		r.opts.onReady(w)
 	}
+	if r.opts.DryRun {
+		r.say("dry run: the world is up; nothing runs. Planned timeline:")
+		for _, line := range Timeline(r.exp) {
+			fmt.Fprintln(r.progress, "  "+line)
+		}
+		return nil
+	}
 
 	clientCtx, stopClients := context.WithCancel(ctx)
 	defer stopClients()
@@ -269,6 +279,26 @@ func (r *run) schedule(ctx context.Context, start time.Time, clientErrs <-chan e
 		}
 	}
 	return nil
+}
+
+// Timeline is an experiment's plan, one line per step in time order.
+func Timeline(exp *spec.Experiment) []string {
+	type step struct {
+		at   time.Duration
+		text string
+	}
+	steps := []step{{0, fmt.Sprintf("%d clients start", len(exp.Clients))}}
+	for _, f := range exp.Faults {
+		steps = append(steps, step{f.Start, fmt.Sprintf("apply %s: %s on %s", f.ID, f.Kind, f.Target)},
+			step{f.End(), fmt.Sprintf("heal %s", f.ID)})
+	}
+	steps = append(steps, step{exp.Duration, "clients stop; the world is torn down"})
+	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(a.at, b.at) })
+	var out []string
+	for _, s := range steps {
+		out = append(out, fmt.Sprintf("%8s  %s", s.at, s.text))
+	}
+	return out
 }
 
 func (r *run) apply(f faults.Fault) error {
