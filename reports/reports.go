@@ -42,6 +42,16 @@ func Terminal(w io.Writer, s measure.Summary, events []journal.Event) error {
 			p.f("\n  ! %s: %s\n", c.Name, c.Warning)
 		}
 	}
+	for _, o := range s.SteadyState {
+		mark := "✓"
+		if !o.Holds {
+			mark = "✗"
+		}
+		p.f("\n  %s steady state %s the faults, %s: %s (value %s)", mark, o.When, o.Client, o.Expr, num(o.Value))
+	}
+	if len(s.SteadyState) > 0 {
+		p.f("\n")
+	}
 	if len(s.Assertions) > 0 {
 		p.f("\n")
 		for _, a := range s.Assertions {
@@ -103,6 +113,12 @@ func Markdown(w io.Writer, s measure.Summary, events []journal.Event) error {
 				res = "**FAIL**"
 			}
 			p.f("| %s | `%s` | %s | %s%s |\n", a.Client, a.Expr, num(a.Value), res, note(a.Note))
+		}
+	}
+	if len(s.SteadyState) > 0 {
+		p.f("\n## Steady state\n\n| client | hypothesis | when | value | holds |\n|---|---|---|---|---|\n")
+		for _, o := range s.SteadyState {
+			p.f("| %s | `%s` | %s the faults | %s | %v |\n", o.Client, o.Expr, o.When, num(o.Value), o.Holds)
 		}
 	}
 	p.f("\n## Metric definitions\n\n%s", definitions)

@@ -78,6 +78,8 @@ func finish(s measure.Summary, events []journal.Event, runErr error, outDir stri
 		return cli.Exit("run broke: "+runErr.Error(), exitBrokenRun)
 	case s.Verdict == measure.Incomplete:
 		return cli.Exit("the run is incomplete: "+s.Reason, exitBrokenRun)
+	case s.Verdict == measure.Invalid:
+		return cli.Exit("the steady state did not hold before the faults: the run proves nothing", exitBrokenRun)
 	case s.Verdict == measure.Fail:
 		return cli.Exit("", exitFail)
 	}
@@ -176,7 +178,7 @@ func reportCommand() *cli.Command {
 // verdictExit maps a summary's verdict to the exit-code contract.
 func verdictExit(s measure.Summary) error {
 	switch s.Verdict {
-	case measure.Incomplete:
+	case measure.Incomplete, measure.Invalid:
 		return cli.Exit("", exitBrokenRun)
 	case measure.Fail:
 		return cli.Exit("", exitFail)

@@ -267,3 +267,24 @@ func TestDNSAnswerChanges(t *testing.T) {
 		t.Errorf("dns_answer_changes = %d, want 4 (2→1, 1→2, 2→0, 0→2)", m.DNSAnswerChanges)
 	}
 }
+
+func TestSteadyState(t *testing.T) {
+	run := func(pattern string) Summary {
+		ev := j{{T: 0, Type: journal.RunStart, Detail: "exp"}, {Type: journal.SteadyState, Client: "*", Expr: "availability >= 0.9"}}.
+			client("c", "us-east-1", "127.0.0.11").fault("f1", "dns.empty", "x.", 1000, f(2000)).reqs("c", 0, pattern)
+		return Summarize(append(ev, journal.Event{T: 3000, Type: journal.RunEnd, Status: "complete"}))
+	}
+	cases := []struct {
+		pattern, verdict string
+	}{
+		{"..........xxxxxxxxxx.........", Pass},    // broken only during the fault
+		{".....xxxx.xxxxxxxxxx.........", Invalid}, // not steady before the fault: nothing is proven
+		{"..........xxxxxxxxxxxx.......", Fail},    // did not come back after the heal (7/9 < 0.9)
+	}
+	for _, c := range cases {
+		s := run(c.pattern)
+		if s.Verdict != c.verdict || len(s.SteadyState) != 2 {
+			t.Errorf("%s: verdict %s, want %s (%+v)", c.pattern, s.Verdict, c.verdict, s.SteadyState)
+		}
+	}
+}

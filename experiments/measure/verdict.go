@@ -13,22 +13,26 @@ const (
 	Pass       = "pass"       // every assertion held
 	Fail       = "fail"       // an assertion failed
 	Incomplete = "incomplete" // the run broke or was interrupted: nothing is proven
+	Invalid    = "invalid"    // the steady state did not hold before the faults: nothing is proven
 )
 
 // Summary is everything a report shows: the run, its faults, each client's
 // metrics relative to the first fault, and the assertions' outcomes.
 type Summary struct {
-	Experiment string              `json:"experiment"`
-	Verdict    string              `json:"verdict"`
-	Status     string              `json:"status"` // complete | incomplete
-	Reason     string              `json:"reason,omitempty"`
-	Seed       *int64              `json:"seed,omitempty"`
-	DurationMS float64             `json:"duration_ms"`
-	K          int                 `json:"consecutive_successes"`
-	Faults     []FaultReport       `json:"faults"`
-	Clients    []ClientReport      `json:"clients"`
-	Assertions []AssertionOutcome  `json:"assertions"`
-	ByFault    map[string][]Client `json:"by_fault,omitempty"` // every fault after the first: metrics per client
+	Experiment string             `json:"experiment"`
+	Verdict    string             `json:"verdict"`
+	Status     string             `json:"status"` // complete | incomplete
+	Reason     string             `json:"reason,omitempty"`
+	Seed       *int64             `json:"seed,omitempty"`
+	DurationMS float64            `json:"duration_ms"`
+	K          int                `json:"consecutive_successes"`
+	Faults     []FaultReport      `json:"faults"`
+	Clients    []ClientReport     `json:"clients"`
+	Assertions []AssertionOutcome `json:"assertions"`
+	// SteadyState: each hypothesis checked before the first fault and after
+	// the last heal.
+	SteadyState []SteadyOutcome     `json:"steady_state,omitempty"`
+	ByFault     map[string][]Client `json:"by_fault,omitempty"` // every fault after the first: metrics per client
 }
 
 // FaultReport is a fault window in report.json's shape.
@@ -70,6 +74,28 @@ type AssertionOutcome struct {
 	Note   string   `json:"note,omitempty"`
 }
 
+// SteadyOutcome is one steady-state check of one client in one window.
+type SteadyOutcome struct {
+	Client string   `json:"client"`
+	Expr   string   `json:"expr"`
+	When   string   `json:"when"` // before (the first fault) or after (the last heal)
+	Value  *float64 `json:"value"`
+	Holds  bool     `json:"holds"`
+}
+
+// SteadyMetrics are the metrics a window of requests has.
+var SteadyMetrics = []string{"availability", "latency_p50_ms", "latency_p99_ms", "requests", "errors"}
+
+// SteadyMetric reports whether the steady state may use metric.
+func SteadyMetric(metric string) bool {
+	for _, m := range SteadyMetrics {
+		if m == metric {
+			return true
+		}
+	}
+	return false
+}
+
 // NotReached is the warning every report shows for a client the fault never touched.
 const NotReached = "fault did not reach this client: none of its DNS queries (or requests) was shaped by the fault, so its metrics prove nothing about it"
 
@@ -77,7 +103,7 @@ const NotReached = "fault did not reach this client: none of its DNS queries (or
 // function of the events.
 func Summarize(events []journal.Event) Summary {
 	s := Summary{Status: "incomplete", K: DefaultK}
-	var asserts []journal.Event
+	var asserts, steady []journal.Event
 	for _, e := range events {
 		switch e.Type {
 		case journal.RunStart:
@@ -89,6 +115,8 @@ func Summarize(events []journal.Event) Summary {
 			s.Status, s.Reason, s.DurationMS = e.Status, e.Detail, e.T
 		case journal.Assertion:
 			asserts = append(asserts, e)
+		case journal.SteadyState:
+			steady = append(steady, e)
 		}
 	}
 	windows := Faults(events)
@@ -122,16 +150,91 @@ func Summarize(events []journal.Event) Summary {
 	for _, a := range asserts {
 		s.Assertions = append(s.Assertions, evaluate(a, clients, metricsFor)...)
 	}
+	s.SteadyState = steadyOutcomes(events, steady, clients, windows, s.DurationMS)
 	s.Verdict = Pass
 	for _, a := range s.Assertions {
 		if !a.Pass {
 			s.Verdict = Fail
 		}
 	}
+	for _, o := range s.SteadyState {
+		switch {
+		case !o.Holds && o.When == "before":
+			s.Verdict = Invalid
+		case !o.Holds && s.Verdict == Pass:
+			s.Verdict = Fail // it did not come back to its steady state
+		}
+	}
 	if s.Status != "complete" {
 		s.Verdict = Incomplete
 	}
 	return s
+}
+
+// steadyOutcomes checks each hypothesis on the requests that ended before
+// the first fault and on those that started after the last heal (the whole
+// run, as "before", when there is no fault).
+func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, windows []FaultWindow, end float64) []SteadyOutcome {
+	if len(steady) == 0 {
+		return nil
+	}
+	before, after := end, -1.0
+	for _, w := range windows {
+		before = min(before, w.StartMS)
+		if w.EndMS != nil {
+			after = max(after, *w.EndMS)
+		}
+	}
+	var out []SteadyOutcome
+	for _, st := range steady {
+		expr, err := ParseExpr(st.Expr)
+		if err != nil {
+			continue
+		}
+		for _, c := range clients {
+			if st.Client != "*" && st.Client != c.Name {
+				continue
+			}
+			reqs := Requests(events, c.Name)
+			check := func(when string, keep func(journal.Event) bool) {
+				var in []journal.Event
+				for _, r := range reqs {
+					if keep(r) {
+						in = append(in, r)
+					}
+				}
+				o := SteadyOutcome{Client: c.Name, Expr: st.Expr, When: when}
+				if v, ok := windowMetrics(in).Value(expr.Metric); ok {
+					o.Value, o.Holds = &v, expr.Holds(v)
+				}
+				out = append(out, o)
+			}
+			check("before", func(r journal.Event) bool { return r.End() < before })
+			if after >= 0 {
+				check("after", func(r journal.Event) bool { return r.T >= after })
+			}
+		}
+	}
+	return out
+}
+
+// windowMetrics are the fault-free metrics of some requests.
+func windowMetrics(reqs []journal.Event) Metrics {
+	m := Metrics{Requests: len(reqs)}
+	var lat []float64
+	for _, r := range reqs {
+		if r.Succeeded() {
+			lat = append(lat, r.LatencyMS)
+		} else {
+			m.Errors++
+		}
+	}
+	if len(reqs) > 0 {
+		a := float64(len(reqs)-m.Errors) / float64(len(reqs))
+		m.Availability = &a
+	}
+	m.LatencyP50MS, m.LatencyP99MS = percentile(lat, 50), percentile(lat, 99)
+	return m
 }
 
 func windowsAfterFirst(ws []FaultWindow) []FaultWindow {

@@ -95,6 +95,9 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	for _, a := range r.exp.Assertions {
 		r.j.Add(journal.Event{Type: journal.Assertion, Client: a.Client, Expr: a.Expr, Fault: a.Fault})
 	}
+	for _, a := range r.exp.SteadyState {
+		r.j.Add(journal.Event{Type: journal.SteadyState, Client: a.Client, Expr: a.Expr})
+	}
 
 	status, reason := "complete", ""
 	func() {

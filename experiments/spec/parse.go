@@ -106,7 +106,7 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}}
 	exp.Topology = Topology{Endpoint: DefaultEndpoint, Zone: DefaultZone, RecordTTL: DefaultTTL, NegativeTTL: DefaultTTL,
 		Table: Table{Name: DefaultTable, Items: DefaultItems}}
-	var topoNode, clientsNode, scheduleNode, assertionsNode *yaml.Node
+	var topoNode, clientsNode, scheduleNode, assertionsNode, steadyNode *yaml.Node
 	d.mapping(root, "experiment", []field{
 		{"name", true, func(_, v *yaml.Node) {
 			d.str(v, "name", &exp.Name)
@@ -129,6 +129,7 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 		}},
 		{"schedule", true, func(_, v *yaml.Node) { scheduleNode = v }},
 		{"assertions", false, func(_, v *yaml.Node) { assertionsNode = v }},
+		{"steady_state", false, func(_, v *yaml.Node) { steadyNode = v }},
 	})
 	// Order matters: clients name regions, faults name endpoints and regions,
 	// assertions name clients and faults.
@@ -143,6 +144,9 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	}
 	if assertionsNode != nil {
 		exp.Assertions = d.assertions(assertionsNode, exp)
+	}
+	if steadyNode != nil {
+		exp.SteadyState = d.steadyState(steadyNode, exp)
 	}
 	return exp
 }
@@ -548,6 +552,21 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment) []Assertion {
 		}
 		out = append(out, a)
 	})
+	return out
+}
+
+// steadyState parses the steady-state hypothesis: assertions on the metrics
+// a window of requests has (no fault-relative ones).
+func (d *decoder) steadyState(n *yaml.Node, exp *Experiment) []Assertion {
+	out := d.assertions(n, exp)
+	for i, a := range out {
+		if a.Metric != "" && !measure.SteadyMetric(a.Metric) {
+			d.errorf(deref(n).Content[i], "steady_state[%d].expr: %s is relative to a fault; the steady state takes %s", i, a.Metric, strings.Join(measure.SteadyMetrics, ", "))
+		}
+		if a.Fault != "" {
+			d.errorf(deref(n).Content[i], "steady_state[%d]: the steady state is not about a fault; remove fault", i)
+		}
+	}
 	return out
 }
 

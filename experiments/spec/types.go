@@ -31,6 +31,7 @@ type Experiment struct {
 	Duration    time.Duration
 	Faults      []faults.Fault // Params raw; the runner validates them again into typed values
 	Assertions  []Assertion
+	SteadyState []Assertion // checked before the first fault and after the last heal
 }
 
 // Topology is the world the experiment runs in.
