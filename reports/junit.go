@@ -52,6 +52,20 @@ func JUnit(w io.Writer, s measure.Summary) error {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
+	for _, o := range s.SteadyState {
+		tc := testcase{Classname: "faultline." + s.Experiment + "." + o.Client, Name: "steady state " + o.When + " the faults: " + o.Expr, Time: "0"}
+		if !o.Holds {
+			msg := fmt.Sprintf("%s the faults: value %s, want %s", o.When, num(o.Value), o.Expr)
+			if o.When == "before" {
+				tc.Error = &failure{Message: msg, Type: "invalid", Text: "the steady state did not hold before the faults: the run proves nothing; " + msg}
+				suite.Errors++
+			} else {
+				tc.Failure = &failure{Message: msg, Type: "steady-state", Text: msg}
+				suite.Failures++
+			}
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
 	if s.Status != "complete" {
 		reason := s.Reason
 		if reason == "" {
