@@ -80,6 +80,8 @@ func finish(s measure.Summary, events []journal.Event, runErr error, outDir stri
 		return cli.Exit("the run is incomplete: "+s.Reason, exitBrokenRun)
 	case s.Verdict == measure.Invalid:
 		return cli.Exit("the steady state did not hold before the faults: the run proves nothing", exitBrokenRun)
+	case s.Verdict == measure.Fail && s.Status == "stopped":
+		return cli.Exit("the run was stopped early: "+s.Reason, exitFail)
 	case s.Verdict == measure.Fail:
 		return cli.Exit("", exitFail)
 	}

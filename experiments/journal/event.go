@@ -13,6 +13,7 @@ const (
 	RunStart      = "run.start"      // Detail: experiment name; Seed; K (consecutive successes)
 	Assertion     = "assertion"      // Client, Expr, Fault: an assertion of the experiment, so a journal re-renders alone
 	SteadyState   = "steady-state"   // Client, Expr: the steady-state hypothesis, checked before the first fault and after the last heal
+	StopCondition = "stop-condition" // Client, Expr: a condition that ends the run early; Status "tripped" when it did
 	RunEnd        = "run.end"        // Status: complete|incomplete; Detail: reason
 	Phase         = "phase"          // Detail: warmup|faults|cooldown|stop
 	ClientStart   = "client.start"   // Client, Strategy, Region (primary), Addr (source IP the client uses)

@@ -165,7 +165,11 @@ func Summarize(events []journal.Event) Summary {
 			s.Verdict = Fail // it did not come back to its steady state
 		}
 	}
-	if s.Status != "complete" {
+	switch s.Status {
+	case "complete":
+	case "stopped": // a stop condition tripped: the guardrail is the verdict
+		s.Verdict = Fail
+	default:
 		s.Verdict = Incomplete
 	}
 	return s
@@ -218,7 +222,10 @@ func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, window
 	return out
 }
 
-// windowMetrics are the fault-free metrics of some requests.
+// WindowMetrics are the fault-free metrics of some requests (steady state,
+// stop conditions).
+func WindowMetrics(reqs []journal.Event) Metrics { return windowMetrics(reqs) }
+
 func windowMetrics(reqs []journal.Event) Metrics {
 	m := Metrics{Requests: len(reqs)}
 	var lat []float64

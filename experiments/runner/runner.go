@@ -76,6 +76,7 @@ type run struct {
 
 	mu      sync.Mutex
 	applied []*appliedFault
+	tripped string // the stop condition that ended the run, if one did
 }
 
 type appliedFault struct {
@@ -97,6 +98,9 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	}
 	for _, a := range r.exp.SteadyState {
 		r.j.Add(journal.Event{Type: journal.SteadyState, Client: a.Client, Expr: a.Expr})
+	}
+	for _, a := range r.exp.StopWhen {
+		r.j.Add(journal.Event{Type: journal.StopCondition, Client: a.Client, Expr: a.Expr})
 	}
 
 	status, reason := "complete", ""
@@ -124,6 +128,8 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	case ctx.Err() != nil:
 		status, reason = "incomplete", "interrupted"
 		res.Err = errors.New("interrupted: the run was stopped before its end")
+	case r.tripped != "":
+		status, reason = "stopped", "stop condition tripped: "+r.tripped
 	}
 	r.j.Add(journal.Event{Type: journal.RunEnd, Status: status, Detail: reason})
 	if err := r.j.Close(); err != nil && res.Err == nil {
@@ -256,17 +262,28 @@ func (r *run) schedule(ctx context.Context, start time.Time, clientErrs <-chan e
 		return cmp.Compare(boolRank(!a.heal), boolRank(!b.heal))
 	})
 	steps = append(steps, step{at: r.exp.Duration})
+	check := time.NewTicker(250 * time.Millisecond) // stop conditions
+	defer check.Stop()
 
 	for _, s := range steps {
 		timer := time.NewTimer(time.Until(start.Add(s.at)))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil // the caller reports the interruption
-		case err := <-clientErrs:
-			timer.Stop()
-			return err
-		case <-timer.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return nil // the caller reports the interruption
+			case err := <-clientErrs:
+				timer.Stop()
+				return err
+			case <-check.C:
+				if r.stopConditionTrips() {
+					timer.Stop()
+					return nil // the caller heals everything and reports the stop
+				}
+			case <-timer.C:
+				break wait
+			}
 		}
 		switch {
 		case s.fault.ID == "":
@@ -302,6 +319,30 @@ func Timeline(exp *spec.Experiment) []string {
 		out = append(out, fmt.Sprintf("%8s  %s", s.at, s.text))
 	}
 	return out
+}
+
+// stopConditionTrips checks every stop condition on the requests so far
+// and records the first that holds.
+func (r *run) stopConditionTrips() bool {
+	if len(r.exp.StopWhen) == 0 {
+		return false
+	}
+	events := r.j.Events()
+	for _, cond := range r.exp.StopWhen {
+		for _, c := range r.exp.Clients {
+			if cond.Client != "*" && cond.Client != c.Name {
+				continue
+			}
+			v, ok := measure.WindowMetrics(measure.Requests(events, c.Name)).Value(cond.Metric)
+			if ok && cond.Holds(v) {
+				r.tripped = fmt.Sprintf("%s: %s (value %g)", c.Name, cond.Expr, v)
+				r.j.Add(journal.Event{Type: journal.StopCondition, Client: c.Name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
+				r.say("stop condition tripped: %s; healing and stopping", r.tripped)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (r *run) apply(f faults.Fault) error {

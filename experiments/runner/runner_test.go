@@ -323,3 +323,33 @@ func TestHealthCheckFlapAndVelocityLimit(t *testing.T) {
 		t.Errorf("with the limit: %d publications (without: %d), %d held; want fewer and some held", churn["nlb-healthcheck-flap-velocity"], churn["nlb-healthcheck-flap"], held["nlb-healthcheck-flap-velocity"])
 	}
 }
+
+// A stop condition that trips heals everything and ends the run early,
+// reported as stopped and failed.
+func TestStopCondition(t *testing.T) {
+	exp := shortExperiment(t)
+	exp.Duration = 20 * time.Second
+	exp.Faults[0].Duration = 15 * time.Second
+	exp.StopWhen = []spec.Assertion{{Client: "naive", Expr: "errors > 5", Metric: "errors", Op: ">", Value: 5}}
+	began := time.Now()
+	res := Run(context.Background(), exp, Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("the run took %s: the stop condition did not end it early", took)
+	}
+	s := res.Summary
+	if s.Status != "stopped" || s.Verdict != measure.Fail || !strings.Contains(s.Reason, "errors > 5") {
+		t.Errorf("status %s, verdict %s, reason %q", s.Status, s.Verdict, s.Reason)
+	}
+	healed := 0
+	for _, e := range res.Events {
+		if e.Type == journal.FaultHealed {
+			healed++
+		}
+	}
+	if healed != 1 {
+		t.Errorf("healed %d times, want once", healed)
+	}
+}

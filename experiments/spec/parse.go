@@ -106,7 +106,7 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}}
 	exp.Topology = Topology{Endpoint: DefaultEndpoint, Zone: DefaultZone, RecordTTL: DefaultTTL, NegativeTTL: DefaultTTL,
 		Table: Table{Name: DefaultTable, Items: DefaultItems}}
-	var topoNode, clientsNode, scheduleNode, assertionsNode, steadyNode *yaml.Node
+	var topoNode, clientsNode, scheduleNode, assertionsNode, steadyNode, stopNode *yaml.Node
 	d.mapping(root, "experiment", []field{
 		{"name", true, func(_, v *yaml.Node) {
 			d.str(v, "name", &exp.Name)
@@ -130,6 +130,7 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 		{"schedule", true, func(_, v *yaml.Node) { scheduleNode = v }},
 		{"assertions", false, func(_, v *yaml.Node) { assertionsNode = v }},
 		{"steady_state", false, func(_, v *yaml.Node) { steadyNode = v }},
+		{"stop_when", false, func(_, v *yaml.Node) { stopNode = v }},
 	})
 	// Order matters: clients name regions, faults name endpoints and regions,
 	// assertions name clients and faults.
@@ -146,7 +147,10 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 		exp.Assertions = d.assertions(assertionsNode, exp)
 	}
 	if steadyNode != nil {
-		exp.SteadyState = d.steadyState(steadyNode, exp)
+		exp.SteadyState = d.steadyState(steadyNode, exp, "steady_state")
+	}
+	if stopNode != nil {
+		exp.StopWhen = d.steadyState(stopNode, exp, "stop_when")
 	}
 	return exp
 }
@@ -557,14 +561,14 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment) []Assertion {
 
 // steadyState parses the steady-state hypothesis: assertions on the metrics
 // a window of requests has (no fault-relative ones).
-func (d *decoder) steadyState(n *yaml.Node, exp *Experiment) []Assertion {
+func (d *decoder) steadyState(n *yaml.Node, exp *Experiment, what string) []Assertion {
 	out := d.assertions(n, exp)
 	for i, a := range out {
 		if a.Metric != "" && !measure.SteadyMetric(a.Metric) {
-			d.errorf(deref(n).Content[i], "steady_state[%d].expr: %s is relative to a fault; the steady state takes %s", i, a.Metric, strings.Join(measure.SteadyMetrics, ", "))
+			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is relative to a fault; %s takes %s", what, i, a.Metric, what, strings.Join(measure.SteadyMetrics, ", "))
 		}
 		if a.Fault != "" {
-			d.errorf(deref(n).Content[i], "steady_state[%d]: the steady state is not about a fault; remove fault", i)
+			d.errorf(deref(n).Content[i], "%s[%d]: not about one fault; remove fault", what, i)
 		}
 	}
 	return out

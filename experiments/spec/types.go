@@ -32,6 +32,7 @@ type Experiment struct {
 	Faults      []faults.Fault // Params raw; the runner validates them again into typed values
 	Assertions  []Assertion
 	SteadyState []Assertion // checked before the first fault and after the last heal
+	StopWhen    []Assertion // checked while the run goes; one that holds heals everything and ends it
 }
 
 // Topology is the world the experiment runs in.
