@@ -100,7 +100,7 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"tab indentation", "name: x\n\ttopology: {}\n", "2:1", "YAML syntax error"},
 		{"empty file", "", "1:1", "the file is empty"},
 		{"top level a list", "- name: x\n", "1:1", "expected a mapping of keys"},
-		{"unknown top-level key", strings.Replace(minimal, "name: x\n", "name: x\nfaults: []\n", 1), "2:1", `unknown key "faults"; expected one of: assertions, clients, description, metrics, name, schedule, seed, steady_state, topology`},
+		{"unknown top-level key", strings.Replace(minimal, "name: x\n", "name: x\nfaults: []\n", 1), "2:1", `unknown key "faults"; expected one of: assertions, clients, description, metrics, name, schedule, seed, steady_state, stop_when, topology`},
 		{"unknown client key", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    retries: 3\n", 1), "9:5", `clients[0]: unknown key "retries"`},
 		{"unknown region key", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      zones: 3\n", 1), "6:7", `topology.regions[1]: unknown key "zones"`},
 		{"unknown fault key", strings.Replace(minimal, "      start: 1s\n", "      start: 1s\n      when: now\n", 1), "16:7", `schedule.faults[0]: unknown key "when"`},
