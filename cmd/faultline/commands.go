@@ -108,6 +108,37 @@ func validateCommand() *cli.Command {
 	}
 }
 
+func explainCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "explain",
+		Usage:     "print an experiment's planned timeline, without building anything",
+		ArgsUsage: "EXPERIMENT",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage(c, "explain takes one experiment, got %d arguments", c.NArg())
+			}
+			exp, err := loadExperiment(c.Args().First())
+			if err != nil {
+				return cli.Exit(err.Error(), exitUsage)
+			}
+			fmt.Printf("%s: %s\n", exp.Name, exp.Description)
+			for _, line := range runner.Timeline(exp) {
+				fmt.Println("  " + line)
+			}
+			for _, a := range exp.SteadyState {
+				fmt.Printf("  steady state (before the first fault, after the last heal): %s: %s\n", a.Client, a.Expr)
+			}
+			for _, a := range exp.StopWhen {
+				fmt.Printf("  stop when: %s: %s\n", a.Client, a.Expr)
+			}
+			for _, a := range exp.Assertions {
+				fmt.Printf("  assert: %s: %s\n", a.Client, a.Expr)
+			}
+			return nil
+		},
+	}
+}
+
 func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",

@@ -51,6 +51,7 @@ func newApp() *cli.App {
 			validateCommand(),
 			listCommand(),
 			reportCommand(),
+			explainCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error(), exitUsage)
@@ -58,7 +59,7 @@ func newApp() *cli.App {
 		// Without a command, print help; an unknown command is bad usage.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain", c.Args().First()), exitUsage)
 			}
 			return cli.ShowAppHelp(c)
 		},

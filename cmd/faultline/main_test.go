@@ -67,6 +67,7 @@ func TestUsageAndValidationExitCodes(t *testing.T) {
 	}{
 		{[]string{"list"}, 0, "dynamodb-empty-dns"},
 		{[]string{"validate", "dynamodb-empty-dns"}, 0, "valid"},
+		{[]string{"explain", "dynamodb-2025-10-20"}, 0, "13s  heal race"},
 		{[]string{"run", "--dry-run", "dynamodb-empty-dns"}, 0, "3s  apply f1: dns.empty on dynamodb.us-east-1.amazonaws.com."},
 		{[]string{"run"}, 2, "usage: faultline run"},
 		{[]string{"run", "--trials-nope", "x"}, 2, "flag provided but not defined"},
