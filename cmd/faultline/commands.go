@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -29,6 +33,7 @@ func runCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Usage: "seed for random choices (overrides the experiment's)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "validate, build the world, print the planned timeline; run no client, apply no fault"},
+			&cli.IntFlag{Name: "trials", Value: 1, Usage: "run N times with the faults shifted by a seeded random phase; metrics become distributions"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -58,10 +63,73 @@ func runCommand() *cli.Command {
 				}
 				return nil
 			}
+			if n := c.Int("trials"); n != 1 {
+				if n < 1 || n > 1000 {
+					return usage(c, "--trials %d: expected 1 to 1000", n)
+				}
+				return runTrials(ctx, exp, opts, n)
+			}
 			res := runner.Run(ctx, exp, opts)
 			return finish(res.Summary, res.Events, res.Err, opts.OutDir)
 		},
 	}
+}
+
+func runTrials(ctx context.Context, exp *spec.Experiment, opts runner.Options, n int) error {
+	ts, err := runner.RunTrials(ctx, exp, opts, n)
+	if opts.OutDir != "" {
+		if f, ferr := os.Create(filepath.Join(opts.OutDir, "trials.json")); ferr == nil {
+			enc := json.NewEncoder(f)
+			enc.SetIndent("", "  ")
+			enc.Encode(ts)
+			f.Close()
+		}
+	}
+	fmt.Printf("\nfaultline: %s, %d trials  verdict %s\n\n", ts.Experiment, len(ts.Trials), strings.ToUpper(ts.Verdict))
+	fmt.Printf("  %-10s %-16s %4s %9s %9s %9s %9s %9s\n", "client", "metric", "n", "min", "median", "p90", "p95", "max")
+	for _, client := range sortedKeys(ts.Metrics) {
+		for _, m := range []string{"detect_ms", "failover_ms", "recover_ms", "availability"} {
+			d := ts.Metrics[client][m]
+			fmt.Printf("  %-10s %-16s %4d %9s %9s %9s %9s %9s\n", client, m, d.N, val(d.Min), val(d.Median), val(d.P90), val(d.P95), val(d.Max))
+		}
+	}
+	for _, a := range ts.Assertions {
+		mark := "✓"
+		if !a.Pass {
+			mark = "✗"
+		}
+		fmt.Printf("\n  %s %s: %s (value %s) %s", mark, a.Client, a.Expr, val(a.Value), a.Note)
+	}
+	fmt.Println()
+	if opts.OutDir != "" {
+		fmt.Printf("\n  trials in %s (trial-NN/, trials.json)\n", opts.OutDir)
+	}
+	if err != nil {
+		return cli.Exit("run broke: "+err.Error(), exitBrokenRun)
+	}
+	switch ts.Verdict {
+	case measure.Incomplete, measure.Invalid:
+		return cli.Exit("", exitBrokenRun)
+	case measure.Fail:
+		return cli.Exit("", exitFail)
+	}
+	return nil
+}
+
+func val(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return strconv.FormatFloat(*v, 'g', 5, 64)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // finish prints the summary and maps the outcome to the exit-code contract.

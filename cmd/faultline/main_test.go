@@ -217,3 +217,33 @@ assertions:
 		t.Errorf("--format pdf: exit %d, want 2", code)
 	}
 }
+
+// --trials runs the experiment N times and checks aggregated assertions on
+// the distributions.
+func TestTrials(t *testing.T) {
+	out := t.TempDir()
+	exp := writeFile(t, "trials.yaml", `name: trials
+topology:
+  regions: [{name: us-east-1}, {name: us-west-2}]
+clients:
+  - {name: fo, strategy: failover, regions: [us-east-1, us-west-2]}
+schedule:
+  duration: 2s
+  faults:
+    - {kind: dns.empty, target: dynamodb.us-east-1.amazonaws.com, start: 500ms, duration: 1s}
+assertions:
+  - {client: fo, expr: "max(failover_ms) < 0.001"}
+`)
+	code, text := faultline(t, "run", "-q", "--trials", "2", "--out", out, exp)
+	if code != 1 || !strings.Contains(text, "2 trials  verdict FAIL") || !strings.Contains(text, "✗ fo: max(failover_ms) < 0.001") {
+		t.Errorf("exit %d, want 1 with the aggregated assertion failing:\n%s", code, text)
+	}
+	for _, f := range []string{"trials.json", "trial-01/journal.jsonl", "trial-02/report.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if code, _ := faultline(t, "run", "--trials", "0", exp); code != 2 {
+		t.Errorf("--trials 0: exit %d, want 2", code)
+	}
+}

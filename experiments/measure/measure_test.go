@@ -235,9 +235,11 @@ func TestSummaryVerdicts(t *testing.T) {
 
 func TestParseExpr(t *testing.T) {
 	good := map[string]Expr{
-		"failover_ms < 2000":   {"failover_ms", "<", 2000},
-		"availability >= 0.99": {"availability", ">=", 0.99},
-		"errors == 0":          {"errors", "==", 0},
+		"failover_ms < 2000":      {Metric: "failover_ms", Op: "<", Value: 2000},
+		"availability >= 0.99":    {Metric: "availability", Op: ">=", Value: 0.99},
+		"errors == 0":             {Metric: "errors", Op: "==", Value: 0},
+		"p95(failover_ms) < 1500": {Metric: "failover_ms", Op: "<", Value: 1500, Agg: "p95"},
+		"max(detect_ms) < 500":    {Metric: "detect_ms", Op: "<", Value: 500, Agg: "max"},
 	}
 	for s, want := range good {
 		got, err := ParseExpr(s)
@@ -245,12 +247,12 @@ func TestParseExpr(t *testing.T) {
 			t.Errorf("ParseExpr(%q) = %+v, %v; want %+v", s, got, err, want)
 		}
 	}
-	for _, s := range []string{"", "failover_ms", "speed < 3", "failover_ms =< 3", "failover_ms < soon", "a < 1 b"} {
+	for _, s := range []string{"", "failover_ms", "speed < 3", "failover_ms =< 3", "failover_ms < soon", "a < 1 b", "p42(failover_ms) < 1", "p95(speed) < 1"} {
 		if _, err := ParseExpr(s); err == nil {
 			t.Errorf("ParseExpr(%q) succeeded, want an error", s)
 		}
 	}
-	e := Expr{"x", "<=", 2}
+	e := Expr{Metric: "x", Op: "<=", Value: 2}
 	if !e.Holds(2) || e.Holds(2.1) {
 		t.Error("<= compares wrongly")
 	}
@@ -286,5 +288,29 @@ func TestSteadyState(t *testing.T) {
 		if s.Verdict != c.verdict || len(s.SteadyState) != 2 {
 			t.Errorf("%s: verdict %s, want %s (%+v)", c.pattern, s.Verdict, c.verdict, s.SteadyState)
 		}
+	}
+}
+
+func TestSummarizeTrials(t *testing.T) {
+	trial := func(failover float64, pass bool) Summary {
+		return Summary{Experiment: "e", Verdict: Pass, Status: "complete",
+			Clients:    []ClientReport{{Name: "c", Metrics: Metrics{FailoverMS: f(failover), Requests: 10}}},
+			Assertions: []AssertionOutcome{{Client: "c", Metric: "failover_ms", Expr: "p90(failover_ms) < 250", Pass: true}, {Client: "c", Metric: "failover_ms", Expr: "failover_ms < 1000", Pass: pass}}}
+	}
+	var ts []Summary
+	for i := 1; i <= 10; i++ {
+		ts = append(ts, trial(float64(i*30), true))
+	}
+	s := SummarizeTrials(ts)
+	d := s.Metrics["c"]["failover_ms"]
+	if d.N != 10 || *d.Min != 30 || *d.Max != 300 || *d.Median != 165 {
+		t.Errorf("distribution = %+v", d)
+	}
+	if s.Verdict != Fail || s.Assertions[0].Pass || s.Assertions[1].Pass != true {
+		t.Errorf("p90(failover_ms) = %v < 250 should fail (p90 of 30..300 is 273); got %+v", d.P90, s.Assertions)
+	}
+	ts[3] = trial(40, false)
+	if s := SummarizeTrials(ts); s.Assertions[1].Pass {
+		t.Error("an assertion without aggregation must hold in every trial")
 	}
 }

@@ -261,6 +261,7 @@ func evaluate(a journal.Event, clients []ClientInfo, metricsFor func(ClientInfo,
 		if a.Client != "*" && a.Client != c.Name {
 			continue
 		}
+		// One run is one trial: an aggregation of one value is that value.
 		o := AssertionOutcome{Client: c.Name, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault}
 		if v, ok := metricsFor(c, a.Fault).Value(expr.Metric); ok {
 			o.Value, o.Pass = &v, expr.Holds(v)
@@ -298,7 +299,11 @@ var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availabili
 type Expr struct {
 	Metric, Op string
 	Value      float64
+	Agg        string // across trials: min, max, median, mean, p90, p95, p99; "" means every trial
 }
+
+// Aggregations an assertion may apply across trials.
+var Aggregations = []string{"min", "max", "median", "mean", "p90", "p95", "p99"}
 
 // ParseExpr parses "failover_ms < 2000".
 func ParseExpr(s string) (Expr, error) {
@@ -307,6 +312,12 @@ func ParseExpr(s string) (Expr, error) {
 		return Expr{}, fmt.Errorf("expected METRIC OP NUMBER, like \"failover_ms < 2000\", got %q", s)
 	}
 	e := Expr{Metric: fields[0], Op: fields[1]}
+	if open := strings.IndexByte(e.Metric, '('); open > 0 && strings.HasSuffix(e.Metric, ")") {
+		e.Agg, e.Metric = e.Metric[:open], e.Metric[open+1:len(e.Metric)-1]
+		if !slicesContains(Aggregations, e.Agg) {
+			return Expr{}, fmt.Errorf("unknown aggregation %q; expected one of: %s", e.Agg, strings.Join(Aggregations, ", "))
+		}
+	}
 	if !knownMetric(e.Metric) {
 		return Expr{}, fmt.Errorf("unknown metric %q; expected one of: %s", e.Metric, strings.Join(MetricNames, ", "))
 	}
@@ -321,6 +332,15 @@ func ParseExpr(s string) (Expr, error) {
 	}
 	e.Value = v
 	return e, nil
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func knownMetric(m string) bool {

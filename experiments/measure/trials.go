@@ -1,0 +1,119 @@
+package measure
+
+import (
+	"sort"
+
+	"github.com/montanaflynn/stats"
+)
+
+// Dist is a metric across trials: failover time is a distribution, not a
+// number.
+type Dist struct {
+	N      int      `json:"n"` // trials where the metric had a value
+	Min    *float64 `json:"min"`
+	Median *float64 `json:"median"`
+	P90    *float64 `json:"p90"`
+	P95    *float64 `json:"p95"`
+	Max    *float64 `json:"max"`
+	Mean   *float64 `json:"mean"`
+	P99    *float64 `json:"p99"`
+}
+
+// Distribute summarises values (nulls already left out).
+func Distribute(vs []float64) Dist {
+	d := Dist{N: len(vs)}
+	if len(vs) == 0 {
+		return d
+	}
+	s := append([]float64(nil), vs...)
+	sort.Float64s(s)
+	d.Min, d.Max = ptr(s[0]), ptr(s[len(s)-1])
+	d.Median, d.P90, d.P95, d.P99 = percentile(s, 50), percentile(s, 90), percentile(s, 95), percentile(s, 99)
+	if m, err := stats.Mean(s); err == nil {
+		d.Mean = ptr(m)
+	}
+	return d
+}
+
+// Of returns one aggregation of the distribution.
+func (d Dist) Of(agg string) *float64 {
+	return map[string]*float64{"min": d.Min, "max": d.Max, "median": d.Median, "mean": d.Mean, "p90": d.P90, "p95": d.P95, "p99": d.P99}[agg]
+}
+
+// TrialsSummary is the outcome of repeated runs of one experiment.
+type TrialsSummary struct {
+	Experiment string                     `json:"experiment"`
+	Verdict    string                     `json:"verdict"`
+	Trials     []Summary                  `json:"trials"`
+	Metrics    map[string]map[string]Dist `json:"metrics"` // client → metric → distribution
+	Assertions []AssertionOutcome         `json:"assertions"`
+}
+
+// SummarizeTrials aggregates runs: every metric of every client becomes a
+// distribution; an assertion with an aggregation (p95(failover_ms) < 1500)
+// is checked on the distribution, one without on every trial.
+func SummarizeTrials(trials []Summary) TrialsSummary {
+	ts := TrialsSummary{Trials: trials, Metrics: map[string]map[string]Dist{}, Verdict: Pass}
+	if len(trials) == 0 {
+		ts.Verdict = Incomplete
+		return ts
+	}
+	ts.Experiment = trials[0].Experiment
+	values := map[string]map[string][]float64{}
+	for _, t := range trials {
+		if t.Verdict == Incomplete || t.Verdict == Invalid {
+			ts.Verdict = t.Verdict
+		}
+		for _, c := range t.Clients {
+			if values[c.Name] == nil {
+				values[c.Name] = map[string][]float64{}
+			}
+			for _, m := range MetricNames {
+				if v, ok := c.Metrics.Value(m); ok {
+					values[c.Name][m] = append(values[c.Name][m], v)
+				}
+			}
+		}
+	}
+	for client, ms := range values {
+		ts.Metrics[client] = map[string]Dist{}
+		for m, vs := range ms {
+			ts.Metrics[client][m] = Distribute(vs)
+		}
+	}
+	// The assertions are the same in every trial: take the first trial's.
+	seen := map[string]bool{}
+	for _, a := range trials[0].Assertions {
+		key := a.Client + "\x00" + a.Expr
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		expr, err := ParseExpr(a.Expr)
+		if err != nil {
+			continue
+		}
+		o := AssertionOutcome{Client: a.Client, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault, Pass: true}
+		if expr.Agg != "" {
+			dist := ts.Metrics[a.Client][expr.Metric]
+			if v := dist.Of(expr.Agg); v != nil {
+				o.Value, o.Pass = v, expr.Holds(*v)
+			} else {
+				o.Pass, o.Note = false, expr.Metric+" had no value in any trial"
+			}
+		} else {
+			for _, t := range trials {
+				for _, ta := range t.Assertions {
+					if ta.Client == a.Client && ta.Expr == a.Expr && !ta.Pass {
+						o.Pass, o.Value, o.Note = false, ta.Value, "failed in at least one trial"
+					}
+				}
+			}
+		}
+		if !o.Pass && ts.Verdict == Pass {
+			ts.Verdict = Fail
+		}
+		ts.Assertions = append(ts.Assertions, o)
+	}
+	return ts
+}
