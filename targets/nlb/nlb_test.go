@@ -277,6 +277,13 @@ func TestNodeDownAndUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
+	// One round trip first: a connection still in the accept backlog would
+	// be dropped with the listener.
+	held.SetDeadline(time.Now().Add(2 * time.Second))
+	held.Write([]byte("w"))
+	if _, err := io.ReadFull(held, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
 	if err := lb.NodeDown(0); err != nil {
 		t.Fatal(err)
 	}
