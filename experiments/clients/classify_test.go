@@ -3,26 +3,39 @@ package clients
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dnsstub/dnsstubtest"
 )
 
-// Real errors from real servers, classified.
+// Real errors from real servers, as Go's resolver and dialer return them,
+// classified from the chain alone.
 func TestClassifyRealErrors(t *testing.T) {
 	srv := dnsstubtest.Start(t, dnsstub.Zone{Origin: "amazonaws.com."})
 	resolver := dnsstubtest.GoResolver(srv.Addr())
 	name := "dynamodb.us-east-1.amazonaws.com."
-	srv.SetRecords(name, 1, 5, []string{"127.0.0.1"})
+	if err := srv.SetRecords(name, dns.TypeA, 5, []string{"127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
 	lookup := func(a dnsstub.Action) error {
 		remove := dnsstubtest.Rule(t, srv, dnsstub.Rule{Name: name, Action: a})
 		defer remove()
 		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		defer cancel()
-		_, err := resolver.LookupHost(ctx, "dynamodb.us-east-1.amazonaws.com")
+		_, err := resolver.LookupHost(ctx, name)
 		return err
 	}
 	dial := func(addr string) error {
@@ -32,31 +45,14 @@ func TestClassifyRealErrors(t *testing.T) {
 		}
 		return err
 	}
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	// A listener that accepts and resets.
-	rst, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer rst.Close()
-	go func() {
-		for {
-			c, err := rst.Accept()
-			if err != nil {
-				return
-			}
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
 	readAfterReset := func() error {
-		c, err := net.Dial("tcp", rst.Addr().String())
+		c, err := net.Dial("tcp", resetter(t))
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		time.Sleep(50 * time.Millisecond)
+		c.SetDeadline(time.Now().Add(2 * time.Second))
 		c.Write([]byte("x"))
-		c.SetReadDeadline(time.Now().Add(time.Second))
 		_, err = c.Read(make([]byte, 1))
 		return err
 	}
@@ -69,13 +65,20 @@ func TestClassifyRealErrors(t *testing.T) {
 		{lookup(dnsstub.Empty(dnsstub.EmptyOptions{})), ClassDNSNotFound},
 		{lookup(dnsstub.NXDomain()), ClassDNSNotFound},
 		{lookup(dnsstub.ServFail()), ClassDNSServFail},
+		{lookup(dnsstub.Refused()), ClassDNSServFail},
 		{lookup(dnsstub.Timeout()), ClassDNSTimeout},
 		{lookup(dnsstub.Empty(dnsstub.EmptyOptions{NoAA: true})), ClassDNSOther},
-		{dial(closedAddr), ClassConnectRefused},
+		{dial(closedPort(t)), ClassConnectRefused},
 		{readAfterReset(), ClassReset},
 		{ctx.Err(), ClassCancelled},
 		{context.DeadlineExceeded, ClassTimeout},
 		{errors.New("something else"), ClassOther},
+	}
+	if addr := fullBacklog(t); addr != "" {
+		cases = append(cases, struct {
+			err  error
+			want string
+		}{dial(addr), ClassConnectTimeout})
 	}
 	for i, c := range cases {
 		if got := Classify(c.err); got != c.want {
@@ -85,4 +88,177 @@ func TestClassifyRealErrors(t *testing.T) {
 	if Classify(nil) != "" {
 		t.Error("nil error has a class")
 	}
+}
+
+// Every class through the whole client: aws-sdk-go-v2 with its retryer, Go's
+// resolver dialing faultline's DNS server, real servers behind. The stock
+// retryer of the single-region client often sleeps past the deadline, and
+// the SDK then returns only "context deadline exceeded": the class must
+// still name the cause that the attempts met.
+func TestClassesThroughTheSDK(t *testing.T) {
+	srv := dnsstubtest.Start(t, dnsstub.Zone{Origin: "amazonaws.com."})
+	hang := listen(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() }) // reads, never answers
+	cases := []struct {
+		name   string
+		action dnsstub.Action // shapes the endpoint's name, or nil
+		addr   string         // what the endpoint's port leads to
+		want   string
+		detail string // in the journaled detail
+	}{
+		{"empty", dnsstub.Empty(dnsstub.EmptyOptions{}), "", ClassDNSNotFound, "no such host"},
+		{"nxdomain", dnsstub.NXDomain(), "", ClassDNSNotFound, "no such host"},
+		{"lame", dnsstub.Empty(dnsstub.EmptyOptions{NoAA: true}), "", ClassDNSOther, "lame referral"},
+		{"servfail", dnsstub.ServFail(), "", ClassDNSServFail, "server misbehaving"},
+		{"dns-timeout", dnsstub.Timeout(), "", ClassDNSTimeout, "no DNS answer"},
+		{"refused", nil, closedPort(t), ClassConnectRefused, "connection refused"},
+		{"connect-timeout", nil, fullBacklog(t), ClassConnectTimeout, "no TCP connection"},
+		{"reset", nil, resetter(t), ClassReset, "reset by peer"},
+		{"hang", nil, hang, ClassTimeout, "no response"},
+		{"5xx", nil, answering(t, 500, "InternalServerError"), ClassHTTP5xx, "HTTP 500 InternalServerError"},
+		{"throttled", nil, answering(t, 400, "ProvisionedThroughputExceededException"), ClassThrottled, "ProvisionedThroughputExceededException"},
+	}
+	for _, strategy := range []string{SingleRegion, Failover} {
+		for _, tc := range cases {
+			t.Run(strategy+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				region := strategy + "-" + tc.name // a name of its own, so the cases run at once
+				name := "dynamodb." + region + ".amazonaws.com."
+				if err := srv.SetRecords(name, dns.TypeA, 5, []string{"127.0.0.1"}); err != nil {
+					t.Fatal(err)
+				}
+				if tc.action != nil {
+					dnsstubtest.Rule(t, srv, dnsstub.Rule{Name: name, Action: tc.action})
+				}
+				port := "1" // never dialed: DNS fails first
+				if tc.action == nil {
+					if tc.addr == "" {
+						t.Skip("no address for this case on this machine")
+					}
+					_, port, _ = net.SplitHostPort(tc.addr)
+				}
+				var got journal.Event
+				cfg := Config{Name: "c", Strategy: strategy, Regions: []string{region, "unused"},
+					Endpoints: map[string]string{region: fmt.Sprintf("http://dynamodb.%s.amazonaws.com:%s", region, port)},
+					DNSServer: srv.Addr(), SourceIP: "127.0.0.30", Timeout: 300 * time.Millisecond, Table: "orders", Items: 1,
+					Record: func(e journal.Event) { got = e }, Now: func() float64 { return 0 }}
+				if err := newClient(cfg).do(region, GetItem, 0, false, time.Now(), 0); err == nil {
+					t.Fatal("the request succeeded")
+				}
+				if got.Error != tc.want || !strings.Contains(got.Detail, tc.detail) {
+					t.Errorf("class %s, detail %q; want %s, a detail with %q", got.Error, got.Detail, tc.want, tc.detail)
+				}
+				if got.Succeeded() || len(got.Detail) > maxDetail+len("…") {
+					t.Errorf("event %+v: want a failure with a detail of at most %d bytes", got, maxDetail)
+				}
+			})
+		}
+	}
+}
+
+func TestKeepTail(t *testing.T) {
+	if got := keepTail("short", 10); got != "short" {
+		t.Errorf("keepTail(short) = %q", got)
+	}
+	long := strings.Repeat("é", 100) + " connection refused"
+	got := keepTail(long, 50)
+	if !utf8.ValidString(got) || !strings.HasSuffix(got, "connection refused") || len(got) > 50 || !strings.HasPrefix(got, "…") {
+		t.Errorf("keepTail = %q (%d bytes): want valid UTF-8, the tail kept, at most 50 bytes", got, len(got))
+	}
+}
+
+func TestRooted(t *testing.T) {
+	for in, want := range map[string]string{
+		"dynamodb.us-east-1.amazonaws.com:80":  "dynamodb.us-east-1.amazonaws.com.:80",
+		"dynamodb.us-east-1.amazonaws.com.:80": "dynamodb.us-east-1.amazonaws.com.:80",
+		"127.0.0.1:80":                         "127.0.0.1:80",
+		"[::1]:80":                             "[::1]:80",
+		"no-port":                              "no-port",
+	} {
+		if got := rooted(in); got != want {
+			t.Errorf("rooted(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// closedPort is a loopback address nothing listens on: connecting is refused.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// listen accepts connections on loopback and hands each to serve.
+func listen(t *testing.T, serve func(net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// resetter accepts and closes with SO_LINGER 0 once the client has sent
+// something: the client's read sees a reset.
+func resetter(t *testing.T) string {
+	return listen(t, func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		c.Read(make([]byte, 1))
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	})
+}
+
+// fullBacklog is a listener with backlog 0 that never accepts, its accept
+// queue filled: Linux drops further SYNs, so connecting times out. "" if the
+// queue would not fill.
+func fullBacklog(t *testing.T) string {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	for range 8 {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return addr // the queue is full
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return "" // this kernel accepted them all: no way to time a connect out here
+}
+
+// answering is an HTTP server that answers every request with a DynamoDB
+// error of the given status and type.
+func answering(t *testing.T, status int, errType string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"injected by the test"}`, errType)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
 }

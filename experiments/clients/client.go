@@ -1,24 +1,23 @@
 // Package clients holds faultline's reference clients: DynamoDB clients on
 // aws-sdk-go-v2 that keep the real hostnames (dynamodb.<region>.amazonaws.com)
-// but resolve them through faultline's DNS server, send requests at a fixed
-// rate and journal every one. README.md describes the strategies.
+// but resolve them through faultline's DNS server, send requests on a fixed
+// schedule and journal every one. README.md describes the strategies.
 package clients
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -31,188 +30,209 @@ const (
 	Failover     = "failover"      // switch region after a failure, probe the primary, fail back
 )
 
+// Operations a client sends, in turn.
+const (
+	GetItem = "GetItem"
+	PutItem = "PutItem"
+)
+
 // Config of one client.
 type Config struct {
 	Name, Strategy string
 	Regions        []string          // first is primary
 	Endpoints      map[string]string // region → "http://dynamodb.<region>.amazonaws.com:PORT"
 	DNSServer      string            // faultline's DNS server, "127.0.0.1:PORT"
-	SourceIP       string            // the client's own loopback address for DNS and data
-	Rate           float64           // requests per second
-	Operations     []string          // GetItem, PutItem: in turn
-	Timeout        time.Duration     // per SDK call
+	SourceIP       string            // the client's own loopback address for DNS and data, "127.0.0.11"
+	Rate           float64           // requests per second, on a fixed schedule
+	Operations     []string          // GetItem, PutItem: in turn (default GetItem)
+	Timeout        time.Duration     // per SDK call, retries included
 	KeepAlive      bool              // false: a new connection, and so a DNS lookup, per request
 	ProbeInterval  time.Duration     // failover: how often to try the primary while away from it
 	Table          string
-	Items          int
+	Items          int                 // keys item-0000 … item-(Items-1)
 	Record         func(journal.Event) // every event; called concurrently
 	Now            func() float64      // journal clock in ms
 }
 
-// maxInFlight bounds concurrent requests of one client. Requests start on a
-// fixed schedule whether or not earlier ones finished, so a slow fault shows
-// as slow or failed requests rather than as fewer requests (no coordinated
-// omission); only past this bound does the schedule wait.
-const maxInFlight = 256
+// MaxRate bounds Rate: a reference client, not a load generator.
+const MaxRate = 5000
 
-// Validate checks a config before anything starts.
+// maxInFlight bounds the requests of one client in flight at once. Each
+// request ends within Timeout, so about Rate×Timeout are ever in flight and
+// the bound only matters if the machine stalls; see Run.
+const maxInFlight = 1024
+
+// Validate checks a config before anything starts; each error names the
+// client and what was expected.
 func (c Config) Validate() error {
-	switch {
-	case c.Name == "":
+	if c.Name == "" {
 		return errors.New("client: no name")
-	case c.Strategy != SingleRegion && c.Strategy != Failover:
-		return fmt.Errorf("client %s: unknown strategy %q", c.Name, c.Strategy)
-	case len(c.Regions) == 0:
-		return fmt.Errorf("client %s: no regions", c.Name)
-	case c.Strategy == Failover && len(c.Regions) < 2:
-		return fmt.Errorf("client %s: failover needs two regions or more", c.Name)
-	case c.Rate <= 0 || c.Timeout <= 0 || c.Items <= 0 || c.Table == "":
-		return fmt.Errorf("client %s: rate, timeout, table and items must be set", c.Name)
-	case c.Record == nil || c.Now == nil:
-		return fmt.Errorf("client %s: no journal", c.Name)
-	case net.ParseIP(c.SourceIP) == nil || !net.ParseIP(c.SourceIP).IsLoopback():
-		return fmt.Errorf("client %s: source address %q is not a loopback address", c.Name, c.SourceIP)
 	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("client %s: "+format, append([]any{c.Name}, args...)...)
+	}
+	switch {
+	case c.Strategy != SingleRegion && c.Strategy != Failover:
+		return bad("unknown strategy %q (want %s or %s)", c.Strategy, SingleRegion, Failover)
+	case len(c.Regions) == 0:
+		return bad("no regions")
+	case c.Strategy == Failover && len(c.Regions) < 2:
+		return bad("failover needs two regions or more, got %v", c.Regions)
+	case math.IsNaN(c.Rate) || c.Rate <= 0 || c.Rate > MaxRate:
+		return bad("rate %v: want requests per second in (0, %d]", c.Rate, MaxRate)
+	case c.Timeout <= 0:
+		return bad("timeout %s: want a positive duration", c.Timeout)
+	case c.Strategy == Failover && c.ProbeInterval <= 0:
+		return bad("failover needs a probe interval, got %s", c.ProbeInterval)
+	case c.Table == "":
+		return bad("no table")
+	case c.Items <= 0:
+		return bad("items %d: want at least one", c.Items)
+	case c.Record == nil || c.Now == nil:
+		return bad("no journal (Record and Now must be set)")
+	}
+	seen := map[string]bool{}
 	for _, r := range c.Regions {
-		if c.Endpoints[r] == "" {
-			return fmt.Errorf("client %s: no endpoint for region %s", c.Name, r)
+		if seen[r] {
+			return bad("region %s listed twice", r)
+		}
+		seen[r] = true
+		if err := checkEndpoint(c.Endpoints[r]); err != nil {
+			return bad("endpoint of region %s: %v", r, err)
 		}
 	}
 	for _, op := range c.Operations {
-		if op != "GetItem" && op != "PutItem" {
-			return fmt.Errorf("client %s: unknown operation %q", c.Name, op)
+		if op != GetItem && op != PutItem {
+			return bad("unknown operation %q (want %s or %s)", op, GetItem, PutItem)
 		}
 	}
-	if c.Strategy == Failover && c.ProbeInterval <= 0 {
-		return fmt.Errorf("client %s: failover needs a probe interval", c.Name)
+	src := net.ParseIP(c.SourceIP)
+	if src == nil || !src.IsLoopback() {
+		return bad("source address %q is not a loopback address", c.SourceIP)
+	}
+	host, port, err := net.SplitHostPort(c.DNSServer)
+	dns := net.ParseIP(host)
+	if err != nil || dns == nil || !dns.IsLoopback() || port == "" || port == "0" {
+		return bad("DNS server %q: want a loopback ip:port", c.DNSServer)
+	}
+	if (src.To4() == nil) != (dns.To4() == nil) {
+		return bad("source address %s and DNS server %s are of different IP families", c.SourceIP, c.DNSServer)
 	}
 	return nil
 }
 
-type client struct {
-	cfg     Config
-	sdk     map[string]*dynamodb.Client
-	current atomic.Int32 // index into cfg.Regions of the region requests go to
-	http    *awshttp.BuildableClient
-}
-
-// Run sends requests until ctx ends, then waits for the requests in flight
-// (each bounded by Timeout) so that every one is journaled with its outcome.
-// The caller journals the client's start (StartEvent), in its own order.
-func Run(ctx context.Context, cfg Config) error {
-	if err := cfg.Validate(); err != nil {
+func checkEndpoint(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
 		return err
 	}
-	if len(cfg.Operations) == 0 {
-		cfg.Operations = []string{"GetItem"}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Path != "" && u.Path != "/" {
+		return fmt.Errorf("%q: want http://host:port", s)
 	}
-	c := &client{cfg: cfg, sdk: map[string]*dynamodb.Client{}}
-	c.http = c.httpClient()
-	for _, r := range cfg.Regions {
-		c.sdk[r] = c.sdkClient(r)
-	}
-	defer c.http.GetTransport().CloseIdleConnections()
-
-	var wg sync.WaitGroup
-	if cfg.Strategy == Failover {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.probeLoop(ctx) }()
-	}
-	sem := make(chan struct{}, maxInFlight)
-	start := time.Now()
-	interval := time.Duration(float64(time.Second) / cfg.Rate)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for i := 0; ; i++ {
-		timer.Reset(time.Until(start.Add(time.Duration(i) * interval)))
-		select {
-		case <-ctx.Done():
-			wg.Wait()
-			return nil
-		case <-timer.C:
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return nil
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.request(i)
-		}(i)
-	}
+	return nil
 }
 
 // StartEvent is the client.start event that tells metrics who the client is:
-// its strategy, primary region and source address.
+// its strategy, primary region and source address. The runner journals it
+// for every client before any starts, so that client.start events follow the
+// experiment's order; Run does not journal it again.
 func (c Config) StartEvent() journal.Event {
 	return journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: c.Strategy, Region: c.Regions[0], Addr: c.SourceIP}
 }
 
-// httpClient dials from the client's source address and resolves through
-// faultline's DNS server, also from that address, so the server's journal can
-// tell this client's queries apart.
-func (c *client) httpClient() *awshttp.BuildableClient {
-	src := net.ParseIP(c.cfg.SourceIP)
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		d := net.Dialer{}
-		if network == "udp" || network == "udp4" || network == "udp6" {
-			d.LocalAddr = &net.UDPAddr{IP: src}
-		} else {
-			d.LocalAddr = &net.TCPAddr{IP: src}
-		}
-		return d.DialContext(ctx, network, c.cfg.DNSServer)
-	}}
-	return awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) {
-			d.Resolver = resolver
-			d.LocalAddr = &net.TCPAddr{IP: src}
-			d.Timeout = c.cfg.Timeout
-		}).
-		WithTransportOptions(func(t *http.Transport) {
-			t.DisableKeepAlives = !c.cfg.KeepAlive
-			t.MaxIdleConnsPerHost = 16
-			t.IdleConnTimeout = 90 * time.Second
-		})
+type client struct {
+	cfg     Config
+	http    *http.Client
+	pool    *http.Transport // http's: closed when the client stops
+	sdk     map[string]*dynamodb.Client
+	current atomic.Int32 // index into cfg.Regions of the region requests go to
 }
 
-func (c *client) sdkClient(region string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:                region,
-		BaseEndpoint:          aws.String(c.cfg.Endpoints[region]),
-		Credentials:           credentials.NewStaticCredentialsProvider("faultline", "faultline", ""),
-		AccountIDEndpointMode: aws.AccountIDEndpointModeDisabled,
-		HTTPClient:            ownBody{c.http},
-		Retryer:               c.retryer(),
-	})
-}
-
-// retryer: the single-region client keeps the SDK's standard retryer (3
-// attempts), as an application that changed nothing would; the failover
-// client fails fast (1 attempt), because its failover is the retry.
-func (c *client) retryer() aws.Retryer {
-	if c.cfg.Strategy == Failover {
-		return retry.AddWithMaxAttempts(retry.NewStandard(), 1)
+// Run sends requests until ctx ends and returns nil then (an error only for
+// an invalid config, before anything starts).
+//
+// Schedule: request i is due at start + i/Rate, whether or not earlier ones
+// have finished, so a slow fault shows as slow or failed requests, never as
+// fewer requests (no coordinated omission). A request journals its due time
+// as T and measures its latency from it, so a request that started late
+// (the machine stalled, or maxInFlight were in flight) carries the delay in
+// its latency; late requests then start at once, and the schedule does not
+// drift.
+//
+// Stop: when ctx ends no new request starts; the ones in flight are not
+// cancelled but finish within their Timeout, and are journaled with their
+// real outcome. Run returns once they have.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
-	return retry.NewStandard()
+	return newClient(cfg).run(ctx, maxInFlight)
 }
 
-func (c *client) request(i int) {
+func newClient(cfg Config) *client {
+	if len(cfg.Operations) == 0 {
+		cfg.Operations = []string{GetItem}
+	}
+	c := &client{cfg: cfg, sdk: map[string]*dynamodb.Client{}}
+	c.http, c.pool = c.httpClient()
+	for _, r := range cfg.Regions {
+		c.sdk[r] = c.sdkClient(r)
+	}
+	return c
+}
+
+func (c *client) run(ctx context.Context, inFlight int) error {
+	defer c.pool.CloseIdleConnections() // after the requests in flight: connections they free close too
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if c.cfg.Strategy == Failover {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.probeLoop(ctx) }()
+	}
+	slots := make(chan struct{}, inFlight)
+	start, startMS := time.Now(), c.cfg.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := 0; ; i++ {
+		offset := time.Duration(float64(i) * float64(time.Second) / c.cfg.Rate)
+		timer.Reset(time.Until(start.Add(offset)))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			c.request(i, start.Add(offset), startMS+ms(offset))
+		}()
+	}
+}
+
+// request sends request i to the current region; for a failover client a
+// failure moves the current region on to the next one in the list (after the
+// last, back to the first). The failed request stays failed.
+func (c *client) request(i int, due time.Time, dueMS float64) {
 	idx := int(c.current.Load())
-	region := c.cfg.Regions[idx]
 	op := c.cfg.Operations[i%len(c.cfg.Operations)]
-	err := c.send(region, op, i)
+	err := c.do(c.cfg.Regions[idx], op, i, false, due, dueMS)
 	if err != nil && c.cfg.Strategy == Failover {
-		// Move on to the next region, unless another request already did.
+		// Unless another failed request has already moved it.
 		c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.cfg.Regions)))
 	}
 }
 
 // probeLoop tries the primary every ProbeInterval while the client is away
-// from it, and fails back once the primary answers.
+// from it, one probe at a time, and fails back once a probe succeeds.
 func (c *client) probeLoop(ctx context.Context) {
 	t := time.NewTicker(c.cfg.ProbeInterval)
 	defer t.Stop()
@@ -225,50 +245,36 @@ func (c *client) probeLoop(ctx context.Context) {
 		if c.current.Load() == 0 {
 			continue
 		}
-		if c.sendProbe(i) == nil {
+		if c.do(c.cfg.Regions[0], GetItem, i, true, time.Now(), c.cfg.Now()) == nil {
 			c.current.Store(0)
 		}
 	}
 }
 
-func (c *client) send(region, op string, i int) error {
-	return c.do(region, op, i, false)
-}
-
-func (c *client) sendProbe(i int) error {
-	return c.do(c.cfg.Regions[0], "GetItem", i, true)
-}
-
-// do sends one request and journals it. Requests are not tied to the run's
-// context: one in flight when the run stops finishes within its timeout.
-func (c *client) do(region, op string, i int, probe bool) error {
+// do sends one request and journals it. Its context is not the run's: a
+// request in flight when the run stops finishes within its timeout.
+func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS float64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
+	ctx, tried := withAttempts(ctx)
 	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("item-%04d", i%c.cfg.Items)}}
-	t0 := c.cfg.Now()
-	began := time.Now()
 	var err error
 	switch op {
-	case "PutItem":
+	case PutItem:
 		key["v"] = &types.AttributeValueMemberN{Value: strconv.Itoa(i)}
 		key["writer"] = &types.AttributeValueMemberS{Value: c.cfg.Name}
 		_, err = c.sdk[region].PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.cfg.Table), Item: key})
 	default:
 		_, err = c.sdk[region].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.cfg.Table), Key: key})
 	}
-	ev := journal.Event{T: t0, Type: journal.Request, Client: c.cfg.Name, Region: region, Op: op, Probe: probe,
-		LatencyMS: float64(time.Since(began).Microseconds()) / 1000, OK: journal.Bool(err == nil)}
+	ev := journal.Event{T: dueMS, Type: journal.Request, Client: c.cfg.Name, Region: region, Op: op, Probe: probe,
+		LatencyMS: ms(time.Since(due)), OK: journal.Bool(err == nil)}
 	if err != nil {
-		ev.Error = Classify(err)
-		ev.Detail = truncate(err.Error(), 200)
+		ev.Error, ev.Detail = tried.outcome(err, c.cfg.Timeout, c.cfg.DNSServer)
 	}
 	c.cfg.Record(ev)
 	return err
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
