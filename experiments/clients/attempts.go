@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,6 +123,10 @@ func (a *attempts) outcome(err error, timeout time.Duration, dnsServer string) (
 		case phaseConnected:
 			msg = fmt.Sprintf("no response within the %s deadline", timeout)
 		}
+	}
+	if class == ClassConnectTimeout && !strings.HasPrefix(msg, "no TCP connection") {
+		// The dialer's own deadline ended it: say so first, keep Go's words.
+		msg = "no TCP connection in time: " + msg
 	}
 	prefix := ""
 	switch {
