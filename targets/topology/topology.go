@@ -1,5 +1,5 @@
-// Package topology builds the small world an experiment runs in: per region an
-// embedded DynamoDB backend, an NLB whose targets reach it through links, and
+// Package topology builds the small world an experiment runs in: per region a
+// DynamoDB backend (embedded, or DynamoDB Local in a container), an NLB whose targets reach it through links, and
 // one DNS server authoritative for the regions' endpoint names, which resolve
 // to each region's NLB node addresses. It knows nothing about experiments:
 // the runner translates a spec into a Config.
@@ -23,6 +23,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dynamodb"
+	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/nlb"
@@ -35,6 +36,7 @@ type Config struct {
 	NegativeTTL time.Duration // SOA TTL and MINIMUM
 	Regions     []Region
 	Table       string // seeded in every region's backend
+	RunID       string // labels the containers a run starts
 	Items       int
 	Seed        int64 // for faults that draw random numbers
 
@@ -64,6 +66,14 @@ type Region struct {
 	Velocity    *nlb.Velocity
 	// KeepConnections turns off the NLB's connection termination.
 	KeepConnections bool
+	// Container, when set, runs the region's DynamoDB as a container
+	// instead of the embedded backend.
+	Container *Container
+}
+
+// Container is a region's containerised backend.
+type Container struct {
+	Image string // "" for container.DefaultImage
 }
 
 // World is a built topology. It implements faults.World.
@@ -83,7 +93,7 @@ type World struct {
 
 type region struct {
 	cfg     Region
-	backend *embedded.Server
+	backend dynamodb.Backend
 	lb      *nlb.LB
 	auto    *dnsauto.Automation
 }
@@ -153,7 +163,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 	for t := range addrs {
 		addrs[t] = fmt.Sprintf("127.0.%d.%d:0", 100+i, t+1)
 	}
-	backend, err := embedded.Run(ctx, embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...))
+	backend, err := w.startBackend(ctx, rc, addrs)
 	if err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
@@ -177,6 +187,14 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	return r, nil
+}
+
+// startBackend starts the region's backend, serving on the target addresses.
+func (w *World) startBackend(ctx context.Context, rc Region, addrs []string) (dynamodb.Backend, error) {
+	if rc.Container != nil {
+		return container.Run(ctx, container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs})
+	}
+	return embedded.Run(ctx, embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...))
 }
 
 func seed(ctx context.Context, endpoint, regionName, table string, items int) error {
