@@ -31,7 +31,11 @@ func start(t *testing.T) (*dnsstub.Server, *dnsrelay.Relay, func() []dnsstub.Que
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return srv, r, func() []dnsstub.QueryEvent { mu.Lock(); defer mu.Unlock(); return append([]dnsstub.QueryEvent(nil), seen...) }
+	return srv, r, func() []dnsstub.QueryEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]dnsstub.QueryEvent(nil), seen...)
+	}
 }
 
 // Queries over UDP and TCP (miekg's client) and Go's own resolver get the

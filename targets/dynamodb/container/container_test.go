@@ -134,6 +134,3 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("an unknown error: %v", err)
 	}
 }
-
-
-
