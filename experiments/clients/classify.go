@@ -138,3 +138,49 @@ func keepTail(s string, n int) string {
 	}
 	return "…" + s[cut:]
 }
+
+// ClassifyText names the class of an error an application reported as
+// text: one of the classes itself, or the words Go, Python, Node and the AWS
+// SDKs use for each cause. What it cannot place is ClassOther.
+func ClassifyText(s string) string {
+	if s == "" {
+		return ClassOther
+	}
+	for _, c := range Classes {
+		if s == c {
+			return c
+		}
+	}
+	l := strings.ToLower(s)
+	has := func(subs ...string) bool {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("no such host", "nxdomain", "name or service not known", "enotfound", "nodename nor servname", "no address associated"):
+		return ClassDNSNotFound
+	case has("server misbehaving", "servfail", "eai_again", "temporary failure in name resolution"):
+		return ClassDNSServFail
+	case has("lookup") && has("timeout", "timed out"):
+		return ClassDNSTimeout
+	case has("connection refused", "econnrefused"):
+		return ClassConnectRefused
+	case has("connect timeout", "connecttimeout", "no tcp connection", "dial tcp") && has("timeout", "timed out"):
+		return ClassConnectTimeout
+	case has("reset by peer", "econnreset", "broken pipe", "connection closed", "eof"):
+		return ClassReset
+	case has("throttl", "provisionedthroughputexceeded", "requestlimitexceeded", "toomanyrequests", "429"):
+		return ClassThrottled
+	case has("statuscode: 5", "status code 5", "internalservererror", "serviceunavailable", " 500", " 503"):
+		return ClassHTTP5xx
+	case has("cancel"):
+		return ClassCancelled
+	case has("timeout", "timed out", "deadline exceeded"):
+		return ClassTimeout
+	}
+	return ClassOther
+}

@@ -204,7 +204,16 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			})
 		}},
 		{"regions", true, func(_, v *yaml.Node) { regionsNode = v }},
+		{"backend", false, func(_, v *yaml.Node) { d.backend(v, "topology.backend", &t.Backend) }},
+		{"images", false, func(_, v *yaml.Node) {
+			d.mapping(v, "topology.images", []field{
+				{"dynamodb", false, func(_, v *yaml.Node) { d.image(v, "topology.images.dynamodb", &t.DynamoDBImage) }},
+			})
+		}},
 	})
+	if t.Backend == "" {
+		t.Backend = BackendEmbedded
+	}
 	if !strings.Contains(t.Endpoint, "{region}") {
 		d.errorf(endpointNode, "topology.endpoint: %q must contain {region}, like dynamodb.{region}.amazonaws.com", t.Endpoint)
 	}
@@ -226,6 +235,7 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			{"targets", false, func(_, v *yaml.Node) { d.intField(v, what+".targets", 1, 8, &r.Targets) }},
 			{"health_check", false, func(_, v *yaml.Node) { d.healthCheck(v, what+".health_check", &r.HealthCheck) }},
 			{"cross_zone", false, func(_, v *yaml.Node) { d.boolean(v, what+".cross_zone", &r.CrossZone) }},
+			{"backend", false, func(_, v *yaml.Node) { d.backend(v, what+".backend", &r.Backend) }},
 			{"connection_termination", false, func(_, v *yaml.Node) {
 				terminate := true
 				d.boolean(v, what+".connection_termination", &terminate)
@@ -256,6 +266,9 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			}
 		}
 		seen[r.Name] = true
+		if r.Backend == "" {
+			r.Backend = t.Backend
+		}
 		t.Regions = append(t.Regions, r)
 	})
 	if len(t.Regions) == 0 {
@@ -313,11 +326,14 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 	d.list(n, "clients", func(i int, el *yaml.Node) {
 		c := Client{Rate: DefaultRate, Operations: []string{"GetItem"}, Timeout: DefaultTimeout, ProbeInterval: DefaultProbe}
 		what := fmt.Sprintf("clients[%d]", i)
-		var nameNode, strategyNode, regionsNode, probeNode *yaml.Node
+		var nameNode, strategyNode, regionsNode, probeNode, imageNode *yaml.Node
+		var tuned []*yaml.Node // settings of the reference client, which an application sets itself
 		d.mapping(el, what, []field{
 			{"name", true, func(_, v *yaml.Node) { nameNode = v; d.str(v, what+".name", &c.Name) }},
-			{"strategy", true, func(_, v *yaml.Node) { strategyNode = v; d.str(v, what+".strategy", &c.Strategy) }},
-			{"regions", true, func(_, v *yaml.Node) { regionsNode = v; d.strList(v, what+".regions", &c.Regions) }},
+			{"strategy", false, func(_, v *yaml.Node) { strategyNode = v; d.str(v, what+".strategy", &c.Strategy) }},
+			{"regions", false, func(_, v *yaml.Node) { regionsNode = v; d.strList(v, what+".regions", &c.Regions) }},
+			{"image", false, func(_, v *yaml.Node) { imageNode = v; d.image(v, what+".image", &c.Image) }},
+			{"env", false, func(_, v *yaml.Node) { c.Env = d.env(v, what+".env") }},
 			{"rate", false, func(_, v *yaml.Node) { d.number(v, what+".rate", 0.1, 1000, &c.Rate) }},
 			{"operations", false, func(_, v *yaml.Node) {
 				d.strList(v, what+".operations", &c.Operations)
@@ -337,6 +353,25 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 				d.duration(v, what+".probe_interval", 10*time.Millisecond, time.Minute, &c.ProbeInterval)
 			}},
 		})
+		for _, k := range []string{"rate", "operations", "timeout", "keep_alive", "probe_interval"} {
+			if kn := key(el, k); kn != nil {
+				tuned = append(tuned, kn)
+			}
+		}
+		if imageNode != nil {
+			d.appClient(&c, what, strategyNode, tuned, t)
+			strategyNode = nil // checked
+		} else {
+			if strategyNode == nil {
+				d.errorf(el, "%s: missing required key \"strategy\" (single-region or failover; or an image, for an application of your own)", what)
+			}
+			if regionsNode == nil {
+				d.errorf(el, "%s: missing required key \"regions\"", what)
+			}
+			if c.Env != nil {
+				d.errorf(key(el, "env"), "%s.env: only a client with an image takes an environment", what)
+			}
+		}
 		if nameNode != nil {
 			switch {
 			case c.Name != "" && !clientPattern.MatchString(c.Name):
@@ -607,4 +642,77 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// backend reads a backend name.
+func (d *decoder) backend(n *yaml.Node, what string, dst *string) {
+	d.str(n, what, dst)
+	if *dst != BackendEmbedded && *dst != BackendContainer {
+		d.errorf(n, "%s: unknown backend %q; expected embedded or container", what, *dst)
+		*dst = ""
+	}
+}
+
+// image reads an image reference: no spaces, not empty.
+func (d *decoder) image(n *yaml.Node, what string, dst *string) {
+	d.str(n, what, dst)
+	if *dst == "" || strings.ContainsAny(*dst, " \t\n") {
+		d.errorf(n, "%s: %q: expected an image reference, like amazon/dynamodb-local:2.6.1 or registry.example.com/team/app:1.0", what, *dst)
+	}
+}
+
+// env reads a mapping of environment variables.
+func (d *decoder) env(n *yaml.Node, what string) map[string]string {
+	out := map[string]string{}
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: expected a mapping of variables to values, got %s", what, kindName(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		if !envPattern.MatchString(k.Value) {
+			d.errorf(k, "%s: %q: expected a variable name (letters, digits and '_', not starting with a digit)", what, k.Value)
+			continue
+		}
+		if v == nil || v.Kind != yaml.ScalarNode {
+			d.errorf(n.Content[i+1], "%s.%s: expected a string value, got %s", what, k.Value, kindName(v))
+			continue
+		}
+		out[k.Value] = v.Value
+	}
+	return out
+}
+
+var envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// appClient checks a client with an image: the application brings its own
+// strategy, rate and timeouts; its regions default to every region.
+func (d *decoder) appClient(c *Client, what string, strategyNode *yaml.Node, tuned []*yaml.Node, t Topology) {
+	if strategyNode != nil {
+		d.errorf(strategyNode, "%s.strategy: a client with an image is an application with its own strategy; remove strategy (faultline records it as %q)", what, StrategyApp)
+	}
+	for _, kn := range tuned {
+		d.errorf(kn, "%s.%s: a client with an image sets its own %s; pass it through env if the application reads it", what, kn.Value, kn.Value)
+	}
+	c.Strategy = StrategyApp
+	if len(c.Regions) == 0 {
+		for _, r := range t.Regions {
+			c.Regions = append(c.Regions, r.Name)
+		}
+	}
+}
+
+// key finds a mapping's key node.
+func key(n *yaml.Node, name string) *yaml.Node {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == name {
+			return n.Content[i]
+		}
+	}
+	return nil
 }

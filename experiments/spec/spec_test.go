@@ -131,6 +131,13 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"timeout not below interval", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {interval: 100ms, timeout: 200ms}\n", 1), "6:48", "must be shorter than the interval"},
 		{"threshold outside AWS range", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {healthy_threshold: 11}\n", 1), "6:41", "11 is out of range; expected 2 to 10"},
 		{"ttl not whole seconds", strings.Replace(minimal, "topology:\n", "topology:\n  dns: {ttl: 1500ms}\n", 1), "3:14", "whole seconds"},
+		{"unknown backend", strings.Replace(minimal, "topology:\n", "topology:\n  backend: docker\n", 1), "3:12", `unknown backend "docker"; expected embedded or container`},
+		{"unknown region backend", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      backend: java\n", 1), "6:16", `topology.regions[1].backend: unknown backend "java"`},
+		{"image with spaces", strings.Replace(minimal, "topology:\n", "topology:\n  images: {dynamodb: \"a b\"}\n", 1), "3:22", "expected an image reference"},
+		{"app client with a strategy", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    image: team/app:1\n", 1), "8:15", "a client with an image is an application with its own strategy"},
+		{"app client with a rate", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    rate: 5\n", 1), "9:5", "a client with an image sets its own rate"},
+		{"env without an image", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    env: {A: b}\n", 1), "9:5", "only a client with an image takes an environment"},
+		{"bad env name", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    env: {1A: b}\n", 1), "9:11", `"1A": expected a variable name`},
 		{"endpoint without region", strings.Replace(minimal, "topology:\n", "topology:\n  endpoint: dynamodb.amazonaws.com\n", 1), "3:13", "must contain {region}"},
 	}
 	for _, c := range cases {
@@ -188,4 +195,30 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("no experiment and no error")
 		}
 	})
+}
+
+// A client with an image is an application: its strategy is its own, its
+// regions default to every region, its env is kept; backends default to the
+// topology's.
+func TestAppClientAndContainerBackend(t *testing.T) {
+	text := strings.Replace(minimal, "    strategy: failover\n    regions: [us-east-1, us-west-2]\n", "    image: team/app:1\n    env: {LOG_LEVEL: debug}\n", 1)
+	text = strings.Replace(text, "topology:\n", "topology:\n  backend: container\n  images: {dynamodb: registry.example.com/dynamodb-local:2.6.1}\n", 1)
+	text = strings.Replace(text, "    - name: us-west-2\n", "    - name: us-west-2\n      backend: embedded\n", 1)
+	exp, err := Parse("x.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exp.Clients[0]
+	if c.Image != "team/app:1" || c.Strategy != StrategyApp || strings.Join(c.Regions, ",") != "us-east-1,us-west-2" || c.Env["LOG_LEVEL"] != "debug" {
+		t.Errorf("client = %+v", c)
+	}
+	top := exp.Topology
+	if top.Backend != BackendContainer || top.DynamoDBImage != "registry.example.com/dynamodb-local:2.6.1" ||
+		top.Regions[0].Backend != BackendContainer || top.Regions[1].Backend != BackendEmbedded {
+		t.Errorf("topology = %+v", top)
+	}
+	plain, _ := Parse("x.yaml", []byte(minimal))
+	if plain.Topology.Regions[0].Backend != BackendEmbedded {
+		t.Errorf("default backend = %q; want embedded", plain.Topology.Regions[0].Backend)
+	}
 }

@@ -17,6 +17,15 @@ import (
 const (
 	StrategySingleRegion = "single-region"
 	StrategyFailover     = "failover"
+	// StrategyApp is an application's own: faultline runs it and reads
+	// its outcomes (clients with an image).
+	StrategyApp = "app"
+)
+
+// Backends of a region's DynamoDB.
+const (
+	BackendEmbedded  = "embedded"
+	BackendContainer = "container"
 )
 
 // Experiment is a valid experiment.
@@ -46,6 +55,9 @@ type Topology struct {
 	Automation  *Automation // DNS automation publishing the endpoints; nil for none
 	Table       Table
 	Regions     []Region
+	Backend     string // every region's default: embedded or container
+	// DynamoDBImage is the container backend's image; "" for the default.
+	DynamoDBImage string
 }
 
 // EndpointName is a region's endpoint as a lowercase fqdn.
@@ -87,6 +99,7 @@ type Region struct {
 	// KeepConnections turns off NLB's connection termination: connections
 	// to a target that turns unhealthy are then left open.
 	KeepConnections bool
+	Backend         string // embedded or container; the topology's when not set
 }
 
 // Velocity limits how much of a region's capacity may leave DNS at once.
@@ -112,6 +125,10 @@ type Client struct {
 	Timeout       time.Duration
 	KeepAlive     bool
 	ProbeInterval time.Duration
+	// Image, when set, makes this client an application run as a
+	// container (Strategy is then StrategyApp); Env is its environment.
+	Image string
+	Env   map[string]string
 }
 
 // Metrics configures the metric definitions.
