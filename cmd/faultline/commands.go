@@ -21,6 +21,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/runner"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/reports"
+	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 )
 
 func runCommand() *cli.Command {
@@ -34,6 +35,9 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "validate, build the world, print the planned timeline; run no client, apply no fault"},
 			&cli.IntFlag{Name: "trials", Value: 1, Usage: "run N times with the faults shifted by a seeded random phase; metrics become distributions"},
+			&cli.StringFlag{Name: "backend", Usage: "every region's DynamoDB: embedded (in process) or container (DynamoDB Local in Docker)"},
+			&cli.StringFlag{Name: "run-id", Usage: "label the run's containers dev.faultline.run=ID (default: the experiment's name and the time)"},
+			&cli.StringSliceFlag{Name: "image", Usage: "override an image: dynamodb=REF for the container backend, CLIENT=REF for a client application (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -53,6 +57,9 @@ func runCommand() *cli.Command {
 			}
 			if c.Bool("quiet") {
 				opts.Progress = nil
+			}
+			if err := containerOptions(c, exp, &opts); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -319,4 +326,73 @@ func loadExperiment(arg string) (*spec.Experiment, error) {
 		return spec.Parse(file, data)
 	}
 	return nil, fmt.Errorf("%s: no such file, and no built-in experiment of that name (built-in: %v)", arg, library.Names())
+}
+
+// containerOptions reads --backend and --image.
+func containerOptions(c *cli.Context, exp *spec.Experiment, opts *runner.Options) error {
+	switch b := c.String("backend"); b {
+	case "", spec.BackendEmbedded, spec.BackendContainer:
+		opts.Backend = b
+	default:
+		return usage(c, "--backend %q: expected embedded or container", b)
+	}
+	opts.RunID = c.String("run-id")
+	for _, kv := range c.StringSlice("image") {
+		name, ref, ok := strings.Cut(kv, "=")
+		if !ok || ref == "" || strings.ContainsAny(ref, " \t") {
+			return usage(c, "--image %q: expected NAME=REF, like dynamodb=registry.example.com/dynamodb-local:2.6.1", kv)
+		}
+		known := name == "dynamodb"
+		for _, cl := range exp.Clients {
+			known = known || (cl.Name == name && cl.Image != "")
+		}
+		if !known {
+			return usage(c, "--image %s: expected dynamodb or the name of a client with an image", kv)
+		}
+		if opts.Images == nil {
+			opts.Images = map[string]string{}
+		}
+		opts.Images[name] = ref
+	}
+	return nil
+}
+
+func cleanupCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "cleanup",
+		Usage:     "remove the containers and networks that runs left behind (all of faultline's, or one run's)",
+		ArgsUsage: "[--run ID] [--dry-run]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "run", Usage: "only this run's (its id is the label dev.faultline.run)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "list what would be removed, remove nothing"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usage(c, "cleanup takes no arguments, got %d", c.NArg())
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var found []container.Leftover
+			var err error
+			if c.Bool("dry-run") {
+				found, err = container.List(ctx, c.String("run"))
+			} else {
+				found, err = container.Cleanup(ctx, c.String("run"))
+			}
+			verb := "removed"
+			if c.Bool("dry-run") {
+				verb = "would remove"
+			}
+			for _, l := range found {
+				fmt.Printf("%s %s\n", verb, l)
+			}
+			if err != nil {
+				return cli.Exit("cleanup: "+err.Error(), exitBrokenRun)
+			}
+			if len(found) == 0 {
+				fmt.Println("nothing of faultline's is left in Docker")
+			}
+			return nil
+		},
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -24,7 +25,7 @@ func main() {
 
 func run(args []string) int {
 	app := newApp()
-	err := app.Run(args)
+	err := app.Run(flagsFirst(app, args))
 	if err == nil {
 		return exitPass
 	}
@@ -52,6 +53,7 @@ func newApp() *cli.App {
 			listCommand(),
 			reportCommand(),
 			explainCommand(),
+			cleanupCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error(), exitUsage)
@@ -59,7 +61,7 @@ func newApp() *cli.App {
 		// Without a command, print help; an unknown command is bad usage.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain, cleanup", c.Args().First()), exitUsage)
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -69,4 +71,49 @@ func newApp() *cli.App {
 // usage reports a usage error with the command's synopsis.
 func usage(c *cli.Context, format string, args ...any) error {
 	return cli.Exit(fmt.Sprintf(format+"\nusage: faultline %s %s", append(args, c.Command.Name, c.Command.ArgsUsage)...), exitUsage)
+}
+
+// flagsFirst lets flags follow the arguments ("faultline run EXP --seed 3"),
+// as users type them: urfave/cli v2 stops reading flags at the first
+// argument, so a command's flags (and their values) are moved before its
+// arguments. "--" ends the flags, as usual.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, name := range f.Names() {
+			takesValue[name] = !isBool
+		}
+	}
+	var flags, positional []string
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			positional = append(positional, rest[i+1:]...)
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+			flags = append(flags, rest[i+1])
+			i++
+		}
+	}
+	out := append([]string{args[0], args[1]}, flags...)
+	if len(positional) > 0 {
+		out = append(append(out, "--"), positional...)
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline-dev/faultline/experiments/appclient"
 	"github.com/faultline-dev/faultline/experiments/clients"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
@@ -26,6 +27,7 @@ import (
 	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
+	"github.com/faultline-dev/faultline/targets/dnsrelay"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/topology"
@@ -39,6 +41,14 @@ type Options struct {
 	// DryRun builds the topology, prints the planned timeline to Progress
 	// and tears down again: no client runs, no fault is applied.
 	DryRun bool
+	// RunID labels everything the run starts in Docker; "" makes one.
+	RunID string
+	// Backend, when set ("embedded" or "container"), overrides every
+	// region's backend.
+	Backend string
+	// Images overrides image references: "dynamodb" for the container
+	// backend, a client's name for that client's image.
+	Images map[string]string
 
 	// onReady, when set (by tests), sees the world once it is built.
 	onReady func(*topology.World)
@@ -73,6 +83,8 @@ type run struct {
 	j        *journal.Journal
 	file     *os.File
 	world    *topology.World
+
+	relay *dnsrelay.Relay // port 53 for applications, when a client is one
 
 	mu      sync.Mutex
 	applied []*appliedFault
@@ -115,6 +127,9 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	}()
 	if healErr := r.healAll("rollback"); healErr != nil && res.Err == nil {
 		res.Err = healErr
+	}
+	if r.relay != nil {
+		r.relay.Close()
 	}
 	if r.world != nil {
 		r.say("tearing down")
@@ -178,7 +193,11 @@ func (r *run) openJournal() error {
 // execute builds the world, runs clients and faults for the experiment's
 // duration, and stops the clients. Healing and teardown are the caller's.
 func (r *run) execute(ctx context.Context, seed int64) error {
-	r.say("building topology: %d regions, DNS server, load balancers, backends", len(r.exp.Topology.Regions))
+	backends := "embedded backends"
+	if n := r.containerRegions(); n > 0 {
+		backends = fmt.Sprintf("%d DynamoDB containers (run id %s)", n, r.runID())
+	}
+	r.say("building topology: %d regions, DNS server, load balancers, %s", len(r.exp.Topology.Regions), backends)
 	built := time.Now()
 	w, err := topology.Build(ctx, r.topologyConfig(seed))
 	if err != nil {
@@ -201,16 +220,19 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	defer stopClients()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.exp.Clients))
+	if err := r.startRelay(); err != nil {
+		return err
+	}
 	for i, c := range r.exp.Clients {
-		cfg, err := r.clientConfig(i, c)
+		run, start, err := r.clientRunner(i, c)
 		if err != nil {
 			return err
 		}
-		r.j.Add(cfg.StartEvent())
+		r.j.Add(start)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := clients.Run(clientCtx, cfg); err != nil {
+			if err := run(clientCtx); err != nil {
 				errs <- fmt.Errorf("client %s: %w", c.Name, err)
 			}
 		}()
@@ -421,7 +443,7 @@ func (r *run) say(format string, args ...any) {
 func (r *run) topologyConfig(seed int64) topology.Config {
 	t := r.exp.Topology
 	cfg := topology.Config{
-		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL,
+		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL, RunID: r.runID(),
 		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
 		DNSObserver:      r.onDNS,
 		ResolverObserver: r.onResolver,
@@ -441,10 +463,37 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 		cfg.Regions = append(cfg.Regions, topology.Region{
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
 			HealthCheck: nlb.HealthCheck(reg.HealthCheck), CrossZone: reg.CrossZone, Velocity: (*nlb.Velocity)(reg.Velocity),
-			KeepConnections: reg.KeepConnections,
+			KeepConnections: reg.KeepConnections, Container: r.container(reg),
 		})
 	}
 	return cfg
+}
+
+// containerRegions counts the regions whose backend is a container.
+func (r *run) containerRegions() int {
+	n := 0
+	for _, reg := range r.exp.Topology.Regions {
+		if r.container(reg) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// container is a region's container backend, or nil for the embedded one.
+func (r *run) container(reg spec.Region) *topology.Container {
+	backend := reg.Backend
+	if r.opts.Backend != "" {
+		backend = r.opts.Backend
+	}
+	if backend != spec.BackendContainer {
+		return nil
+	}
+	image := r.exp.Topology.DynamoDBImage
+	if over := r.opts.Images["dynamodb"]; over != "" {
+		image = over
+	}
+	return &topology.Container{Image: image}
 }
 
 func boolRank(b bool) int {
@@ -457,6 +506,59 @@ func boolRank(b bool) int {
 // clientSourceIP gives client i an address of its own, so the DNS server's
 // journal can tell whose queries a fault shaped.
 func clientSourceIP(i int) string { return fmt.Sprintf("127.0.0.%d", 11+i) }
+
+// appDNS is where an application's resolv.conf points: faultline's DNS
+// (or its resolver) through a relay on port 53, whose queries reach the
+// server from appDNSSource.
+const (
+	appDNS       = "127.0.99.53"
+	appDNSSource = "127.0.99.54"
+)
+
+// startRelay starts the port-53 relay when a client is an application.
+func (r *run) startRelay() error {
+	if !slices.ContainsFunc(r.exp.Clients, func(c spec.Client) bool { return c.Image != "" }) {
+		return nil
+	}
+	relay, err := dnsrelay.Start(dnsrelay.Config{Addr: appDNS + ":53", Upstream: r.world.ClientDNSAddr(), Source: appDNSSource})
+	if err != nil {
+		return fmt.Errorf("DNS for client applications: %w", err)
+	}
+	r.relay = relay
+	r.say("DNS for client applications on %s:53 (queries reach the server from %s)", appDNS, appDNSSource)
+	return nil
+}
+
+// clientRunner is how client i runs, and its client.start event.
+func (r *run) clientRunner(i int, c spec.Client) (func(context.Context) error, journal.Event, error) {
+	cfg, err := r.clientConfig(i, c)
+	if err != nil {
+		return nil, journal.Event{}, err
+	}
+	if c.Image == "" {
+		return func(ctx context.Context) error { return clients.Run(ctx, cfg) }, cfg.StartEvent(), nil
+	}
+	image := c.Image
+	if over := r.opts.Images[c.Name]; over != "" {
+		image = over
+	}
+	app := appclient.Container{
+		Name: c.Name, Image: image, DNS: appDNS, RunID: r.runID(),
+		Env:    appclient.Env(c.Name, c.Regions, cfg.Endpoints, cfg.Table, cfg.Items, cfg.SourceIP, c.Env),
+		Record: r.j.Add, Since: r.j.Since,
+		Output: func(stream, line string) { r.say("%s %s: %s", c.Name, stream, line) },
+	}
+	start := journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: spec.StrategyApp, Region: c.Regions[0], Addr: cfg.SourceIP}
+	return app.Run, start, nil
+}
+
+// runID is the run's label in Docker.
+func (r *run) runID() string {
+	if r.opts.RunID == "" {
+		r.opts.RunID = fmt.Sprintf("%s-%s", r.exp.Name, time.Now().UTC().Format("20060102T150405.000000"))
+	}
+	return r.opts.RunID
+}
 
 func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 	endpoints := map[string]string{}

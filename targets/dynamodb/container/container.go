@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,19 @@ func init() {
 	// testcontainers-go logs every step to stdout; faultline's output is its
 	// own. Errors still come back as errors.
 	tclog.SetDefault(tclog.NewNoopLogger())
+	// Ryuk, testcontainers' reaper, is an image of its own that offline
+	// machines cannot pull; faultline removes what it starts itself and
+	// `faultline cleanup` removes what a crash left. Ports are published on
+	// 127.0.0.1 only, so that is the host to reach them on. Either can still
+	// be set otherwise in the environment.
+	setDefaultEnv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	setDefaultEnv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+}
+
+func setDefaultEnv(key, value string) {
+	if _, ok := os.LookupEnv(key); !ok {
+		os.Setenv(key, value)
+	}
 }
 
 // Options of one backend.
@@ -101,7 +115,7 @@ func Run(ctx context.Context, opts Options) (*Backend, error) {
 		if ctr != nil {
 			testcontainers.TerminateContainer(ctr)
 		}
-		if !ImagePresent(context.Background(), image) {
+		if !strings.Contains(err.Error(), "reaper") && !ImagePresent(context.Background(), image) {
 			return nil, imageError(err, "dynamodb", image)
 		}
 		return nil, Diagnose(err, "dynamodb", image)
@@ -206,6 +220,8 @@ func Diagnose(err error, role, image string) error {
 		return false
 	}
 	switch {
+	case has("reaper"):
+		return fmt.Errorf("testcontainers' reaper (Ryuk) could not start (%v): faultline removes its containers itself, so leave TESTCONTAINERS_RYUK_DISABLED unset (faultline then disables it) or make the ryuk image available", err)
 	case has("rootless Docker not found", "Cannot connect to the Docker daemon", "connect to selected provider",
 		"docker.sock: connect", "is the docker daemon running", "dial unix"):
 		return fmt.Errorf("%w (%v): start Docker (systemctl start docker, or dockerd &) and check DOCKER_HOST, or run without containers (--backend embedded)", ErrNoDocker, err)
