@@ -1,8 +1,9 @@
 # faultline — see README.md. Every target works from a fresh clone with Go installed.
 GO       ?= go
+SHELL    := /bin/bash
 TESTARGS ?=
 
-.PHONY: build test fuzz run bench bench-dns bench-nlb bench-deps lint clean
+.PHONY: build test test-containers fuzz run bench bench-dns bench-nlb bench-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -10,8 +11,16 @@ build:
 # The README's test command; CI runs exactly this (through .ci/run): every
 # test with the race detector, then a short run of every fuzz target.
 test:
-	$(GO) test -race -count=1 -timeout 15m $(TESTARGS) ./...
+	$(GO) test -race -count=1 -timeout 15m -skip '^TestContainer' $(TESTARGS) ./...
+	$(MAKE) test-containers
 	$(MAKE) fuzz FUZZTIME=5s
+
+# The container tests (Docker; they skip, saying why, without a daemon),
+# verbose so the log shows whether each ran; then what is left in Docker.
+test-containers:
+	set -o pipefail; $(GO) test -race -count=1 -timeout 10m -v -run '^TestContainer' $(TESTARGS) ./... 2>&1 \
+		| grep -E '^(--- |FAIL|panic)|^ok .*[0-9]s$$|^\s+--- |skipped|Error|error'
+	@docker ps -a --filter label=dev.faultline=true --format 'LEFT BEHIND: {{.Names}} {{.Image}}' 2>/dev/null | grep . && exit 1 || true
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./targets/dnsstub:FuzzServeDNS ./targets/dnsstub:FuzzRecords ./faults:FuzzParams \
