@@ -236,10 +236,10 @@ func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "report",
 		Usage:     "re-render the reports of a past run from its journal (a journal.jsonl, or the directory holding it)",
-		ArgsUsage: "[--out DIR] [--format text|json|md|junit] JOURNAL|DIR",
+		ArgsUsage: "[--out DIR] [--format text|json|md|junit|html] JOURNAL|DIR",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Usage: "also write report.json, report.md and junit.xml here"},
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "what to print: text (the summary), json, md or junit"},
+			&cli.StringFlag{Name: "out", Usage: "also write report.json, report.md, junit.xml and report.html here"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "what to print: text (the summary), json, md, junit or html"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -272,8 +272,10 @@ func reportCommand() *cli.Command {
 				render = func() error { return reports.Markdown(os.Stdout, s, events) }
 			case "junit":
 				render = func() error { return reports.JUnit(os.Stdout, s) }
+			case "html":
+				render = func() error { return reports.HTML(os.Stdout, s, events) }
 			default:
-				return usage(c, "--format %q: expected text, json, md or junit", c.String("format"))
+				return usage(c, "--format %q: expected text, json, md, junit or html", c.String("format"))
 			}
 			if err := render(); err != nil {
 				return cli.Exit(err.Error(), exitBrokenRun)

@@ -632,5 +632,6 @@ func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
 		write("report.json", func(w io.Writer) error { return reports.JSON(w, s) }),
 		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, events) }),
 		write("junit.xml", func(w io.Writer) error { return reports.JUnit(w, s) }),
+		write("report.html", func(w io.Writer) error { return reports.HTML(w, s, events) }),
 	)
 }
