@@ -52,20 +52,20 @@ func HTML(w io.Writer, s measure.Summary, events []journal.Event) error {
 
 // charts is the page's data: everything in seconds from the run's start.
 type charts struct {
-	Experiment string           `json:"experiment"`
-	Verdict    string           `json:"verdict"`
-	Status     string           `json:"status"`
-	Reason     string           `json:"reason,omitempty"`
-	Seed       *int64           `json:"seed,omitempty"`
-	Duration   float64          `json:"duration"`
-	Faults     []faultBand      `json:"faults"`
-	Clients    []clientChart    `json:"clients"`
-	Regions    []string         `json:"regions"`
-	DNS        dnsChart         `json:"dns"`
-	Targets    []targetLane     `json:"targets"`
-	Assertions []assertionRow   `json:"assertions"`
-	Steady     []assertionRow   `json:"steady_state,omitempty"`
-	Table      [][]string       `json:"table"` // the clients table: a header row, then a row per client
+	Experiment string         `json:"experiment"`
+	Verdict    string         `json:"verdict"`
+	Status     string         `json:"status"`
+	Reason     string         `json:"reason,omitempty"`
+	Seed       *int64         `json:"seed,omitempty"`
+	Duration   float64        `json:"duration"`
+	Faults     []faultBand    `json:"faults"`
+	Clients    []clientChart  `json:"clients"`
+	Regions    []string       `json:"regions"`
+	DNS        dnsChart       `json:"dns"`
+	Targets    []targetLane   `json:"targets"`
+	Assertions []assertionRow `json:"assertions"`
+	Steady     []assertionRow `json:"steady_state,omitempty"`
+	Table      [][]string     `json:"table"` // the clients table: a header row, then a row per client
 }
 
 type faultBand struct {
