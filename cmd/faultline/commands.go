@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
@@ -55,8 +57,12 @@ func runCommand() *cli.Command {
 				seed := c.Int64("seed")
 				opts.Seed = &seed
 			}
+			var live *reports.Live
 			if c.Bool("quiet") {
 				opts.Progress = nil
+			} else if !c.Bool("dry-run") {
+				live = liveView(exp.Duration)
+				opts.Progress, opts.Live = live, live.Update
 			}
 			if err := containerOptions(c, exp, &opts); err != nil {
 				return err
@@ -77,6 +83,9 @@ func runCommand() *cli.Command {
 				return runTrials(ctx, exp, opts, n)
 			}
 			res := runner.Run(ctx, exp, opts)
+			if live != nil {
+				live.Close()
+			}
 			return finish(res.Summary, res.Events, res.Err, opts.OutDir)
 		},
 	}
@@ -397,4 +406,16 @@ func cleanupCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// liveView is the run's live view on standard error: redrawn in place on a
+// terminal, plain status lines otherwise (not a terminal, NO_COLOR set,
+// TERM=dumb), paced so a long run does not flood a CI log.
+func liveView(duration time.Duration) *reports.Live {
+	fd := os.Stderr.Fd()
+	terminal := (isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd)) && os.Getenv("TERM") != "dumb"
+	_, noColor := os.LookupEnv("NO_COLOR")
+	inPlace := terminal && !noColor
+	interval := min(max(duration/12, time.Second), 10*time.Second)
+	return reports.NewLive(os.Stderr, inPlace, inPlace, interval)
 }

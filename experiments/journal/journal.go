@@ -88,6 +88,17 @@ func (j *Journal) Events() []Event {
 	return append([]Event(nil), j.events...)
 }
 
+// EventsFrom returns a copy of the events recorded after the first i, and
+// how many there are now: a reader that keeps up reads each event once.
+func (j *Journal) EventsFrom(i int) ([]Event, int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if i > len(j.events) {
+		i = len(j.events)
+	}
+	return append([]Event(nil), j.events[i:]...), len(j.events)
+}
+
 // Close flushes the sink; later Adds are ignored. It returns the first write
 // error the journal met, so a run can say that its journal file is short.
 func (j *Journal) Close() error {

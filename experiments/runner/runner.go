@@ -50,6 +50,10 @@ type Options struct {
 	// backend, a client's name for that client's image.
 	Images map[string]string
 
+	// Live, when set, is called with the run's progress about five times a
+	// second and at every change of phase, from one goroutine.
+	Live func(measure.Progress)
+
 	// onReady, when set (by tests), sees the world once it is built.
 	onReady func(*topology.World)
 }
@@ -86,6 +90,12 @@ type run struct {
 
 	relay *dnsrelay.Relay // port 53 for applications, when a client is one
 
+	liveMu  sync.Mutex
+	phase   string
+	started time.Time // when the clients started
+	tally   *measure.Tally
+	seen    int // journal events the tally has
+
 	mu      sync.Mutex
 	applied []*appliedFault
 	tripped string // the stop condition that ended the run, if one did
@@ -103,6 +113,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 		res.Err = err
 		return res
 	}
+	stopLive := r.startLive()
 	seed := r.seed()
 	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses})
 	for _, a := range r.exp.Assertions {
@@ -128,6 +139,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	if healErr := r.healAll("rollback"); healErr != nil && res.Err == nil {
 		res.Err = healErr
 	}
+	r.setPhase("tearing down")
 	if r.relay != nil {
 		r.relay.Close()
 	}
@@ -146,6 +158,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	case r.tripped != "":
 		status, reason = "stopped", "stop condition tripped: "+r.tripped
 	}
+	stopLive()
 	r.j.Add(journal.Event{Type: journal.RunEnd, Status: status, Detail: reason})
 	if err := r.j.Close(); err != nil && res.Err == nil {
 		res.Err = fmt.Errorf("writing the journal: %w", err)
@@ -255,12 +268,17 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	}
 
 	start := time.Now()
+	r.liveMu.Lock()
+	r.started = start
+	r.liveMu.Unlock()
+	r.setPhase("running")
 	r.j.Add(journal.Event{Type: journal.Phase, Detail: "experiment"})
 	r.say("running %s for %s", r.exp.Name, r.exp.Duration)
 	if err := r.schedule(ctx, start, errs); err != nil {
 		return errors.Join(err, stopped())
 	}
 	r.j.Add(journal.Event{Type: journal.Phase, Detail: "stop"})
+	r.setPhase("stopping")
 	return stopped()
 }
 
@@ -634,4 +652,61 @@ func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
 		write("junit.xml", func(w io.Writer) error { return reports.JUnit(w, s) }),
 		write("report.html", func(w io.Writer) error { return reports.HTML(w, s, events) }),
 	)
+}
+
+// startLive calls Options.Live with the progress until the returned stop.
+func (r *run) startLive() (stop func()) {
+	if r.opts.Live == nil {
+		return func() {}
+	}
+	r.tally = measure.NewTally()
+	r.setPhase("building")
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				r.reportLive()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+			r.reportLive()
+		})
+	}
+}
+
+// setPhase names what the run is doing, for the live view.
+func (r *run) setPhase(phase string) {
+	r.liveMu.Lock()
+	r.phase = phase
+	r.liveMu.Unlock()
+	r.reportLive()
+}
+
+func (r *run) reportLive() {
+	if r.opts.Live == nil || r.j == nil {
+		return
+	}
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	events, n := r.j.EventsFrom(r.seen)
+	r.seen = n
+	r.tally.Add(events)
+	p := measure.Progress{Experiment: r.exp.Name, Phase: r.phase, Duration: r.exp.Duration}
+	if !r.started.IsZero() {
+		p.Elapsed = min(time.Since(r.started), r.exp.Duration)
+	}
+	p.Clients, p.Faults = r.tally.Snapshot()
+	r.opts.Live(p)
 }

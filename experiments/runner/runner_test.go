@@ -353,3 +353,47 @@ func TestStopCondition(t *testing.T) {
 		t.Errorf("healed %d times, want once", healed)
 	}
 }
+
+// The live view sees every phase in order and, at the end, the counts the
+// summary has.
+func TestLiveProgress(t *testing.T) {
+	exp := flagship(t)
+	exp.Duration = 2 * time.Second
+	exp.Faults[0].Start, exp.Faults[0].Duration = 500*time.Millisecond, time.Second
+	var phases []string
+	var last measure.Progress
+	sawFault := false
+	res := Run(context.Background(), exp, Options{Live: func(p measure.Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+		sawFault = sawFault || len(p.Faults) == 1
+		last = p
+	}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if strings.Join(phases, ",") != "building,running,stopping,tearing down" {
+		t.Errorf("phases = %v", phases)
+	}
+	if !sawFault || len(last.Faults) != 0 {
+		t.Errorf("faults: seen active %v, at the end %v; want active during the run, none at the end", sawFault, last.Faults)
+	}
+	for _, c := range res.Summary.Clients {
+		found := false
+		for _, p := range last.Clients {
+			if p.Name == c.Name {
+				found = true
+				if p.Requests != c.Requests || p.Errors != c.Errors {
+					t.Errorf("%s: live %d requests %d errors; summary %d, %d", c.Name, p.Requests, p.Errors, c.Requests, c.Errors)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("client %s never in the live view", c.Name)
+		}
+	}
+	if last.Elapsed != exp.Duration {
+		t.Errorf("elapsed at the end %s; want %s", last.Elapsed, exp.Duration)
+	}
+}

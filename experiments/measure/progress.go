@@ -1,0 +1,98 @@
+package measure
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+)
+
+// Progress is a run while it goes: what a live view shows.
+type Progress struct {
+	Experiment string
+	Phase      string        // building, running, stopping, tearing down
+	Elapsed    time.Duration // since the experiment's clients started
+	Duration   time.Duration // the experiment's
+	Faults     []string      // active faults: "f1 dns.empty on dynamodb.us-east-1.amazonaws.com"
+	Clients    []ClientProgress
+}
+
+// ClientProgress is one client's tally so far.
+type ClientProgress struct {
+	Name      string
+	Requests  int
+	Errors    int
+	Region    string // where its latest request went
+	LastError string // the class of its latest failure
+	Failing   bool   // its latest request failed
+}
+
+// Remaining is the time left, never negative.
+func (p Progress) Remaining() time.Duration { return max(0, p.Duration-p.Elapsed) }
+
+// Tally folds journal events into a Progress incrementally: Add each new
+// batch of events once (see journal.EventsFrom).
+type Tally struct {
+	clients map[string]*ClientProgress
+	order   []string
+	faults  map[string]string
+	latest  map[string]float64 // client → end time of the request Region/Failing came from
+}
+
+// NewTally starts an empty tally.
+func NewTally() *Tally {
+	return &Tally{clients: map[string]*ClientProgress{}, faults: map[string]string{}, latest: map[string]float64{}}
+}
+
+// Add folds events in.
+func (t *Tally) Add(events []journal.Event) {
+	for _, e := range events {
+		switch e.Type {
+		case journal.ClientStart:
+			t.client(e.Client)
+		case journal.FaultApplied:
+			t.faults[e.Fault] = fmt.Sprintf("%s %s on %s", e.Fault, e.Kind, strings.TrimSuffix(e.Target, "."))
+		case journal.FaultHealed:
+			delete(t.faults, e.Fault)
+		case journal.Request:
+			if e.Probe {
+				continue
+			}
+			c := t.client(e.Client)
+			c.Requests++
+			if !e.Succeeded() {
+				c.Errors++
+				c.LastError = e.Error
+			}
+			// Requests complete out of order: the view shows the latest to end.
+			if end := e.End(); end >= t.latest[e.Client] {
+				t.latest[e.Client] = end
+				c.Region, c.Failing = e.Region, !e.Succeeded()
+			}
+		}
+	}
+}
+
+func (t *Tally) client(name string) *ClientProgress {
+	c, ok := t.clients[name]
+	if !ok {
+		c = &ClientProgress{Name: name}
+		t.clients[name] = c
+		t.order = append(t.order, name)
+	}
+	return c
+}
+
+// Snapshot is the tally's clients (in start order) and active faults (by id).
+func (t *Tally) Snapshot() (clients []ClientProgress, faults []string) {
+	for _, n := range t.order {
+		clients = append(clients, *t.clients[n])
+	}
+	for _, f := range t.faults {
+		faults = append(faults, f)
+	}
+	sort.Strings(faults)
+	return clients, faults
+}
