@@ -419,3 +419,17 @@ func liveView(duration time.Duration) *reports.Live {
 	interval := min(max(duration/12, time.Second), 10*time.Second)
 	return reports.NewLive(os.Stderr, inPlace, inPlace, interval)
 }
+
+func schemaCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "schema",
+		Usage: "print the experiment format's JSON Schema (for editors; faultline validate applies it too)",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usage(c, "schema takes no arguments, got %d", c.NArg())
+			}
+			_, err := os.Stdout.Write(spec.Schema())
+			return err
+		},
+	}
+}

@@ -54,6 +54,7 @@ func newApp() *cli.App {
 			reportCommand(),
 			explainCommand(),
 			cleanupCommand(),
+			schemaCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error(), exitUsage)
@@ -61,7 +62,7 @@ func newApp() *cli.App {
 		// Without a command, print help; an unknown command is bad usage.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain, cleanup", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain, cleanup, schema", c.Args().First()), exitUsage)
 			}
 			return cli.ShowAppHelp(c)
 		},

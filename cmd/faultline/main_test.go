@@ -76,6 +76,8 @@ func TestUsageAndValidationExitCodes(t *testing.T) {
 		{[]string{"run", bad}, 2, "duration"},
 		{[]string{"report", "/nonexistent/journal.jsonl"}, 2, "no such file"},
 		{[]string{"no-such-command"}, 2, `unknown command "no-such-command"`},
+		{[]string{"schema"}, 0, `"$schema": "https://json-schema.org/draft/2020-12/schema"`},
+		{[]string{"schema", "x"}, 2, "schema takes no arguments"},
 	}
 	for _, c := range cases {
 		code, out := faultline(t, c.args...)

@@ -124,9 +124,13 @@ func (a *attempts) outcome(err error, timeout time.Duration, dnsServer string) (
 			msg = fmt.Sprintf("no response within the %s deadline", timeout)
 		}
 	}
-	if class == ClassConnectTimeout && !strings.HasPrefix(msg, "no TCP connection") {
-		// The dialer's own deadline ended it: say so first, keep Go's words.
+	// The resolver's or the dialer's own deadline ended it: say so first, in
+	// the words the request's deadline gets, and keep Go's.
+	switch {
+	case class == ClassConnectTimeout && !strings.HasPrefix(msg, "no TCP connection"):
 		msg = "no TCP connection in time: " + msg
+	case class == ClassDNSTimeout && !strings.HasPrefix(msg, "no DNS answer"):
+		msg = "no DNS answer in time: " + msg
 	}
 	prefix := ""
 	switch {

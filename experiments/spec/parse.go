@@ -99,6 +99,10 @@ func Parse(file string, data []byte) (*Experiment, error) {
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
+	// The parser found nothing wrong; the schema editors use must agree.
+	if errs := checkSchema(file, doc.Content[0]); len(errs) > 0 {
+		return nil, errs
+	}
 	return exp, nil
 }
 
