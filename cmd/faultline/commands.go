@@ -154,7 +154,7 @@ func finish(s measure.Summary, events []journal.Event, runErr error, outDir stri
 		return cli.Exit("writing the summary: "+err.Error(), exitBrokenRun)
 	}
 	if outDir != "" {
-		fmt.Printf("\n  reports in %s (journal.jsonl, report.json, report.md, junit.xml)\n", outDir)
+		fmt.Printf("\n  reports in %s (journal.jsonl, report.json, report.md, junit.xml, report.html)\n", outDir)
 		appendStepSummary(outDir)
 	}
 	switch {

@@ -185,12 +185,12 @@ func schemaDoc() obj {
 	fault["allOf"] = perKind
 
 	return obj{
-		"$schema":     "https://json-schema.org/draft/2020-12/schema",
-		"$id":         SchemaID,
-		"title":       "faultline experiment",
-		"description": "An experiment file for faultline (README: Experiment file reference).",
-		"type":        "object",
-		"required":    []string{"name", "topology", "clients", "schedule"},
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"$id":                  SchemaID,
+		"title":                "faultline experiment",
+		"description":          "An experiment file for faultline (README: Experiment file reference).",
+		"type":                 "object",
+		"required":             []string{"name", "topology", "clients", "schedule"},
 		"additionalProperties": false,
 		"properties": obj{
 			"name":        pattern(namePattern.String(), "the experiment's name"),
