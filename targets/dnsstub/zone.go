@@ -321,6 +321,13 @@ func newRR(name string, qtype uint16, ttl uint32, value string) (dns.RR, error) 
 	if err != nil || rr == nil {
 		return nil, fmt.Errorf("%s record for %s: %q: %v", dns.TypeToString[qtype], name, value, err)
 	}
+	// miekg's text parser accepts some data its packer refuses (an odd
+	// number of hex digits, say); a record that cannot go on the wire is
+	// refused here, not when a client asks for it.
+	buf := make([]byte, dns.MaxMsgSize)
+	if _, err := dns.PackRR(rr, buf, 0, nil, false); err != nil {
+		return nil, fmt.Errorf("%s record for %s: %q cannot be sent: %v", dns.TypeToString[qtype], name, value, err)
+	}
 	return rr, nil
 }
 
