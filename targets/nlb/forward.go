@@ -1,16 +1,16 @@
 package nlb
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
 	"time"
 )
 
-// serve accepts on one node and forwards each connection.
-func (lb *LB) serve(ln net.Listener) {
+// serve accepts on one of a node's listeners and forwards each connection.
+func (lb *LB) serve(ln net.Listener, node string) {
 	defer lb.wg.Done()
-	node := ln.Addr().String()
 	az := lb.azOfNode(node)
 	for {
 		c, err := ln.Accept()
@@ -62,6 +62,16 @@ const dialTimeout = 2 * time.Second
 
 func (lb *LB) forward(node string, az int, client net.Conn) {
 	defer lb.wg.Done()
+	tc, terminated := client.(*tls.Conn)
+	if terminated {
+		tc.SetDeadline(time.Now().Add(dialTimeout))
+		if err := tc.Handshake(); err != nil {
+			lb.emit(Event{Kind: "conn.failed", Node: node, Client: client.RemoteAddr().String(), Detail: "TLS handshake: " + err.Error()})
+			client.Close()
+			return
+		}
+		tc.SetDeadline(time.Time{})
+	}
 	t := lb.pick(az)
 	if t == nil {
 		lb.emit(Event{Kind: "conn.failed", Node: node, Detail: "no registered target"})
@@ -88,17 +98,26 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 
 	var wg sync.WaitGroup
 	wg.Add(2)
-	pipe := func(dst, src net.Conn) {
+	pipe := func(dst net.Conn, src io.Reader, srcConn net.Conn) {
 		defer wg.Done()
 		io.Copy(dst, src)
 		// One side is done: end both, as a TCP proxy that keeps no
 		// half-open state would.
 		dst.Close()
-		src.Close()
+		srcConn.Close()
 	}
-	go pipe(up, client)
-	go pipe(client, up)
-	wg.Wait()
+	if terminated {
+		// Read the HTTP exchanges as they pass, on copies of both streams.
+		ex := lb.observeHTTP(node, t.addr, client.RemoteAddr().String())
+		go pipe(up, ex.requests(client), client)
+		go pipe(client, ex.responses(up), up)
+		wg.Wait()
+		ex.close()
+	} else {
+		go pipe(up, client, client)
+		go pipe(client, up, up)
+		wg.Wait()
+	}
 
 	lb.mu.Lock()
 	delete(lb.conns, p)

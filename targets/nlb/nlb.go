@@ -9,6 +9,7 @@ package nlb
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,13 @@ type Config struct {
 	// Velocity, when set, limits how much capacity may leave DNS at once:
 	// AWS's fix after October 20.
 	Velocity *Velocity
+	// TLS, when set, makes every node also listen on TLSPort and terminate
+	// TLS there, as an NLB TLS listener does, forwarding the plaintext to
+	// the same targets. Over TLS listeners the node also reads the HTTP/1.1
+	// exchanges passing through and reports each as an "http.request"
+	// event: what the server side sees of a client it cannot instrument.
+	TLS     *tls.Config
+	TLSPort int
 }
 
 // Velocity limits DNS removals: at most MaxShare of the nodes may be removed
@@ -56,11 +64,14 @@ type Velocity struct {
 // Event is what the load balancer reports.
 type Event struct {
 	Time                 time.Time
-	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed" | "node.down" | "node.up"
+	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed" | "node.down" | "node.up" | "http.request"
 	Region, Node, Target string
-	OK                   bool   // hc.result
+	Client               string // "ip:port" of the connection's client (conn.*, http.request)
+	OK                   bool   // hc.result; http.request: a response below 500 came back
 	From, To             string // target.state
-	Detail               string
+	Detail               string // http.request: the operation (X-Amz-Target's) and the status, or why none came
+	Op                   string // http.request: the operation, e.g. GetItem
+	Started              time.Time
 }
 
 // Target states.
@@ -85,6 +96,7 @@ type LB struct {
 	port      int
 	nodeAddrs []string
 	nodes     []net.Listener // nil while a node is down; guarded by mu
+	tlsNodes  []net.Listener // the nodes' TLS listeners, when Config.TLS is set; guarded by mu
 	targets   []*target
 
 	ctx    context.Context
@@ -158,11 +170,24 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 	for _, ln := range lb.nodes {
 		lb.nodeAddrs = append(lb.nodeAddrs, ln.Addr().String())
 	}
+	if cfg.TLS != nil {
+		for _, ip := range cfg.NodeIPs {
+			ln, err := lb.listenTLS(net.JoinHostPort(ip, strconv.Itoa(cfg.TLSPort)))
+			if err != nil {
+				return nil, err
+			}
+			lb.tlsNodes = append(lb.tlsNodes, ln)
+		}
+	}
 	lb.published = make([]bool, len(lb.nodeAddrs))
 	lb.republish()
-	for _, ln := range lb.nodes {
+	for i, ln := range lb.nodes {
 		lb.wg.Add(1)
-		go lb.serve(ln)
+		go lb.serve(ln, lb.nodeAddrs[i])
+	}
+	for i, ln := range lb.tlsNodes {
+		lb.wg.Add(1)
+		go lb.serve(ln, lb.nodeAddrs[i])
 	}
 	for _, t := range lb.targets {
 		lb.wg.Add(1)
@@ -183,6 +208,8 @@ func validate(cfg Config) error {
 		return fmt.Errorf("nlb %s: no links hub", cfg.Region)
 	case cfg.Port < 0 || cfg.Port > 65535:
 		return fmt.Errorf("nlb %s: port %d out of range", cfg.Region, cfg.Port)
+	case cfg.TLS != nil && (cfg.TLSPort <= 0 || cfg.TLSPort > 65535):
+		return fmt.Errorf("nlb %s: TLS port %d out of range (a TLS listener needs its port, e.g. 443)", cfg.Region, cfg.TLSPort)
 	}
 	for _, ip := range cfg.NodeIPs {
 		if p := net.ParseIP(ip); p == nil || !p.IsLoopback() {
@@ -309,6 +336,10 @@ func (lb *LB) NodeDown(i int) error {
 	}
 	err := lb.nodes[i].Close()
 	lb.nodes[i] = nil
+	if i < len(lb.tlsNodes) && lb.tlsNodes[i] != nil {
+		err = errors.Join(err, lb.tlsNodes[i].Close())
+		lb.tlsNodes[i] = nil
+	}
 	lb.emit(Event{Kind: "node.down", Node: lb.nodeAddrs[i]})
 	return err
 }
@@ -329,7 +360,17 @@ func (lb *LB) NodeUp(i int) error {
 	}
 	lb.nodes[i] = ln
 	lb.wg.Add(1)
-	go lb.serve(ln)
+	go lb.serve(ln, lb.nodeAddrs[i])
+	if i < len(lb.tlsNodes) {
+		host, _, _ := net.SplitHostPort(lb.nodeAddrs[i])
+		tln, err := lb.listenTLS(net.JoinHostPort(host, strconv.Itoa(lb.cfg.TLSPort)))
+		if err != nil {
+			return err
+		}
+		lb.tlsNodes[i] = tln
+		lb.wg.Add(1)
+		go lb.serve(tln, lb.nodeAddrs[i])
+	}
 	lb.emit(Event{Kind: "node.up", Node: lb.nodeAddrs[i]})
 	return nil
 }
@@ -380,12 +421,14 @@ func (lb *LB) Close() error {
 		lb.cancel()
 		var errs []error
 		lb.mu.Lock()
-		for i, ln := range lb.nodes {
-			if ln != nil {
-				if err := ln.Close(); err != nil {
-					errs = append(errs, err)
+		for _, lns := range [][]net.Listener{lb.nodes, lb.tlsNodes} {
+			for i, ln := range lns {
+				if ln != nil {
+					if err := ln.Close(); err != nil {
+						errs = append(errs, err)
+					}
+					lns[i] = nil
 				}
-				lb.nodes[i] = nil
 			}
 		}
 		for p := range lb.conns {

@@ -1,0 +1,74 @@
+package tlsca
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"os"
+	"testing"
+)
+
+// A server with an issued certificate is trusted by a client that trusts
+// the CA's bundle file, for the names issued and no other; the key is 0600
+// and gone after Close.
+func TestIssueAndTrust(t *testing.T) {
+	ca, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(ca.KeyFile())
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v; want 0600", err, info.Mode())
+	}
+	cert, err := ca.Issue("dynamodb.us-east-1.amazonaws.com.", "dynamodb.us-west-2.amazonaws.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.WriteString(c, "ok"); c.Close() }()
+		}
+	}()
+	bundle, err := os.ReadFile(ca.CertFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := ca.Pool()
+	if !pool.AppendCertsFromPEM(bundle) {
+		t.Fatal("the bundle holds no certificate")
+	}
+	dial := func(name string) error {
+		c, err := tls.DialWithDialer(&net.Dialer{}, "tcp", ln.Addr().String(), &tls.Config{ServerName: name, RootCAs: pool})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for _, name := range []string{"dynamodb.us-east-1.amazonaws.com", "dynamodb.us-west-2.amazonaws.com"} {
+		if err := dial(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := dial("dynamodb.eu-west-1.amazonaws.com"); err == nil {
+		t.Error("a name that was not issued is trusted")
+	}
+	keyFile := ca.KeyFile()
+	if err := ca.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+		t.Errorf("the key survives Close: %v", err)
+	}
+	if _, err := ca.Issue("x"); err == nil {
+		t.Error("a closed CA still issues")
+	}
+}
