@@ -1,0 +1,120 @@
+package sandbox
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The sandboxed child of TestReexecMakesAPrivateNetwork: it checks, from
+// inside, what the sandbox promises, and fails the test binary if not.
+func TestSandboxChild(t *testing.T) {
+	if !Inside() {
+		t.Skip("runs only as the sandboxed child of TestReexecMakesAPrivateNetwork")
+	}
+	if err := Prepare(t.TempDir(), "127.0.99.53"); err != nil {
+		t.Fatal(err)
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || !strings.Contains(string(resolv), "nameserver 127.0.99.53") {
+		t.Errorf("/etc/resolv.conf inside: %q, %v", resolv, err)
+	}
+	hosts, _ := os.ReadFile("/etc/hosts")
+	if strings.Count(string(hosts), "\n") != 2 {
+		t.Errorf("/etc/hosts inside: %q; want just localhost", hosts)
+	}
+	// Loopback is up: a node binds port 443 and port 53 and answers.
+	for _, addr := range []string{"127.0.1.1:443", "127.0.99.53:53"} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("binding %s inside: %v", addr, err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				c.Close()
+			}
+		}()
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			t.Errorf("dialing %s inside: %v", addr, err)
+		} else {
+			c.Close()
+		}
+		ln.Close()
+	}
+	// The host's listener is not reachable: another network.
+	if host := os.Getenv("SANDBOX_TEST_HOST_ADDR"); host != "" {
+		if c, err := net.DialTimeout("tcp", host, 500*time.Millisecond); err == nil {
+			c.Close()
+			t.Errorf("the host's %s is reachable from inside", host)
+		}
+	}
+}
+
+// Reexec runs the child in new namespaces; the host's files and network are
+// untouched by what it did.
+func TestReexecMakesAPrivateNetwork(t *testing.T) {
+	if Inside() {
+		t.Skip("the parent's test")
+	}
+	if err := Check(); err != nil {
+		t.Skip(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before, _ := os.ReadFile("/etc/resolv.conf")
+	t.Setenv("SANDBOX_TEST_HOST_ADDR", ln.Addr().String())
+	code, err := Reexec([]string{"-test.run=^TestSandboxChild$", "-test.v"})
+	if err != nil || code != 0 {
+		t.Fatalf("the sandboxed child: exit %d, %v", code, err)
+	}
+	after, _ := os.ReadFile("/etc/resolv.conf")
+	if string(before) != string(after) {
+		t.Errorf("the host's /etc/resolv.conf changed: %q → %q", before, after)
+	}
+}
+
+// Without root, a user namespace makes the sandbox (where the kernel allows
+// it): the same child, as nobody.
+func TestReexecUnprivileged(t *testing.T) {
+	if Inside() || os.Geteuid() != 0 {
+		t.Skip("needs root to become nobody")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("no setpriv(1)")
+	}
+	self, _ := os.Executable()
+	dir, err := os.MkdirTemp("", "sandbox-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	os.Chown(dir, 65534, 65534) // nobody writes its temporary files here
+	bin := filepath.Join(dir, "sandbox.test")
+	data, err := os.ReadFile(self)
+	if err != nil || os.WriteFile(bin, data, 0o755) != nil {
+		t.Fatal("copying the test binary")
+	}
+	// As nobody, the parent test re-executes itself unprivileged.
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin,
+		"-test.run=^TestReexecMakesAPrivateNetwork$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir}
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "SKIP") && strings.Contains(string(out), "no sandbox can be made") {
+		t.Skipf("this kernel refuses unprivileged user namespaces: %s", out)
+	}
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestReexecMakesAPrivateNetwork") {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+}
