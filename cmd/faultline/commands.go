@@ -21,6 +21,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/library"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/runner"
+	"github.com/faultline-dev/faultline/experiments/sandbox"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
@@ -48,6 +49,9 @@ func runCommand() *cli.Command {
 			exp, err := loadExperiment(c.Args().First())
 			if err != nil {
 				return cli.Exit(err.Error(), exitUsage)
+			}
+			if done, err := enterSandbox(exp); done {
+				return err
 			}
 			opts := runner.Options{OutDir: c.String("out"), Progress: os.Stderr}
 			if opts.OutDir == "" {
@@ -432,4 +436,31 @@ func schemaCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// enterSandbox runs the command again inside faultline's sandbox when the
+// experiment has clients that are commands (done is then true and err
+// carries the sandboxed run's exit status); inside, it readies the sandbox.
+func enterSandbox(exp *spec.Experiment) (done bool, err error) {
+	if !runner.NeedsSandbox(exp) {
+		return false, nil
+	}
+	if !sandbox.Inside() {
+		code, err := sandbox.Reexec(os.Args[1:])
+		if err != nil {
+			return true, cli.Exit(err.Error(), exitBrokenRun)
+		}
+		if code != 0 {
+			return true, cli.Exit("", code)
+		}
+		return true, nil
+	}
+	dir, err := os.MkdirTemp("", "faultline-sandbox-")
+	if err != nil {
+		return true, cli.Exit(err.Error(), exitBrokenRun)
+	}
+	if err := sandbox.Prepare(dir, runner.AppDNS); err != nil {
+		return true, cli.Exit(err.Error(), exitBrokenRun)
+	}
+	return false, nil
 }

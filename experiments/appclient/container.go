@@ -1,7 +1,6 @@
 package appclient
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/faultline-dev/faultline/experiments/applog"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	dbcontainer "github.com/faultline-dev/faultline/targets/dynamodb/container"
 )
@@ -124,61 +122,13 @@ func (c Container) Run(ctx context.Context) error {
 func (c Container) read(logs io.Reader, tail *lastLines) {
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
+	o := outcomes{name: c.Name, record: c.Record, since: c.Since, output: c.Output, tail: tail}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.scan("stdout", outR, tail) }()
-	go func() { defer wg.Done(); c.scan("stderr", errR, tail) }()
+	go func() { defer wg.Done(); o.scan("stdout", outR) }()
+	go func() { defer wg.Done(); o.scan("stderr", errR) }()
 	_, err := stdcopy.StdCopy(outW, errW, logs)
 	outW.CloseWithError(err)
 	errW.CloseWithError(err)
 	wg.Wait()
-}
-
-func (c Container) scan(stream string, r io.Reader, tail *lastLines) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if stream == "stdout" {
-			l, err := applog.Parse(line)
-			if err == nil {
-				c.Record(l.Event(c.Name, c.Since))
-				continue
-			}
-			if !errors.Is(err, applog.ErrNotJSON) && c.Output != nil {
-				c.Output(stream, "bad outcome line ("+err.Error()+"): "+string(line))
-				continue
-			}
-		}
-		tail.add(string(line))
-		if c.Output != nil {
-			c.Output(stream, string(line))
-		}
-	}
-	io.Copy(io.Discard, r)
-}
-
-// lastLines keeps an app's last words for an error message.
-type lastLines struct {
-	mu    sync.Mutex
-	n     int
-	lines []string
-}
-
-func (l *lastLines) add(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, s)
-	if len(l.lines) > l.n {
-		l.lines = l.lines[1:]
-	}
-}
-
-func (l *lastLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lines) == 0 {
-		return "(none)"
-	}
-	return strings.Join(l.lines, " | ")
 }

@@ -12,21 +12,28 @@ import (
 // Env is the environment faultline gives an application: where its regions'
 // endpoints are, the table, a region and dummy credentials for stock SDKs.
 // The application's own variables (own) win over faultline's.
-func Env(name string, regions []string, endpoints map[string]string, table string, items int, sourceIP string, own map[string]string) []string {
+//
+// endpointOverride sets AWS_ENDPOINT_URL_DYNAMODB to the primary's endpoint,
+// for a container that reaches the nodes on a port of their own; in the
+// sandbox the real endpoints serve on 443 and stock SDKs need no override.
+func Env(name string, regions []string, endpoints map[string]string, table string, items int, sourceIP string, endpointOverride bool, own map[string]string) []string {
 	env := map[string]string{
-		"FAULTLINE_CLIENT":      name,
-		"FAULTLINE_REGIONS":     strings.Join(regions, ","),
-		"FAULTLINE_TABLE":       table,
-		"FAULTLINE_ITEMS":       fmt.Sprint(items),
-		"FAULTLINE_SOURCE_IP":   sourceIP,
-		"AWS_REGION":            regions[0],
-		"AWS_DEFAULT_REGION":    regions[0],
-		"AWS_ACCESS_KEY_ID":     "faultline",
-		"AWS_SECRET_ACCESS_KEY": "faultline",
+		"FAULTLINE_CLIENT":             name,
+		"FAULTLINE_REGIONS":            strings.Join(regions, ","),
+		"FAULTLINE_TABLE":              table,
+		"FAULTLINE_ITEMS":              fmt.Sprint(items),
+		"FAULTLINE_SOURCE_IP":          sourceIP,
+		"AWS_REGION":                   regions[0],
+		"AWS_DEFAULT_REGION":           regions[0],
+		"AWS_ACCESS_KEY_ID":            "faultline",
+		"AWS_SECRET_ACCESS_KEY":        "faultline",
+		"AWS_EC2_METADATA_DISABLED":    "true",
+		"AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", // dummy credentials have no account: the regional endpoint
+	}
+	if endpointOverride {
 		// The primary's endpoint for SDKs that take one endpoint from the
 		// environment (aws-sdk-go-v2, boto3, the AWS CLI, JS v3).
-		"AWS_ENDPOINT_URL_DYNAMODB": endpoints[regions[0]],
-		"AWS_EC2_METADATA_DISABLED": "true",
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = endpoints[regions[0]]
 	}
 	for _, r := range regions {
 		env[EndpointVar(r)] = endpoints[r]

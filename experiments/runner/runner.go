@@ -30,6 +30,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dnsrelay"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
+	"github.com/faultline-dev/faultline/targets/tlsca"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
 
@@ -90,6 +91,13 @@ type run struct {
 
 	relay *dnsrelay.Relay // port 53 for applications, when a client is one
 
+	// The sandbox's, when a client is a command: the run's own directory
+	// (CA, events pipes), its CA, and the client that the server side's
+	// view of the applications is journaled as ("app.server").
+	tmpDir     string
+	ca         *tlsca.CA
+	serverView string
+
 	liveMu  sync.Mutex
 	phase   string
 	started time.Time // when the clients started
@@ -143,6 +151,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	if r.relay != nil {
 		r.relay.Close()
 	}
+	defer r.removeTmp()
 	if r.world != nil {
 		r.say("tearing down")
 		if err := r.world.Close(); err != nil && res.Err == nil {
@@ -212,7 +221,11 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	}
 	r.say("building topology: %d regions, DNS server, load balancers, %s", len(r.exp.Topology.Regions), backends)
 	built := time.Now()
-	w, err := topology.Build(ctx, r.topologyConfig(seed))
+	cfg := r.topologyConfig(seed)
+	if err := r.prepareSandbox(&cfg); err != nil {
+		return err
+	}
+	w, err := topology.Build(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("building the topology: %w", err)
 	}
@@ -232,23 +245,30 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	clientCtx, stopClients := context.WithCancel(ctx)
 	defer stopClients()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(r.exp.Clients))
+	errs := make(chan error, 2*len(r.exp.Clients))
 	if err := r.startRelay(); err != nil {
 		return err
 	}
 	for i, c := range r.exp.Clients {
-		run, start, err := r.clientRunner(i, c)
+		runs, starts, err := r.clientRunner(i, c)
 		if err != nil {
 			return err
 		}
-		r.j.Add(start)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(clientCtx); err != nil {
-				errs <- fmt.Errorf("client %s: %w", c.Name, err)
-			}
-		}()
+		for _, start := range starts {
+			r.j.Add(start)
+		}
+		for _, run := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := run(clientCtx); err != nil {
+					select {
+					case errs <- fmt.Errorf("client %s: %w", c.Name, err):
+					default:
+					}
+				}
+			}()
+		}
 	}
 	stopped := func() error {
 		stopClients()
@@ -535,7 +555,7 @@ const (
 
 // startRelay starts the port-53 relay when a client is an application.
 func (r *run) startRelay() error {
-	if !slices.ContainsFunc(r.exp.Clients, func(c spec.Client) bool { return c.Image != "" }) {
+	if !slices.ContainsFunc(r.exp.Clients, spec.Client.App) {
 		return nil
 	}
 	relay, err := dnsrelay.Start(dnsrelay.Config{Addr: appDNS + ":53", Upstream: r.world.ClientDNSAddr(), Source: appDNSSource})
@@ -547,27 +567,56 @@ func (r *run) startRelay() error {
 	return nil
 }
 
-// clientRunner is how client i runs, and its client.start event.
-func (r *run) clientRunner(i int, c spec.Client) (func(context.Context) error, journal.Event, error) {
+// clientRunner is how client i runs (with its health probe, for an
+// application that has one) and its client.start events: an application's
+// probe and server-side views are clients of their own ("app.probe",
+// "app.server"), so each gets its metrics.
+func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error, []journal.Event, error) {
 	cfg, err := r.clientConfig(i, c)
 	if err != nil {
-		return nil, journal.Event{}, err
+		return nil, nil, err
 	}
-	if c.Image == "" {
-		return func(ctx context.Context) error { return clients.Run(ctx, cfg) }, cfg.StartEvent(), nil
+	if !c.App() {
+		return []func(context.Context) error{func(ctx context.Context) error { return clients.Run(ctx, cfg) }}, []journal.Event{cfg.StartEvent()}, nil
 	}
-	image := c.Image
-	if over := r.opts.Images[c.Name]; over != "" {
-		image = over
+	// An application's DNS queries reach the server through the relay, so
+	// the relay's source address is how the journal tells them apart.
+	appStart := func(name string) journal.Event {
+		return journal.Event{Type: journal.ClientStart, Client: name, Strategy: spec.StrategyApp, Region: c.Regions[0], Addr: appDNSSource}
 	}
-	app := appclient.Container{
-		Name: c.Name, Image: image, DNS: appDNS, RunID: r.runID(),
-		Env:    appclient.Env(c.Name, c.Regions, cfg.Endpoints, cfg.Table, cfg.Items, cfg.SourceIP, c.Env),
-		Record: r.j.Add, Since: r.j.Since,
-		Output: func(stream, line string) { r.say("%s %s: %s", c.Name, stream, line) },
+	starts := []journal.Event{appStart(c.Name)}
+	output := func(stream, line string) { r.say("%s %s: %s", c.Name, stream, line) }
+	var runs []func(context.Context) error
+	if c.Image != "" {
+		image := c.Image
+		if over := r.opts.Images[c.Name]; over != "" {
+			image = over
+		}
+		runs = append(runs, appclient.Container{
+			Name: c.Name, Image: image, DNS: appDNS, RunID: r.runID(),
+			Env:    appclient.Env(c.Name, c.Regions, cfg.Endpoints, cfg.Table, cfg.Items, cfg.SourceIP, true, c.Env),
+			Record: r.j.Add, Since: r.j.Since, Output: output,
+		}.Run)
+	} else {
+		env, err := r.commandEnv(c, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, appclient.Command{
+			Name: c.Name, Argv: c.Command, Dir: r.commandDir(), Env: env,
+			EventsPipe: filepath.Join(r.tmpDir, c.Name+".events"),
+			Record:     r.j.Add, Since: r.j.Since, Output: output,
+		}.Run)
+		if r.serverView == c.Name+".server" {
+			starts = append(starts, appStart(r.serverView))
+		}
 	}
-	start := journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: spec.StrategyApp, Region: c.Regions[0], Addr: cfg.SourceIP}
-	return app.Run, start, nil
+	if h := c.Health; h != nil {
+		starts = append(starts, appStart(c.Name+".probe"))
+		runs = append(runs, appclient.Probe{Name: c.Name + ".probe", URL: h.URL, Region: c.Regions[0], Interval: h.Interval,
+			Record: r.j.Add, Now: r.j.Now}.Run)
+	}
+	return runs, starts, nil
 }
 
 // runID is the run's label in Docker.
@@ -597,16 +646,20 @@ func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 }
 
 func (r *run) onDNS(q dnsstub.QueryEvent) {
-	r.j.Add(journal.Event{T: r.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
-		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault})
+	e := journal.Event{T: r.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
+		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault}
+	r.j.Add(e)
+	r.serverSideDNS(e)
 }
 
 // onResolver journals the caching resolver's answers to clients: the client
 // address is the client's, and the fault is the one that shaped the cached
 // upstream answer, so dns_queries_in_fault counts answers served from cache.
 func (r *run) onResolver(e dnscache.Event) {
-	r.j.Add(journal.Event{T: r.j.Since(e.Time), Type: journal.DNSQuery, Addr: e.Client, Proto: e.Proto,
-		Name: e.Name, QType: e.Type, Rcode: e.Rcode, Answers: journal.Int(e.Answers), Fault: e.Fault, Detail: "resolver:" + e.Cache})
+	ev := journal.Event{T: r.j.Since(e.Time), Type: journal.DNSQuery, Addr: e.Client, Proto: e.Proto,
+		Name: e.Name, QType: e.Type, Rcode: e.Rcode, Answers: journal.Int(e.Answers), Fault: e.Fault, Detail: "resolver:" + e.Cache}
+	r.j.Add(ev)
+	r.serverSideDNS(ev)
 }
 
 // onAutomation journals each step of the DNS automation (plan, pick, apply,
@@ -617,6 +670,10 @@ func (r *run) onAutomation(name string, e dnsauto.Event) {
 }
 
 func (r *run) onNLB(e nlb.Event) {
+	if e.Kind == "http.request" {
+		r.serverSideHTTP(e)
+		return
+	}
 	ev := journal.Event{T: r.j.Since(e.Time), Type: e.Kind, Region: e.Region, Node: e.Node, Target: e.Target,
 		From: e.From, To: e.To, Detail: e.Detail}
 	if e.Kind == "hc.result" {

@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -35,6 +36,8 @@ const (
 	DefaultTimeout     = time.Second
 	DefaultProbe       = 500 * time.Millisecond
 	DefaultConsecutive = 5
+	// DefaultHealthInterval paces an application's health probes.
+	DefaultHealthInterval = 100 * time.Millisecond
 )
 
 // Default health check: AWS's NLB defaults scaled for short experiments
@@ -330,13 +333,35 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 	d.list(n, "clients", func(i int, el *yaml.Node) {
 		c := Client{Rate: DefaultRate, Operations: []string{"GetItem"}, Timeout: DefaultTimeout, ProbeInterval: DefaultProbe}
 		what := fmt.Sprintf("clients[%d]", i)
-		var nameNode, strategyNode, regionsNode, probeNode, imageNode *yaml.Node
+		var nameNode, strategyNode, regionsNode, probeNode, imageNode, commandNode, healthNode *yaml.Node
 		var tuned []*yaml.Node // settings of the reference client, which an application sets itself
 		d.mapping(el, what, []field{
 			{"name", true, func(_, v *yaml.Node) { nameNode = v; d.str(v, what+".name", &c.Name) }},
 			{"strategy", false, func(_, v *yaml.Node) { strategyNode = v; d.str(v, what+".strategy", &c.Strategy) }},
 			{"regions", false, func(_, v *yaml.Node) { regionsNode = v; d.strList(v, what+".regions", &c.Regions) }},
 			{"image", false, func(_, v *yaml.Node) { imageNode = v; d.image(v, what+".image", &c.Image) }},
+			{"command", false, func(_, v *yaml.Node) {
+				commandNode = v
+				d.strList(v, what+".command", &c.Command)
+				if len(c.Command) == 0 || c.Command[0] == "" {
+					d.errorf(v, "%s.command: expected the program and its arguments, like [python3, app.py]", what)
+				}
+			}},
+			{"health", false, func(_, v *yaml.Node) {
+				healthNode = v
+				c.Health = &Health{Interval: DefaultHealthInterval}
+				d.mapping(v, what+".health", []field{
+					{"url", true, func(_, v *yaml.Node) {
+						d.str(v, what+".health.url", &c.Health.URL)
+						if u, err := url.Parse(c.Health.URL); err != nil || u.Scheme != "http" || u.Host == "" {
+							d.errorf(v, "%s.health.url: %q: expected an http:// URL of the application's health endpoint, like http://127.0.0.1:8080/healthz", what, c.Health.URL)
+						}
+					}},
+					{"interval", false, func(_, v *yaml.Node) {
+						d.duration(v, what+".health.interval", 10*time.Millisecond, time.Minute, &c.Health.Interval)
+					}},
+				})
+			}},
 			{"env", false, func(_, v *yaml.Node) { c.Env = d.env(v, what+".env") }},
 			{"rate", false, func(_, v *yaml.Node) { d.number(v, what+".rate", 0.1, 1000, &c.Rate) }},
 			{"operations", false, func(_, v *yaml.Node) {
@@ -362,18 +387,24 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 				tuned = append(tuned, kn)
 			}
 		}
-		if imageNode != nil {
+		if imageNode != nil && commandNode != nil {
+			d.errorf(commandNode, "%s.command: a client is an image or a command, not both", what)
+		}
+		if imageNode != nil || commandNode != nil {
 			d.appClient(&c, what, strategyNode, tuned, t)
 			strategyNode = nil // checked
 		} else {
+			if healthNode != nil {
+				d.errorf(healthNode, "%s.health: only an application (image or command) has a health endpoint", what)
+			}
 			if strategyNode == nil {
-				d.errorf(el, "%s: missing required key \"strategy\" (single-region or failover; or an image, for an application of your own)", what)
+				d.errorf(el, "%s: missing required key \"strategy\" (single-region or failover; or an image or a command, for an application of your own)", what)
 			}
 			if regionsNode == nil {
 				d.errorf(el, "%s: missing required key \"regions\"", what)
 			}
 			if c.Env != nil {
-				d.errorf(key(el, "env"), "%s.env: only a client with an image takes an environment", what)
+				d.errorf(key(el, "env"), "%s.env: only an application (image or command) takes an environment", what)
 			}
 		}
 		if nameNode != nil {
@@ -694,10 +725,10 @@ var envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // strategy, rate and timeouts; its regions default to every region.
 func (d *decoder) appClient(c *Client, what string, strategyNode *yaml.Node, tuned []*yaml.Node, t Topology) {
 	if strategyNode != nil {
-		d.errorf(strategyNode, "%s.strategy: a client with an image is an application with its own strategy; remove strategy (faultline records it as %q)", what, StrategyApp)
+		d.errorf(strategyNode, "%s.strategy: a client with an image or a command is an application with its own strategy; remove strategy (faultline records it as %q)", what, StrategyApp)
 	}
 	for _, kn := range tuned {
-		d.errorf(kn, "%s.%s: a client with an image sets its own %s; pass it through env if the application reads it", what, kn.Value, kn.Value)
+		d.errorf(kn, "%s.%s: an application (image or command) sets its own %s; pass it through env if it reads it", what, kn.Value, kn.Value)
 	}
 	c.Strategy = StrategyApp
 	if len(c.Regions) == 0 {

@@ -128,10 +128,15 @@ func schemaDoc() obj {
 		}),
 	})
 	client := object([]string{"name"}, obj{
-		"name":           pattern(clientPattern.String(), "the client's name"),
-		"strategy":       enum([]string{StrategySingleRegion, StrategyFailover}, "the reference client's strategy (not with image)"),
-		"regions":        list(pattern(namePattern.String(), "a region"), 1, "the first is primary"),
-		"image":          pattern(`^\S+$`, "your application's image: the client runs it as a container"),
+		"name":     pattern(clientPattern.String(), "the client's name"),
+		"strategy": enum([]string{StrategySingleRegion, StrategyFailover}, "the reference client's strategy (not with image)"),
+		"regions":  list(pattern(namePattern.String(), "a region"), 1, "the first is primary"),
+		"image":    pattern(`^\S+$`, "your application's image: the client runs it as a container"),
+		"command":  list(obj{"type": "string"}, 1, "your application's command: faultline runs it in its sandbox"),
+		"health": object([]string{"url"}, obj{
+			"url":      pattern(`^http://`, "the application's health endpoint"),
+			"interval": duration(10*time.Millisecond, time.Minute, "how often it is probed"),
+		}),
 		"env":            obj{"type": "object", "propertyNames": obj{"pattern": envPattern.String()}, "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "with image: the application's environment"},
 		"rate":           number(0.1, 1000, "requests per second"),
 		"operations":     list(enum(Operations, "an operation"), 1, "sent in turn"),
@@ -140,12 +145,14 @@ func schemaDoc() obj {
 		"probe_interval": duration(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"),
 	})
 	// A reference client needs a strategy and regions; an application
-	// (image) takes neither a strategy nor the reference client's settings.
-	client["if"] = obj{"required": []string{"image"}}
+	// (image or command) takes neither a strategy nor the reference
+	// client's settings, and is one or the other.
+	client["if"] = obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}}
 	client["then"] = obj{"not": obj{"anyOf": []obj{
 		{"required": []string{"strategy"}}, {"required": []string{"rate"}}, {"required": []string{"operations"}},
 		{"required": []string{"timeout"}}, {"required": []string{"keep_alive"}}, {"required": []string{"probe_interval"}}}}}
-	client["else"] = obj{"required": []string{"strategy", "regions"}, "not": obj{"required": []string{"env"}}}
+	client["else"] = obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}}
+	client["not"] = obj{"required": []string{"image", "command"}}
 
 	check := object([]string{"client", "expr"}, obj{
 		"client": str("a client's name, or * for every client"),

@@ -134,9 +134,9 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"unknown backend", strings.Replace(minimal, "topology:\n", "topology:\n  backend: docker\n", 1), "3:12", `unknown backend "docker"; expected embedded or container`},
 		{"unknown region backend", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      backend: java\n", 1), "6:16", `topology.regions[1].backend: unknown backend "java"`},
 		{"image with spaces", strings.Replace(minimal, "topology:\n", "topology:\n  images: {dynamodb: \"a b\"}\n", 1), "3:22", "expected an image reference"},
-		{"app client with a strategy", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    image: team/app:1\n", 1), "8:15", "a client with an image is an application with its own strategy"},
-		{"app client with a rate", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    rate: 5\n", 1), "9:5", "a client with an image sets its own rate"},
-		{"env without an image", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    env: {A: b}\n", 1), "9:5", "only a client with an image takes an environment"},
+		{"app client with a strategy", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    image: team/app:1\n", 1), "8:15", "a client with an image or a command is an application with its own strategy"},
+		{"app client with a rate", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    rate: 5\n", 1), "9:5", "an application (image or command) sets its own rate"},
+		{"env without an image", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    env: {A: b}\n", 1), "9:5", "only an application (image or command) takes an environment"},
 		{"bad env name", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    env: {1A: b}\n", 1), "9:11", `"1A": expected a variable name`},
 		{"endpoint without region", strings.Replace(minimal, "topology:\n", "topology:\n  endpoint: dynamodb.amazonaws.com\n", 1), "3:13", "must contain {region}"},
 	}

@@ -129,6 +129,21 @@ type Client struct {
 	// container (Strategy is then StrategyApp); Env is its environment.
 	Image string
 	Env   map[string]string
+	// Command, when set, makes this client an application faultline runs
+	// in its sandbox (Strategy is then StrategyApp).
+	Command []string
+	// Health, when set, probes the application's health endpoint.
+	Health *Health
+}
+
+// App reports whether the client is an application (an image or a
+// command) rather than a reference client.
+func (c Client) App() bool { return c.Image != "" || len(c.Command) > 0 }
+
+// Health is an application's health endpoint, probed at a fixed interval.
+type Health struct {
+	URL      string
+	Interval time.Duration
 }
 
 // Metrics configures the metric definitions.

@@ -7,6 +7,7 @@ package topology
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -37,8 +38,16 @@ type Config struct {
 	Regions     []Region
 	Table       string // seeded in every region's backend
 	RunID       string // labels the containers a run starts
-	Items       int
-	Seed        int64 // for faults that draw random numbers
+
+	// NodePort, when set, is every NLB node's plain port (80 in the
+	// sandbox); 0 lets the first node pick one the others share.
+	NodePort int
+	// TLS, when set, makes every node also terminate TLS on TLSPort (443
+	// in the sandbox) with these certificates.
+	TLS     *tls.Config
+	TLSPort int
+	Items   int
+	Seed    int64 // for faults that draw random numbers
 
 	// Resolver, when set, puts a caching resolver between the clients and
 	// the authoritative server.
@@ -120,7 +129,7 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("dns server: %w", err)
 	}
-	port := 0 // every region's nodes share the first region's port, as every endpoint shares 443
+	port := cfg.NodePort // every region's nodes share one port, as every endpoint shares 443
 	for i, rc := range cfg.Regions {
 		r, err := w.startRegion(ctx, i, rc, port)
 		if err != nil {
@@ -180,6 +189,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 	r.lb, err = nlb.Start(ctx, nlb.Config{
 		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
 		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc), KeepConnectionsOnUnhealthy: rc.KeepConnections,
+		TLS: w.cfg.TLS, TLSPort: w.cfg.TLSPort,
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
 	if err != nil {
@@ -282,6 +292,22 @@ func (w *World) EndpointURL(regionName string) (string, error) {
 		return "", fmt.Errorf("no region %q", regionName)
 	}
 	return fmt.Sprintf("http://%s:%d", trimDot(r.cfg.Endpoint), r.lb.Port()), nil
+}
+
+// HTTPSURL is a region's endpoint as a stock SDK builds it,
+// "https://dynamodb.<region>.amazonaws.com" (with the port when it is not
+// 443): served when the world terminates TLS.
+func (w *World) HTTPSURL(regionName string) (string, error) {
+	r, ok := w.regions[regionName]
+	switch {
+	case !ok:
+		return "", fmt.Errorf("no region %q", regionName)
+	case w.cfg.TLS == nil:
+		return "", fmt.Errorf("region %s: the world terminates no TLS", regionName)
+	case w.cfg.TLSPort == 443:
+		return "https://" + trimDot(r.cfg.Endpoint), nil
+	}
+	return fmt.Sprintf("https://%s:%d", trimDot(r.cfg.Endpoint), w.cfg.TLSPort), nil
 }
 
 // NLB returns a region's load balancer.
