@@ -3,7 +3,7 @@ GO       ?= go
 SHELL    := /bin/bash
 TESTARGS ?=
 
-.PHONY: build test test-containers fuzz run bench bench-dns bench-nlb bench-deps lint clean
+.PHONY: build test test-containers fuzz run bench bench-dns bench-nlb sdk-table bench-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -45,6 +45,12 @@ bench-dns:
 
 bench-nlb:
 	$(GO) run ./cmd/faultline-bench -only nlb
+
+# The README's table of how stock SDKs (boto3, the AWS CLI, the Node SDK)
+# behave on DNS failures: each run unchanged in faultline's sandbox (root or
+# user namespaces; python3-boto3, awscli, bc and npm installed).
+sdk-table:
+	$(GO) run ./cmd/faultline-bench -only sdks
 
 # Peers: dnsperf, NSD and HAProxy from Debian; CoreDNS built from its Go
 # module (about 4 minutes on two cores, cached in ~/.cache/faultline).
