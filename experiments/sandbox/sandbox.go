@@ -38,18 +38,24 @@ const options = "run as root, enable unprivileged user namespaces (sysctl kernel
 
 // Check says whether a sandbox can be made, and if not, why and what the
 // options are.
-func Check() error {
-	if runtime.GOOS != "linux" {
-		return fmt.Errorf("%w: network namespaces are Linux's and this is %s; %s", ErrUnavailable, runtime.GOOS, options)
+func Check() error { return check(runtime.GOOS, os.Geteuid(), userNSSwitches) }
+
+// userNSSwitches are the kernel settings that forbid unprivileged user
+// namespaces when they hold the value given.
+var userNSSwitches = []struct{ file, bad, why string }{
+	{"/proc/sys/kernel/unprivileged_userns_clone", "0", "unprivileged user namespaces are off (kernel.unprivileged_userns_clone=0)"},
+	{"/proc/sys/user/max_user_namespaces", "0", "user namespaces are off (user.max_user_namespaces=0)"},
+	{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)"},
+}
+
+func check(goos string, euid int, switches []struct{ file, bad, why string }) error {
+	if goos != "linux" {
+		return fmt.Errorf("%w: network namespaces are Linux's and this is %s; %s", ErrUnavailable, goos, options)
 	}
-	if os.Geteuid() == 0 {
+	if euid == 0 {
 		return nil
 	}
-	for _, c := range []struct{ file, bad, why string }{
-		{"/proc/sys/kernel/unprivileged_userns_clone", "0", "unprivileged user namespaces are off (kernel.unprivileged_userns_clone=0)"},
-		{"/proc/sys/user/max_user_namespaces", "0", "user namespaces are off (user.max_user_namespaces=0)"},
-		{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)"},
-	} {
+	for _, c := range switches {
 		if b, err := os.ReadFile(c.file); err == nil && strings.TrimSpace(string(b)) == c.bad {
 			return fmt.Errorf("%w: not root, and %s; %s", ErrUnavailable, c.why, options)
 		}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -116,5 +117,38 @@ func TestReexecUnprivileged(t *testing.T) {
 	}
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestReexecMakesAPrivateNetwork") {
 		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+}
+
+// Where no sandbox can be made, the error says why and what the options
+// are: root, user namespaces, the container mode, the Go library.
+func TestCheckSaysWhyAndWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	off := filepath.Join(dir, "max_user_namespaces")
+	os.WriteFile(off, []byte("0\n"), 0o644)
+	switches := []struct{ file, bad, why string }{{off, "0", "user namespaces are off (user.max_user_namespaces=0)"}}
+	for _, c := range []struct {
+		goos string
+		euid int
+		want string
+	}{
+		{"darwin", 501, "network namespaces are Linux's and this is darwin"},
+		{"linux", 1000, "not root, and user namespaces are off"},
+	} {
+		err := check(c.goos, c.euid, switches)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("check(%s, %d) = %v; want ErrUnavailable", c.goos, c.euid, err)
+		}
+		for _, want := range []string{c.want, "run as root", "clients[].image", "experiments/testbed"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q does not say %q", err, want)
+			}
+		}
+	}
+	if err := check("linux", 0, switches); err != nil {
+		t.Errorf("as root: %v", err)
+	}
+	if err := check("linux", 1000, nil); err != nil {
+		t.Errorf("unprivileged with user namespaces allowed: %v", err)
 	}
 }
