@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/faultline-dev/faultline/experiments/sandbox"
@@ -54,10 +55,16 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(dir, "out")
-			cmd := exec.Command(binary, "run", "-q", "--out", out, exp)
+			cmd := exec.Command(binary, "run", "--out", out, exp)
 			text, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("faultline run: %v\n%s", err, text)
+			}
+			// The run's CA existed for the run only: its key is gone.
+			if m := regexp.MustCompile(`the run's CA (\S+)\)`).FindSubmatch(text); m == nil {
+				t.Errorf("the run did not say where its CA was:\n%s", text)
+			} else if _, err := os.Stat(filepath.Join(filepath.Dir(string(m[1])), "ca-key.pem")); !os.IsNotExist(err) {
+				t.Errorf("the CA's key outlived the run: %v", err)
 			}
 			var rep sdkReport
 			data, err := os.ReadFile(filepath.Join(out, "report.json"))
