@@ -48,16 +48,7 @@ func RequireDocker(t testing.TB) {
 // testcontainers-go's dynamodb module sets for the Amazon image starts it.
 func StandIn(t testing.TB) string {
 	t.Helper()
-	ref, remove, err := BuildStandIn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := remove(); err != nil {
-			t.Errorf("removing %s: %v", ref, err)
-		}
-	})
-	return ref
+	return forTest(t)(BuildStandIn(context.Background()))
 }
 
 // BuildStandIn builds the stand-in image (for benchmarks, which have no t).
@@ -69,16 +60,23 @@ func BuildStandIn(ctx context.Context) (ref string, remove func() error, err err
 // package of this module) and removes it when the test ends.
 func App(t testing.TB, name, pkg string) string {
 	t.Helper()
-	ref, remove, err := Build(context.Background(), "faultline-test/"+name, map[string]string{"/app": pkg}, []string{"/app"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := remove(); err != nil {
-			t.Errorf("removing %s: %v", ref, err)
+	return forTest(t)(Build(context.Background(), "faultline-test/"+name, map[string]string{"/app": pkg}, []string{"/app"}, nil))
+}
+
+// forTest fails t on a build error and removes the image when t ends.
+func forTest(t testing.TB) func(ref string, remove func() error, err error) string {
+	return func(ref string, remove func() error, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	return ref
+		t.Cleanup(func() {
+			if err := remove(); err != nil {
+				t.Errorf("removing %s: %v", ref, err)
+			}
+		})
+		return ref
+	}
 }
 
 // Build builds repo:<unique tag> FROM scratch with the static binaries of the
