@@ -3,12 +3,17 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline/experiments/sandbox"
 	"github.com/faultline-dev/faultline/experiments/sandbox/sdkapps"
@@ -132,4 +137,71 @@ func successes(t *testing.T, journal, app string) (own, server map[string]int) {
 		}
 	}
 	return own, server
+}
+
+// SIGINT in the middle of a sandboxed run: the parent passes it to the
+// sandboxed faultline, which heals the fault, stops the application (its
+// whole process group) and writes a report marked incomplete; exit 3.
+func TestSandboxSIGINT(t *testing.T) {
+	if err := sandbox.Check(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	marker := fmt.Sprintf("faultline-sigint-%d", time.Now().UnixNano())
+	os.WriteFile(filepath.Join(dir, "app.sh"), []byte(`while :; do
+  printf '{"time":%s,"operation":"GetItem","region":"us-east-1","ok":true}\n' "$(date +%s.%N)"
+  sleep 0.1
+done
+`), 0o644)
+	exp := filepath.Join(dir, "exp.yaml")
+	os.WriteFile(exp, []byte(`name: sandbox-sigint
+topology:
+  regions: [{name: us-east-1}, {name: us-west-2}]
+clients:
+  - name: app
+    command: [sh, app.sh, `+marker+`]
+schedule:
+  duration: 30s
+  faults:
+    - {kind: dns.empty, target: dynamodb.us-east-1.amazonaws.com, start: 1s, duration: 20s}
+`), 0o644)
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(binary, "run", "--out", out, exp)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			if !signalled && strings.Contains(sc.Text(), "applied f1") {
+				cmd.Process.Signal(syscall.SIGINT)
+				signalled = true
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("faultline did not stop within 60 s of SIGINT")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Errorf("exit = %v; want 3", err)
+	}
+	journal, _ := os.ReadFile(filepath.Join(out, "journal.jsonl"))
+	if !strings.Contains(string(journal), `"type":"fault.healed"`) || !strings.Contains(string(journal), `"status":"incomplete"`) {
+		t.Errorf("the journal lacks the heal or the incomplete end:\n%.3000s", journal)
+	}
+	if strings.Count(string(journal), `"client":"app"`) < 5 {
+		t.Errorf("the application's outcome lines were lost:\n%.2000s", journal)
+	}
+	if ps, _ := exec.Command("pgrep", "-f", marker).Output(); len(ps) > 0 {
+		t.Errorf("the application outlived the run: pids %s", ps)
+	}
 }

@@ -263,7 +263,7 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 				defer wg.Done()
 				if err := run(clientCtx); err != nil {
 					select {
-					case errs <- fmt.Errorf("client %s: %w", c.Name, err):
+					case errs <- err: // it names the client
 					default:
 					}
 				}
