@@ -24,8 +24,8 @@ type Command struct {
 	Dir  string   // its working directory: the experiment file's
 	Env  []string // see Env, plus the sandbox's (CA bundle, ...)
 	// EventsPipe, when set, is a named pipe faultline creates and reads:
-	// the application may write its JSON outcome lines there instead of
-	// (or as well as) to standard output.
+	// the application may write its JSON outcome lines there instead of to
+	// standard output (a line written to both counts twice).
 	EventsPipe string
 
 	Record func(journal.Event)
