@@ -75,7 +75,7 @@ func benchSDKs(ctx context.Context, out *os.File) error {
 			continue
 		}
 		fmt.Fprintf(out, "   | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.app, r.fault, msOrNone(r.detect, "none"), fmtMS(r.longest),
-			msOrNone(r.failover, "no"), msOrNone(r.recover, "not within 11 s"), pctOf(r.availability), classList(r.errorClasses))
+			msOrNone(r.failover, "no"), msOrNone(r.recover, "not within 14 s"), pctOf(r.availability), classList(r.errorClasses))
 	}
 	return nil
 }

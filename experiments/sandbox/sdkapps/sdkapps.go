@@ -132,7 +132,7 @@ func (a App) Write(dir, fault string, failover bool, env map[string]string, heal
 	if a.Health {
 		fmt.Fprintf(&b, "      HEALTH_PORT: \"%d\"\n    health: {url: \"http://127.0.0.1:%d/health\", interval: 100ms}\n", healthPort, healthPort)
 	}
-	fmt.Fprintf(&b, "schedule:\n  duration: 22s\n  faults:\n    - {id: f1, kind: %s, target: dynamodb.us-east-1.amazonaws.com, start: 3s, duration: 8s}\n", fault)
+	fmt.Fprintf(&b, "schedule:\n  duration: 25s\n  faults:\n    - {id: f1, kind: %s, target: dynamodb.us-east-1.amazonaws.com, start: 3s, duration: 8s}\n", fault)
 	b.WriteString("    - {id: f2, kind: link.down, target: us-east-1, start: 3s, duration: 200ms}\n")
 	exp := filepath.Join(dir, "experiment.yaml")
 	return exp, os.WriteFile(exp, []byte(b.String()), 0o644)
