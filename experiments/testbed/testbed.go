@@ -47,6 +47,10 @@ type Options struct {
 	TTL     time.Duration // of the endpoint records and of negative answers; default 1 s
 	K       int           // consecutive successes in the failover and recover metrics; default 5
 	Seed    int64
+	// KeepAlive pools HTTPClient's connections. Off by default: every
+	// request then opens a connection and looks the name up, so DNS faults
+	// reach it at once (a pooled connection outlives an emptied record).
+	KeepAlive bool
 }
 
 // Testbed is a running world.
@@ -97,7 +101,7 @@ func Start(t testing.TB, opts Options) *Testbed {
 	tb.j.Add(journal.Event{Type: journal.ClientStart, Client: ClientName, Strategy: "test", Region: opts.Regions[0], Addr: "127.0.0.1"})
 	tb.http = &http.Client{Transport: &recorder{tb: tb, next: &http.Transport{
 		DialContext: (&net.Dialer{Resolver: tb.Resolver(), Timeout: 2 * time.Second}).DialContext,
-		Proxy:       nil, MaxIdleConnsPerHost: 16,
+		Proxy:       nil, MaxIdleConnsPerHost: 16, DisableKeepAlives: !opts.KeepAlive,
 	}}}
 	return tb
 }
@@ -111,7 +115,8 @@ func (tb *Testbed) Resolver() *net.Resolver {
 }
 
 // HTTPClient resolves through faultline's DNS server and journals every
-// request it makes, for Metrics.
+// request it makes, for Metrics. It opens a connection per request unless
+// Options.KeepAlive.
 func (tb *Testbed) HTTPClient() *http.Client { return tb.http }
 
 // Endpoint is a region's endpoint URL, with the real name:
