@@ -68,6 +68,27 @@ func TestContainerFlagshipWithContainerizedClient(t *testing.T) {
 	if queries == 0 {
 		t.Error("the DNS server saw no query through the applications' relay")
 	}
+	// The server side's view: the nodes' HTTP exchanges with the app.
+	server := clientReport(t, s, "app.server")
+	ownOK, serverOK := map[string]int{}, map[string]int{}
+	for _, e := range res.Events {
+		if e.Type == "request" && e.Succeeded() {
+			switch e.Client {
+			case "app":
+				ownOK[e.Region]++
+			case "app.server":
+				serverOK[e.Region]++
+			}
+		}
+	}
+	for region, n := range ownOK {
+		if d := n - serverOK[region]; d < -2 || d > 2 {
+			t.Errorf("successes in %s: %d from the app's lines, %d seen by the nodes", region, n, serverOK[region])
+		}
+	}
+	if server.Requests < 100 || server.Metrics.DNSQueriesInFault == 0 {
+		t.Errorf("app.server: %+v; want the nodes' view of the app and the fault-shaped DNS answers", server)
+	}
 	if left, err := container.List(context.Background(), runID); err != nil || len(left) != 0 {
 		t.Errorf("left in Docker after the run: %v, %v", left, err)
 	}

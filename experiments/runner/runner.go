@@ -585,6 +585,9 @@ func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error,
 		return journal.Event{Type: journal.ClientStart, Client: name, Strategy: spec.StrategyApp, Region: c.Regions[0], Addr: appDNSSource}
 	}
 	starts := []journal.Event{appStart(c.Name)}
+	if r.serverView == c.Name+".server" {
+		starts = append(starts, appStart(r.serverView))
+	}
 	output := func(stream, line string) { r.say("%s %s: %s", c.Name, stream, line) }
 	var runs []func(context.Context) error
 	if c.Image != "" {
@@ -607,9 +610,7 @@ func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error,
 			EventsPipe: filepath.Join(r.tmpDir, c.Name+".events"),
 			Record:     r.j.Add, Since: r.j.Since, Output: output,
 		}.Run)
-		if r.serverView == c.Name+".server" {
-			starts = append(starts, appStart(r.serverView))
-		}
+
 	}
 	if h := c.Health; h != nil {
 		starts = append(starts, appStart(c.Name+".probe"))

@@ -43,6 +43,7 @@ func NeedsSandbox(exp *spec.Experiment) bool { return hasCommands(exp) }
 // directory, its CA with a certificate for every endpoint name, and the
 // nodes on ports 80 and 443.
 func (r *run) prepareSandbox(cfg *topology.Config) error {
+	r.chooseServerView(cfg)
 	if !hasCommands(r.exp) {
 		return nil
 	}
@@ -65,18 +66,24 @@ func (r *run) prepareSandbox(cfg *topology.Config) error {
 	if err != nil {
 		return err
 	}
-	// The server side's view of the applications is journaled as the first
-	// command's: set before anything can observe a query.
-	for _, c := range r.exp.Clients {
-		if len(c.Command) > 0 {
-			r.serverView = c.Name + ".server"
-			break
-		}
-	}
 	cfg.NodePort, cfg.TLSPort = sandboxHTTPPort, sandboxHTTPSPort
 	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	r.say("sandbox: nodes on ports %d and %d (TLS, the run's CA %s), DNS on %s:53", sandboxHTTPPort, sandboxHTTPSPort, r.ca.CertFile(), appDNS)
 	return nil
+}
+
+// chooseServerView: the server side's view of the applications (image or
+// command) is journaled as the first one's, "NAME.server"; the nodes then
+// report the HTTP exchanges they carry. Set before anything can observe a
+// query.
+func (r *run) chooseServerView(cfg *topology.Config) {
+	for _, c := range r.exp.Clients {
+		if c.App() {
+			r.serverView = c.Name + ".server"
+			cfg.ObserveHTTP = true
+			return
+		}
+	}
 }
 
 // removeTmp deletes the run's directory: the CA's key goes with it.

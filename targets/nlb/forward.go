@@ -106,7 +106,7 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 		dst.Close()
 		srcConn.Close()
 	}
-	if terminated {
+	if terminated || lb.cfg.ObserveHTTP {
 		// Read the HTTP exchanges as they pass, on copies of both streams.
 		ex := lb.observeHTTP(node, t.addr, client.RemoteAddr().String())
 		go pipe(up, ex.requests(client), client)

@@ -52,6 +52,9 @@ type Config struct {
 	// event: what the server side sees of a client it cannot instrument.
 	TLS     *tls.Config
 	TLSPort int
+	// ObserveHTTP reports the HTTP exchanges of the plain listeners too (TLS
+	// listeners always report theirs).
+	ObserveHTTP bool
 }
 
 // Velocity limits DNS removals: at most MaxShare of the nodes may be removed

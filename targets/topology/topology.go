@@ -46,8 +46,11 @@ type Config struct {
 	// in the sandbox) with these certificates.
 	TLS     *tls.Config
 	TLSPort int
-	Items   int
-	Seed    int64 // for faults that draw random numbers
+	// ObserveHTTP makes every node report the HTTP exchanges it carries
+	// (NLBObserver's "http.request"), on its plain port too.
+	ObserveHTTP bool
+	Items       int
+	Seed        int64 // for faults that draw random numbers
 
 	// Resolver, when set, puts a caching resolver between the clients and
 	// the authoritative server.
@@ -189,7 +192,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 	r.lb, err = nlb.Start(ctx, nlb.Config{
 		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
 		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc), KeepConnectionsOnUnhealthy: rc.KeepConnections,
-		TLS: w.cfg.TLS, TLSPort: w.cfg.TLSPort,
+		TLS: w.cfg.TLS, TLSPort: w.cfg.TLSPort, ObserveHTTP: w.cfg.ObserveHTTP,
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
 	if err != nil {
