@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/faultline-dev/faultline/experiments/sandbox/sdkapps"
+	"github.com/faultline-dev/faultline/experiments/sdkapps"
 )
 
 // The SDK behaviour table (README "How stock SDKs behave"): each stock SDK

@@ -21,10 +21,10 @@ import (
 	"github.com/faultline-dev/faultline/experiments/library"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/runner"
-	"github.com/faultline-dev/faultline/experiments/sandbox"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
+	"github.com/faultline-dev/faultline/targets/sandbox"
 )
 
 func runCommand() *cli.Command {

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,35 +29,12 @@ func TestContainerSIGINTLeavesNothingBehind(t *testing.T) {
 	runID := fmt.Sprintf("sigint-%d", time.Now().UnixNano())
 	cmd := exec.Command(binary, "run", exp, "--out", t.TempDir(), "--backend", "container", "--run-id", runID,
 		"--image", "dynamodb="+dynamo, "--image", "app="+app)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
+	t.Cleanup(func() { container.Cleanup(context.Background(), runID) }) // whatever a failure left
 	var sawContainers int
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "applied f1") {
-				left, _ := container.List(context.Background(), runID)
-				sawContainers = len(left)
-				cmd.Process.Signal(syscall.SIGINT)
-				signalled = true
-			}
-		}
-		done <- cmd.Wait()
-	}()
-	select {
-	case err = <-done:
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		container.Cleanup(context.Background(), runID)
-		t.Fatal("faultline did not stop within 90 s of SIGINT")
-	}
+	err := interruptWhenApplied(t, cmd, func() {
+		left, _ := container.List(context.Background(), runID)
+		sawContainers = len(left)
+	})
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("exit = %v, want code 3", err)

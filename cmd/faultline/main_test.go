@@ -93,32 +93,7 @@ func TestSIGINTMidFault(t *testing.T) {
 	out := t.TempDir()
 	exp := writeFile(t, "short.yaml", shortFlagship)
 	cmd := exec.Command(binary, "run", "--out", out, exp)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		// Wait for the runner to say the fault is applied, then interrupt.
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "applied f1") {
-				cmd.Process.Signal(syscall.SIGINT)
-				signalled = true
-			}
-		}
-		done <- cmd.Wait()
-	}()
-	select {
-	case err = <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("faultline did not stop within 60 s of SIGINT")
-	}
+	err := interruptWhenApplied(t, cmd, nil)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Fatalf("exit = %v, want code 3", err)
@@ -247,5 +222,42 @@ assertions:
 	}
 	if code, _ := faultline(t, "run", "--trials", "0", exp); code != 2 {
 		t.Errorf("--trials 0: exit %d, want 2", code)
+	}
+}
+
+// interruptWhenApplied starts cmd (a faultline run), sends it SIGINT once it
+// says "applied f1" (calling before first, if set), and returns how it
+// exited; the test fails if it has not stopped within 60 s.
+func interruptWhenApplied(t *testing.T, cmd *exec.Cmd, before func()) error {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			if !signalled && strings.Contains(sc.Text(), "applied f1") {
+				if before != nil {
+					before()
+				}
+				cmd.Process.Signal(syscall.SIGINT)
+				signalled = true
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err = <-done:
+		return err
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("faultline did not stop within 60 s of SIGINT")
+		return nil
 	}
 }

@@ -11,12 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/faultline-dev/faultline/experiments/sandbox"
-	"github.com/faultline-dev/faultline/experiments/sandbox/sdkapps"
+	"github.com/faultline-dev/faultline/experiments/sdkapps"
+	"github.com/faultline-dev/faultline/targets/sandbox"
 )
 
 type sdkReport struct {
@@ -167,29 +166,7 @@ schedule:
 `), 0o644)
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(binary, "run", "--out", out, exp)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "applied f1") {
-				cmd.Process.Signal(syscall.SIGINT)
-				signalled = true
-			}
-		}
-		done <- cmd.Wait()
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("faultline did not stop within 60 s of SIGINT")
-	}
+	err := interruptWhenApplied(t, cmd, nil)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("exit = %v; want 3", err)

@@ -94,9 +94,10 @@ type run struct {
 	// The sandbox's, when a client is a command: the run's own directory
 	// (CA, events pipes), its CA, and the client that the server side's
 	// view of the applications is journaled as ("app.server").
-	tmpDir     string
-	ca         *tlsca.CA
-	serverView string
+	tmpDir       string
+	ca           *tlsca.CA
+	serverView   string
+	referenceIPs map[string]bool // the reference clients' source addresses: not the applications'
 
 	liveMu  sync.Mutex
 	phase   string

@@ -13,9 +13,9 @@ import (
 	"github.com/faultline-dev/faultline/experiments/appclient"
 	"github.com/faultline-dev/faultline/experiments/clients"
 	"github.com/faultline-dev/faultline/experiments/journal"
-	"github.com/faultline-dev/faultline/experiments/sandbox"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/targets/nlb"
+	"github.com/faultline-dev/faultline/targets/sandbox"
 	"github.com/faultline-dev/faultline/targets/tlsca"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
@@ -29,22 +29,18 @@ const (
 	sandboxHTTPSPort = 443
 )
 
-// hasCommands reports whether an experiment runs applications in the
-// sandbox.
-func hasCommands(exp *spec.Experiment) bool {
-	return slices.ContainsFunc(exp.Clients, func(c spec.Client) bool { return len(c.Command) > 0 })
-}
-
 // NeedsSandbox reports whether exp must run inside faultline's sandbox
 // (sandbox.Reexec), because a client is a command.
-func NeedsSandbox(exp *spec.Experiment) bool { return hasCommands(exp) }
+func NeedsSandbox(exp *spec.Experiment) bool {
+	return slices.ContainsFunc(exp.Clients, func(c spec.Client) bool { return len(c.Command) > 0 })
+}
 
 // prepareSandbox, for an experiment with command clients: the run's
 // directory, its CA with a certificate for every endpoint name, and the
 // nodes on ports 80 and 443.
 func (r *run) prepareSandbox(cfg *topology.Config) error {
 	r.chooseServerView(cfg)
-	if !hasCommands(r.exp) {
+	if !NeedsSandbox(r.exp) {
 		return nil
 	}
 	if !sandbox.Inside() {
@@ -77,11 +73,13 @@ func (r *run) prepareSandbox(cfg *topology.Config) error {
 // report the HTTP exchanges they carry. Set before anything can observe a
 // query.
 func (r *run) chooseServerView(cfg *topology.Config) {
-	for _, c := range r.exp.Clients {
-		if c.App() {
+	r.referenceIPs = map[string]bool{}
+	for i, c := range r.exp.Clients {
+		if !c.App() {
+			r.referenceIPs[clientSourceIP(i)] = true
+		} else if r.serverView == "" {
 			r.serverView = c.Name + ".server"
 			cfg.ObserveHTTP = true
-			return
 		}
 	}
 }
@@ -147,11 +145,8 @@ func (r *run) serverSideHTTP(e nlb.Event) {
 	if r.serverView == "" {
 		return
 	}
-	host, _, _ := net.SplitHostPort(e.Client)
-	for i := range r.exp.Clients {
-		if host == clientSourceIP(i) && !r.exp.Clients[i].App() {
-			return
-		}
+	if host, _, _ := net.SplitHostPort(e.Client); r.referenceIPs[host] {
+		return
 	}
 	ev := journal.Event{T: r.j.Since(e.Started), Type: journal.Request, Client: r.serverView, Region: e.Region, Op: e.Op,
 		LatencyMS: float64(e.Time.Sub(e.Started).Microseconds()) / 1000, OK: journal.Bool(e.OK), Addr: e.Client}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,13 +153,9 @@ func schemaDoc() obj {
 	client["else"] = obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}}
 	client["not"] = obj{"required": []string{"image", "command"}}
 
-	check := object([]string{"client", "expr"}, obj{
-		"client": str("a client's name, or * for every client"),
-		"expr":   pattern(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000"),
-	})
 	assertion := object([]string{"client", "expr"}, obj{
 		"client": str("a client's name, or * for every client"),
-		"expr":   check["properties"].(obj)["expr"],
+		"expr":   pattern(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000"),
 		"fault":  pattern(idPattern.String(), "the fault the metric is relative to (default: the first)"),
 	})
 	fault := object([]string{"kind", "target", "start", "duration"}, obj{
@@ -385,17 +380,13 @@ func stringKeys(v any) (any, error) {
 		return t, nil
 	case map[any]any:
 		m := map[string]any{}
-		keys := make([]string, 0, len(t))
 		for k, x := range t {
 			y, err := stringKeys(x)
 			if err != nil {
 				return nil, err
 			}
-			ks := fmt.Sprint(k)
-			m[ks] = y
-			keys = append(keys, ks)
+			m[fmt.Sprint(k)] = y
 		}
-		sort.Strings(keys)
 		return m, nil
 	case []any:
 		for i, x := range t {
