@@ -27,9 +27,27 @@ const (
 	ConnAccepted  = "conn.accepted"  // Region, Node, Target
 	ConnClosed    = "conn.closed"    // Region, Node, Target
 	ConnFailed    = "conn.failed"    // Region, Node, Target, Detail
-	Request       = "request"        // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe
+	Request       = "request"        // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe; LagMS: sent that late
 	Backend       = "backend"        // Region, Op, Detail: backend-side request outcome
+
+	// OutcomeRejected is an application's outcome line that broke the
+	// schema: Client, Detail (the reason), Line (the line, cut short).
+	OutcomeRejected = "outcome.rejected"
+	// ClientReady: an application client is ready (Client; Detail: how it
+	// showed it), or never got ready (Status "timeout").
+	ClientReady = "client.ready"
+	// ConnRefused is a connection attempt a node refused (a node that is
+	// down): Client, Region, Node (the node's address), Addr (the client's).
+	ConnRefused = "conn.refused"
+	// HarnessLag is the harness watching itself over the last sampling
+	// window: LagMS, how late a timer of faultline's own woke at worst;
+	// SchedP99MS, the Go runtime's scheduling latency p99 over the window.
+	HarnessLag = "harness.lag"
 )
+
+// Status of an hc.result whose timer ran later than the check's timeout: it
+// is discarded (not counted towards a target's health).
+const HCDiscarded = "discarded"
 
 // Event is one line of the journal. T is milliseconds since the run started,
 // read from the monotonic clock. For a request, T is when it started and
@@ -62,6 +80,25 @@ type Event struct {
 	OK        *bool   `json:"ok,omitempty"`
 	Error     string  `json:"error,omitempty"`
 	Probe     bool    `json:"probe,omitempty"`
+	// LagMS is how late the harness did this against its due time: a
+	// request sent, a fault applied or healed, a health check run, a timer
+	// woken (harness.lag).
+	LagMS      float64  `json:"lag_ms,omitempty"`
+	SchedP99MS *float64 `json:"sched_p99_ms,omitempty"`
+	Line       string   `json:"line,omitempty"`
+
+	// client.start of a reference client: its request timeout, rate and
+	// latency objective (0: none); they bound what its metrics can resolve.
+	TimeoutMS   float64 `json:"timeout_ms,omitempty"`
+	Rate        float64 `json:"rate,omitempty"`
+	ObjectiveMS float64 `json:"objective_ms,omitempty"`
+
+	// Reach, on fault.applied, says what shows that the fault touched a
+	// client, so metrics need no fault catalogue: "dns" (answers the
+	// fault changed), "dns-empty" (empty A answers for the target while
+	// applied), "region" (connections or requests through the region's
+	// nodes), "node" (connection attempts at the node in Node).
+	Reach string `json:"reach,omitempty"`
 
 	Status string `json:"status,omitempty"`
 	Seed   *int64 `json:"seed,omitempty"`
