@@ -77,6 +77,10 @@ type Event struct {
 
 	Op        string  `json:"op,omitempty"`
 	LatencyMS float64 `json:"latency_ms,omitempty"`
+	// LatencyUnknown: the request's latency was not reported (an
+	// application's line without latency_ms); it then counts in no
+	// percentile.
+	LatencyUnknown bool `json:"latency_unknown,omitempty"`
 	OK        *bool   `json:"ok,omitempty"`
 	Error     string  `json:"error,omitempty"`
 	Probe     bool    `json:"probe,omitempty"`
@@ -97,7 +101,9 @@ type Event struct {
 	// client, so metrics need no fault catalogue: "dns" (answers the
 	// fault changed), "dns-empty" (empty A answers for the target while
 	// applied), "region" (connections or requests through the region's
-	// nodes), "node" (connection attempts at the node in Node).
+	// nodes), "health" (what health checks change: failed connections or
+	// requests in the region, or its DNS answer changing; Name is the
+	// region's endpoint), "node" (connection attempts at the node in Node).
 	Reach string `json:"reach,omitempty"`
 
 	Status string `json:"status,omitempty"`

@@ -8,11 +8,9 @@ import (
 	"math"
 	"net"
 	"sort"
-
-	"github.com/montanaflynn/stats"
+	"strings"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
-	"github.com/faultline-dev/faultline/faults"
 )
 
 // DefaultK is how many consecutive successes count as "serving again".
@@ -23,34 +21,98 @@ type FaultWindow struct {
 	ID, Kind, Target string
 	StartMS          float64
 	EndMS            *float64 // nil: the journal has no heal (the run broke first)
+	// Reach says what shows that the fault touched a client (see Reach*);
+	// Node is the node of a node fault, Name the endpoint of a region's.
+	Reach, Node, Name string
+}
+
+// Reaches: what shows that a fault touched a client.
+const (
+	ReachDNS      = "dns"       // DNS answers the fault changed
+	ReachDNSEmpty = "dns-empty" // and empty A answers for its target while applied (the automation's race)
+	ReachRegion   = "region"    // connections or requests through the region's nodes (links)
+	ReachHealth   = "health"    // what health checks change: failed connections or requests in the region, or the DNS answer changing
+	ReachNode     = "node"      // connection attempts at the node
+)
+
+// overlaps reports whether [from, to] meets the fault's window.
+func (f *FaultWindow) overlaps(from, to float64) bool {
+	return to >= f.StartMS && (f.EndMS == nil || from < *f.EndMS)
 }
 
 // ClientInfo is what a client said of itself when it started.
 type ClientInfo struct {
 	Name, Strategy, Primary string
 	SourceIP                string
+	// TimeoutMS and Rate of a reference client bound what its numbers can
+	// resolve; ObjectiveMS is its latency objective (0: none).
+	TimeoutMS, Rate, ObjectiveMS float64
+}
+
+// Base is the client a view belongs to: "orders" for "orders.server" and
+// "orders.probe" (client names have no dots), the name itself otherwise.
+func (c ClientInfo) Base() string { return BaseName(c.Name) }
+
+// BaseName strips a view's suffix from a client name.
+func BaseName(name string) string {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// View reports whether the client is a view of an application (NAME.server,
+// NAME.probe) rather than a client of its own.
+func (c ClientInfo) View() bool { return c.Base() != c.Name }
+
+// served says whether a request counts as served: it succeeded, within the
+// client's latency objective when it has one.
+func (c ClientInfo) served(r journal.Event) bool {
+	return r.Succeeded() && !c.slow(r)
+}
+
+// slow: a request slower than the client's latency objective.
+func (c ClientInfo) slow(r journal.Event) bool {
+	return c.ObjectiveMS > 0 && !r.LatencyUnknown && r.LatencyMS > c.ObjectiveMS
+}
+
+// knownAt is when the client knew a request's outcome: its end, or, for a
+// request slower than the objective, the moment it passed the objective
+// (from then on it was not serving, whatever came later).
+func (c ClientInfo) knownAt(r journal.Event) float64 {
+	if c.slow(r) {
+		return r.T + c.ObjectiveMS
+	}
+	return r.End()
 }
 
 // Metrics of one client relative to one fault. A nil pointer is "null": the
 // metric has no value (see each definition).
 type Metrics struct {
-	DetectMS          *float64 `json:"detect_ms"`
-	FailoverMS        *float64 `json:"failover_ms"`
-	RecoverMS         *float64 `json:"recover_ms"`
-	Availability      *float64 `json:"availability"`
-	LatencyP50MS      *float64 `json:"latency_p50_ms"`
-	LatencyP99MS      *float64 `json:"latency_p99_ms"`
-	DNSQueriesInFault int      `json:"dns_queries_in_fault"`
+	DetectMS     *float64 `json:"detect_ms"`
+	FailoverMS   *float64 `json:"failover_ms"`
+	RecoverMS    *float64 `json:"recover_ms"`
+	Availability *float64 `json:"availability"`
+	// Latency percentiles over every request (a failed one counts with
+	// the time it took to fail) and over successful ones only.
+	LatencyP50MS   *float64 `json:"latency_p50_ms"`
+	LatencyP99MS   *float64 `json:"latency_p99_ms"`
+	OKLatencyP50MS *float64 `json:"ok_latency_p50_ms"`
+	OKLatencyP99MS *float64 `json:"ok_latency_p99_ms"`
+	// DNSQueriesInFault counts the client's DNS queries whose answers the
+	// fault changed.
+	DNSQueriesInFault int `json:"dns_queries_in_fault"`
 	// DNSAnswerChanges counts how often the number of addresses the client
 	// was given for a name changed between its successive A queries over the
 	// run: the DNS churn it saw (nodes leaving DNS and coming back).
 	DNSAnswerChanges int `json:"dns_answer_changes"`
 	Requests         int `json:"requests"`
 	Errors           int `json:"errors"`
-	// FaultReached is false when nothing shows the fault touched the client:
-	// for a DNS fault no query of the client was shaped by it (pooled
-	// connections, caches); for a region fault no request of the client went
-	// to that region during the fault. A pass then proves nothing.
+	// Slow counts successful requests slower than the latency objective:
+	// not served, though not errors.
+	Slow int `json:"slow_requests"`
+	// FaultReached is false when nothing shows the fault touched the client
+	// (see the Reach* kinds). A pass then proves nothing.
 	FaultReached bool `json:"fault_reached"`
 }
 
@@ -60,6 +122,7 @@ func (m Metrics) Value(name string) (v float64, ok bool) {
 	ptr := map[string]*float64{
 		"detect_ms": m.DetectMS, "failover_ms": m.FailoverMS, "recover_ms": m.RecoverMS,
 		"availability": m.Availability, "latency_p50_ms": m.LatencyP50MS, "latency_p99_ms": m.LatencyP99MS,
+		"ok_latency_p50_ms": m.OKLatencyP50MS, "ok_latency_p99_ms": m.OKLatencyP99MS,
 	}
 	if p, known := ptr[name]; known {
 		if p == nil {
@@ -76,6 +139,8 @@ func (m Metrics) Value(name string) (v float64, ok bool) {
 		return float64(m.Requests), true
 	case "errors":
 		return float64(m.Errors), true
+	case "slow_requests":
+		return float64(m.Slow), true
 	}
 	return 0, false
 }
@@ -88,7 +153,11 @@ func Faults(events []journal.Event) []FaultWindow {
 		switch e.Type {
 		case journal.FaultApplied:
 			index[e.Fault] = len(out)
-			out = append(out, FaultWindow{ID: e.Fault, Kind: e.Kind, Target: e.Target, StartMS: e.T})
+			w := FaultWindow{ID: e.Fault, Kind: e.Kind, Target: e.Target, StartMS: e.T, Reach: e.Reach, Node: e.Node, Name: e.Name}
+			if w.Reach == "" {
+				w.Reach = reachOfKind(e.Kind)
+			}
+			out = append(out, w)
 		case journal.FaultHealed:
 			if i, ok := index[e.Fault]; ok && out[i].EndMS == nil {
 				t := e.T
@@ -99,12 +168,29 @@ func Faults(events []journal.Event) []FaultWindow {
 	return out
 }
 
+// reachOfKind reads a journal written before faults said their reach: the
+// kind's family says it.
+func reachOfKind(kind string) string {
+	switch {
+	case kind == "dns.plan-race":
+		return ReachDNSEmpty
+	case strings.HasPrefix(kind, "dns."):
+		return ReachDNS
+	case strings.HasPrefix(kind, "hc."):
+		return ReachHealth
+	case kind == "nlb.node-down":
+		return ReachNode
+	}
+	return ReachRegion
+}
+
 // Clients lists the clients in the order they started.
 func Clients(events []journal.Event) []ClientInfo {
 	var out []ClientInfo
 	for _, e := range events {
 		if e.Type == journal.ClientStart {
-			out = append(out, ClientInfo{Name: e.Client, Strategy: e.Strategy, Primary: e.Region, SourceIP: e.Addr})
+			out = append(out, ClientInfo{Name: e.Client, Strategy: e.Strategy, Primary: e.Region, SourceIP: e.Addr,
+				TimeoutMS: e.TimeoutMS, Rate: e.Rate, ObjectiveMS: e.ObjectiveMS})
 		}
 	}
 	return out
@@ -123,6 +209,16 @@ func Requests(events []journal.Event, client string) []journal.Event {
 	return out
 }
 
+// requestsOf is Requests ordered by when the client knew each outcome,
+// which its latency objective can bring forward.
+func requestsOf(events []journal.Event, c ClientInfo) []journal.Event {
+	reqs := Requests(events, c.Name)
+	if c.ObjectiveMS > 0 {
+		sort.SliceStable(reqs, func(i, j int) bool { return c.knownAt(reqs[i]) < c.knownAt(reqs[j]) })
+	}
+	return reqs
+}
+
 // ForClient computes a client's metrics relative to fault f (nil: a run
 // without faults, where only the fault-free metrics have values). k is the
 // number of consecutive successes that count as serving again.
@@ -130,51 +226,78 @@ func ForClient(events []journal.Event, c ClientInfo, f *FaultWindow, k int) Metr
 	if k < 1 {
 		k = DefaultK
 	}
-	reqs := Requests(events, c.Name)
-	m := Metrics{Requests: len(reqs)}
-	var latencies []float64
-	for _, r := range reqs {
-		if r.Succeeded() {
-			latencies = append(latencies, r.LatencyMS)
-		} else {
-			m.Errors++
-		}
-	}
-	if len(reqs) > 0 {
-		a := float64(len(reqs)-m.Errors) / float64(len(reqs)) // a ratio: not rounded
-		m.Availability = &a
-	}
-	m.DNSAnswerChanges = answerChanges(events, c)
-	m.LatencyP50MS = percentile(latencies, 50)
-	m.LatencyP99MS = percentile(latencies, 99)
+	reqs := requestsOf(events, c)
+	m := windowMetrics(c, reqs)
+	m.DNSAnswerChanges = answerChanges(events, c, nil)
 	if f == nil {
 		return m
 	}
 	m.DNSQueriesInFault = dnsQueriesShaped(events, c, f)
 	m.FaultReached = reached(events, reqs, c, f, m.DNSQueriesInFault)
-	m.DetectMS, m.FailoverMS = detectAndFailover(reqs, f, k)
-	m.RecoverMS = recoverTime(reqs, c.Primary, f, k)
+	m.DetectMS, m.FailoverMS = detectAndFailover(c, reqs, f, k)
+	m.RecoverMS = recoverTime(c, reqs, f, k)
 	return m
 }
 
-// detectAndFailover: detect is the first failed request (by when it failed)
-// that started before the fault was healed, minus the fault start; failover
-// is the first success of the first run of k consecutive successes after that
-// failure, minus the fault start, provided that success came while the fault
-// was still applied. No failure: detect null, failover 0.
-func detectAndFailover(reqs []journal.Event, f *FaultWindow, k int) (detect, failover *float64) {
-	first := -1
+// windowMetrics are the metrics any set of requests has: counts,
+// availability and latency percentiles.
+func windowMetrics(c ClientInfo, reqs []journal.Event) Metrics {
+	m := Metrics{Requests: len(reqs)}
+	var all, ok []float64
+	served := 0
+	for _, r := range reqs {
+		switch {
+		case !r.Succeeded():
+			m.Errors++
+		case c.slow(r):
+			m.Slow++
+		default:
+			served++
+		}
+		if r.LatencyUnknown {
+			continue
+		}
+		all = append(all, r.LatencyMS)
+		if r.Succeeded() {
+			ok = append(ok, r.LatencyMS)
+		}
+	}
+	if len(reqs) > 0 {
+		a := float64(served) / float64(len(reqs)) // a ratio: not rounded
+		m.Availability = &a
+	}
+	m.LatencyP50MS, m.LatencyP99MS = percentile(all, 50), percentile(all, 99)
+	m.OKLatencyP50MS, m.OKLatencyP99MS = percentile(ok, 50), percentile(ok, 99)
+	return m
+}
+
+// detectAndFailover: detect is the first request not served (by when that
+// was known) that started before the fault was healed, minus the fault
+// start; failover is the first success of the first run of k consecutive
+// served requests after it, minus the fault start, provided that success
+// came while the fault was still applied. No request failed: detect null,
+// failover 0 — but only when requests met the fault's window at all; with
+// none there, both are null (nothing was measured).
+func detectAndFailover(c ClientInfo, reqs []journal.Event, f *FaultWindow, k int) (detect, failover *float64) {
+	first, inWindow := -1, false
 	for i, r := range reqs {
-		if r.End() >= f.StartMS && !r.Succeeded() && (f.EndMS == nil || r.T < *f.EndMS) {
+		known := c.knownAt(r)
+		if f.overlaps(r.T, known) {
+			inWindow = true
+		}
+		if known >= f.StartMS && !c.served(r) && (f.EndMS == nil || r.T < *f.EndMS) {
 			first = i
 			break
 		}
 	}
 	if first < 0 {
+		if !inWindow {
+			return nil, nil
+		}
 		return nil, ptr(0)
 	}
-	detect = ptr(reqs[first].End() - f.StartMS)
-	start := firstRun(reqs[first+1:], k, func(journal.Event) bool { return true })
+	detect = ptr(c.knownAt(reqs[first]) - f.StartMS)
+	start := firstRun(c, reqs[first+1:], k, func(journal.Event) bool { return true })
 	if start == nil || (f.EndMS != nil && start.End() > *f.EndMS) {
 		return detect, nil
 	}
@@ -182,9 +305,10 @@ func detectAndFailover(reqs []journal.Event, f *FaultWindow, k int) (detect, fai
 }
 
 // recoverTime: after the heal, the first success of the first run of k
-// consecutive successes on the client's primary region, minus the heal time.
-// Null when the fault was never healed or the client never got back.
-func recoverTime(reqs []journal.Event, primary string, f *FaultWindow, k int) *float64 {
+// consecutive served requests on the client's primary region, minus the
+// heal time. Null when the fault was never healed or the client never got
+// back.
+func recoverTime(c ClientInfo, reqs []journal.Event, f *FaultWindow, k int) *float64 {
 	if f.EndMS == nil {
 		return nil
 	}
@@ -194,7 +318,7 @@ func recoverTime(reqs []journal.Event, primary string, f *FaultWindow, k int) *f
 			after = append(after, r)
 		}
 	}
-	start := firstRun(after, k, func(r journal.Event) bool { return r.Region == primary })
+	start := firstRun(c, after, k, func(r journal.Event) bool { return r.Region == c.Primary })
 	if start == nil {
 		return nil
 	}
@@ -202,11 +326,11 @@ func recoverTime(reqs []journal.Event, primary string, f *FaultWindow, k int) *f
 }
 
 // firstRun finds the first request that begins a run of k consecutive
-// successful requests that all satisfy on; any other request breaks a run.
-func firstRun(reqs []journal.Event, k int, on func(journal.Event) bool) *journal.Event {
+// served requests that all satisfy on; any other request breaks a run.
+func firstRun(c ClientInfo, reqs []journal.Event, k int, on func(journal.Event) bool) *journal.Event {
 	run := 0
 	for i, r := range reqs {
-		if r.Succeeded() && on(r) {
+		if c.served(r) && on(r) {
 			run++
 			if run == k {
 				return &reqs[i-k+1]
@@ -218,16 +342,14 @@ func firstRun(reqs []journal.Event, k int, on func(journal.Event) bool) *journal
 	return nil
 }
 
-// dnsQueriesShaped counts DNS queries from the client's source address that
-// the fault shaped: answers marked with its id, or, for a kind that empties
-// the record by other means, empty A answers for its target while it was
-// applied.
+// dnsQueriesShaped counts DNS queries from the client's source address whose
+// answers the fault changed: answers marked with its id, or, for the
+// automation's race (which empties the record by itself), empty A answers
+// for its target while it was applied.
 func dnsQueriesShaped(events []journal.Event, c ClientInfo, f *FaultWindow) int {
 	if c.SourceIP == "" {
 		return 0
 	}
-	kind, _ := faults.Lookup(f.Kind)
-	_, byEmptiness := kind.(faults.ShowsAsEmptyAnswers)
 	n := 0
 	for _, e := range events {
 		if e.Type != journal.DNSQuery || hostOf(e.Addr) != c.SourceIP {
@@ -236,7 +358,7 @@ func dnsQueriesShaped(events []journal.Event, c ClientInfo, f *FaultWindow) int 
 		switch {
 		case e.Fault != "" && e.Fault == f.ID:
 			n++
-		case byEmptiness && e.Name == f.Target && e.QType == "A" && e.Answers != nil && *e.Answers == 0 &&
+		case f.Reach == ReachDNSEmpty && e.Name == f.Target && e.QType == "A" && e.Answers != nil && *e.Answers == 0 &&
 			e.T >= f.StartMS && (f.EndMS == nil || e.T <= *f.EndMS):
 			n++
 		}
@@ -244,20 +366,10 @@ func dnsQueriesShaped(events []journal.Event, c ClientInfo, f *FaultWindow) int 
 	return n
 }
 
-func reached(events []journal.Event, reqs []journal.Event, c ClientInfo, f *FaultWindow, dnsShaped int) bool {
-	kind, known := faults.Lookup(f.Kind)
-	if !known || kind.Target() == faults.TargetDNSName {
-		return dnsShaped > 0
-	}
-	for _, r := range reqs {
-		if r.Region == f.Target && r.End() >= f.StartMS && (f.EndMS == nil || r.T < *f.EndMS) {
-			return true
-		}
-	}
-	return false
-}
-
-func answerChanges(events []journal.Event, c ClientInfo) int {
+// answerChanges counts how often the number of addresses the client got for
+// a name changed between its successive A queries; within, when not nil,
+// keeps the changes inside a fault's window.
+func answerChanges(events []journal.Event, c ClientInfo, within *FaultWindow) int {
 	if c.SourceIP == "" {
 		return 0
 	}
@@ -267,7 +379,8 @@ func answerChanges(events []journal.Event, c ClientInfo) int {
 		if e.Type != journal.DNSQuery || e.QType != "A" || e.Answers == nil || hostOf(e.Addr) != c.SourceIP {
 			continue
 		}
-		if prev, seen := last[e.Name]; seen && prev != *e.Answers {
+		if prev, seen := last[e.Name]; seen && prev != *e.Answers && (within == nil || within.overlaps(e.T, e.T)) &&
+			(within == nil || within.Name == "" || e.Name == within.Name) {
 			n++
 		}
 		last[e.Name] = *e.Answers
@@ -280,17 +393,6 @@ func hostOf(addr string) string {
 		return h
 	}
 	return addr
-}
-
-func percentile(xs []float64, p float64) *float64 {
-	if len(xs) == 0 {
-		return nil
-	}
-	v, err := stats.Percentile(xs, p)
-	if err != nil {
-		return nil
-	}
-	return ptr(v)
 }
 
 // ptr rounds to the microsecond (metrics come from differences of

@@ -17,6 +17,10 @@ type Dist struct {
 	Max    *float64 `json:"max"`
 	Mean   *float64 `json:"mean"`
 	P99    *float64 `json:"p99"`
+	// Pooled, for a latency percentile, is that percentile over every
+	// trial's requests together (their histograms merged): what "the p99
+	// across trials" means, which the p99 of per-trial p99s is not.
+	Pooled *float64 `json:"pooled,omitempty"`
 }
 
 // Distribute summarises values (nulls already left out).
@@ -60,11 +64,16 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 	}
 	ts.Experiment = trials[0].Experiment
 	values := map[string]map[string][]float64{}
+	latency := map[string]*latencyHistograms{}
 	for _, t := range trials {
 		if t.Verdict == Incomplete || t.Verdict == Invalid {
 			ts.Verdict = t.Verdict
 		}
 		for _, c := range t.Clients {
+			if latency[c.Name] == nil {
+				latency[c.Name] = &latencyHistograms{}
+			}
+			latency[c.Name].merge(c.latency)
 			if values[c.Name] == nil {
 				values[c.Name] = map[string][]float64{}
 			}
@@ -78,7 +87,11 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 	for client, ms := range values {
 		ts.Metrics[client] = map[string]Dist{}
 		for m, vs := range ms {
-			ts.Metrics[client][m] = Distribute(vs)
+			d := Distribute(vs)
+			if h := latency[client]; h != nil {
+				d.Pooled, _ = h.pooled(m)
+			}
+			ts.Metrics[client][m] = d
 		}
 	}
 	// The assertions are the same in every trial: take the first trial's.

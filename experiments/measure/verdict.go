@@ -19,9 +19,12 @@ const (
 // Summary is everything a report shows: the run, its faults, each client's
 // metrics relative to the first fault, and the assertions' outcomes.
 type Summary struct {
-	Experiment string             `json:"experiment"`
-	Verdict    string             `json:"verdict"`
-	Status     string             `json:"status"` // complete | incomplete
+	Experiment string `json:"experiment"`
+	Verdict    string `json:"verdict"`
+	// Reasons say why the verdict is not pass, in words: the harness was
+	// starved, a client was not measured, an assertion failed, ...
+	Reasons    []string           `json:"reasons,omitempty"`
+	Status     string             `json:"status"` // complete | incomplete | stopped | invalid
 	Reason     string             `json:"reason,omitempty"`
 	Seed       *int64             `json:"seed,omitempty"`
 	DurationMS float64            `json:"duration_ms"`
@@ -33,6 +36,8 @@ type Summary struct {
 	// the last heal.
 	SteadyState []SteadyOutcome     `json:"steady_state,omitempty"`
 	ByFault     map[string][]Client `json:"by_fault,omitempty"` // every fault after the first: metrics per client
+	// Harness is what faultline measured of its own lateness.
+	Harness Harness `json:"harness"`
 }
 
 // FaultReport is a fault window in report.json's shape.
@@ -55,6 +60,16 @@ type ClientReport struct {
 	ErrorClasses map[string]int `json:"error_classes"`
 	Metrics      Metrics        `json:"metrics"`
 	Warning      string         `json:"warning,omitempty"`
+	// Rejected counts the application's outcome lines that broke the
+	// schema; RejectedSamples quotes the first few reasons.
+	Rejected        int         `json:"rejected_lines"`
+	RejectedSamples []Rejection `json:"rejected_samples,omitempty"`
+	// Unmeasured says why this client's numbers cannot be trusted (the run
+	// is then invalid).
+	Unmeasured string `json:"unmeasured,omitempty"`
+	// latency holds every request's latency (all, and successes) for
+	// merging across trials.
+	latency latencyHistograms
 }
 
 // Client is a client's metrics relative to one fault (in ByFault).
@@ -84,7 +99,8 @@ type SteadyOutcome struct {
 }
 
 // SteadyMetrics are the metrics a window of requests has.
-var SteadyMetrics = []string{"availability", "latency_p50_ms", "latency_p99_ms", "requests", "errors"}
+var SteadyMetrics = []string{"availability", "latency_p50_ms", "latency_p99_ms", "ok_latency_p50_ms", "ok_latency_p99_ms",
+	"requests", "errors", "slow_requests"}
 
 // SteadyMetric reports whether the steady state may use metric.
 func SteadyMetric(metric string) bool {
@@ -97,7 +113,7 @@ func SteadyMetric(metric string) bool {
 }
 
 // NotReached is the warning every report shows for a client the fault never touched.
-const NotReached = "fault did not reach this client: none of its DNS queries (or requests) was shaped by the fault, so its metrics prove nothing about it"
+const NotReached = "fault did not reach this client: none of its DNS answers was changed by the fault, and none of its connections or requests met it, so its metrics prove nothing about it"
 
 // Summarize computes the summary of a journal: the whole report is a pure
 // function of the events.
@@ -132,12 +148,18 @@ func Summarize(events []journal.Event) Summary {
 		}
 		return ForClient(events, c, nil, s.K)
 	}
+	rejected, samples := rejections(events)
+	var unmeasuredReasons []string
 	for _, c := range clients {
 		m := metricsFor(c, "")
 		cr := ClientReport{Name: c.Name, Strategy: c.Strategy, Primary: c.Primary, SourceIP: c.SourceIP,
-			Requests: m.Requests, Errors: m.Errors, ErrorClasses: errorClasses(events, c.Name), Metrics: m}
+			Requests: m.Requests, Errors: m.Errors, ErrorClasses: errorClasses(events, c.Name), Metrics: m,
+			Rejected: rejected[c.Name], RejectedSamples: samples[c.Name], latency: histogramsOf(Requests(events, c.Name))}
 		if len(windows) > 0 && !m.FaultReached {
 			cr.Warning = NotReached
+		}
+		if cr.Unmeasured = unmeasured(cr, c.View()); cr.Unmeasured != "" {
+			unmeasuredReasons = append(unmeasuredReasons, cr.Unmeasured)
 		}
 		s.Clients = append(s.Clients, cr)
 		for _, w := range windowsAfterFirst(windows) {
@@ -151,28 +173,60 @@ func Summarize(events []journal.Event) Summary {
 		s.Assertions = append(s.Assertions, evaluate(a, clients, metricsFor)...)
 	}
 	s.SteadyState = steadyOutcomes(events, steady, clients, windows, s.DurationMS)
-	s.Verdict = Pass
-	for _, a := range s.Assertions {
-		if !a.Pass {
-			s.Verdict = Fail
-		}
-	}
-	for _, o := range s.SteadyState {
-		switch {
-		case !o.Holds && o.When == "before":
-			s.Verdict = Invalid
-		case !o.Holds && s.Verdict == Pass:
-			s.Verdict = Fail // it did not come back to its steady state
-		}
-	}
+	s.Harness = harnessLag(events, clients)
+	s.Verdict, s.Reasons = verdict(s, unmeasuredReasons)
+	return s
+}
+
+// verdict decides the run's verdict, most serious first: a run that broke
+// proves nothing (incomplete); a run whose numbers cannot be trusted proves
+// nothing either (invalid: the harness was starved, a client was not
+// measured, the steady state did not hold before the faults); then a stop
+// condition or a failed assertion or steady state after the heal (fail).
+func verdict(s Summary, unmeasured []string) (string, []string) {
+	var invalid, failed []string
 	switch s.Status {
 	case "complete":
 	case "stopped": // a stop condition tripped: the guardrail is the verdict
-		s.Verdict = Fail
+		failed = append(failed, s.Reason)
+	case "invalid":
+		invalid = append(invalid, s.Reason)
 	default:
-		s.Verdict = Incomplete
+		return Incomplete, []string{"the run did not complete: " + s.Reason}
 	}
-	return s
+	if s.Harness.Starved {
+		for _, r := range s.Harness.Reasons {
+			invalid = append(invalid, "the harness was starved: "+r)
+		}
+	}
+	invalid = append(invalid, unmeasured...)
+	for _, o := range s.SteadyState {
+		switch {
+		case !o.Holds && o.When == "before":
+			invalid = append(invalid, fmt.Sprintf("steady state did not hold before the faults: %s: %s (value %s)", o.Client, o.Expr, valueText(o.Value)))
+		case !o.Holds:
+			failed = append(failed, fmt.Sprintf("did not come back to its steady state: %s: %s (value %s)", o.Client, o.Expr, valueText(o.Value)))
+		}
+	}
+	for _, a := range s.Assertions {
+		if !a.Pass {
+			failed = append(failed, fmt.Sprintf("assertion failed: %s: %s (value %s)", a.Client, a.Expr, valueText(a.Value)))
+		}
+	}
+	switch {
+	case len(invalid) > 0:
+		return Invalid, invalid
+	case len(failed) > 0:
+		return Fail, failed
+	}
+	return Pass, nil
+}
+
+func valueText(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return strconv.FormatFloat(*v, 'g', 6, 64)
 }
 
 // steadyOutcomes checks each hypothesis on the requests that ended before
@@ -199,7 +253,7 @@ func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, window
 			if st.Client != "*" && st.Client != c.Name {
 				continue
 			}
-			reqs := Requests(events, c.Name)
+			reqs := requestsOf(events, c)
 			check := func(when string, keep func(journal.Event) bool) {
 				var in []journal.Event
 				for _, r := range reqs {
@@ -208,12 +262,12 @@ func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, window
 					}
 				}
 				o := SteadyOutcome{Client: c.Name, Expr: st.Expr, When: when}
-				if v, ok := windowMetrics(in).Value(expr.Metric); ok {
+				if v, ok := windowMetrics(c, in).Value(expr.Metric); ok {
 					o.Value, o.Holds = &v, expr.Holds(v)
 				}
 				out = append(out, o)
 			}
-			check("before", func(r journal.Event) bool { return r.End() < before })
+			check("before", func(r journal.Event) bool { return c.knownAt(r) < before })
 			if after >= 0 {
 				check("after", func(r journal.Event) bool { return r.T >= after })
 			}
@@ -222,27 +276,9 @@ func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, window
 	return out
 }
 
-// WindowMetrics are the fault-free metrics of some requests (steady state,
-// stop conditions).
-func WindowMetrics(reqs []journal.Event) Metrics { return windowMetrics(reqs) }
-
-func windowMetrics(reqs []journal.Event) Metrics {
-	m := Metrics{Requests: len(reqs)}
-	var lat []float64
-	for _, r := range reqs {
-		if r.Succeeded() {
-			lat = append(lat, r.LatencyMS)
-		} else {
-			m.Errors++
-		}
-	}
-	if len(reqs) > 0 {
-		a := float64(len(reqs)-m.Errors) / float64(len(reqs))
-		m.Availability = &a
-	}
-	m.LatencyP50MS, m.LatencyP99MS = percentile(lat, 50), percentile(lat, 99)
-	return m
-}
+// WindowMetrics are the fault-free metrics of some requests of a client
+// (steady state, stop conditions).
+func WindowMetrics(c ClientInfo, reqs []journal.Event) Metrics { return windowMetrics(c, reqs) }
 
 func windowsAfterFirst(ws []FaultWindow) []FaultWindow {
 	if len(ws) < 2 {
@@ -293,7 +329,8 @@ func errorClasses(events []journal.Event, client string) map[string]int {
 
 // Metric names an assertion may use.
 var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms",
-	"latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes", "requests", "errors"}
+	"latency_p99_ms", "ok_latency_p50_ms", "ok_latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes",
+	"requests", "errors", "slow_requests"}
 
 // Expr is a parsed assertion expression: METRIC OP NUMBER, as k6 thresholds read.
 type Expr struct {
