@@ -83,6 +83,34 @@ type DNSAutomation interface {
 // applied, is the fault reaching a client.
 type ShowsAsEmptyAnswers interface{ ShowsAsEmptyAnswers() }
 
+// What shows that an applied fault touched a client: the runner journals a
+// fault's reach with it, so metrics need no catalogue (experiments/measure
+// reads the same words).
+const (
+	ReachDNS      = "dns"       // DNS answers the fault changed
+	ReachDNSEmpty = "dns-empty" // empty A answers for its target while applied (ShowsAsEmptyAnswers)
+	ReachRegion   = "region"    // connections or requests through the region's nodes
+	ReachHealth   = "health"    // what health checks change: failed connections or requests, the DNS answer
+	ReachNode     = "node"      // connection attempts at the fault's node
+)
+
+// Reacher is implemented by kinds whose reach is not their target type's.
+type Reacher interface{ Reach() string }
+
+// ReachOf is what shows that a fault of kind k touched a client.
+func ReachOf(k Kind) string {
+	if r, ok := k.(Reacher); ok {
+		return r.Reach()
+	}
+	if _, ok := k.(ShowsAsEmptyAnswers); ok {
+		return ReachDNSEmpty
+	}
+	if k.Target() == TargetDNSName {
+		return ReachDNS
+	}
+	return ReachRegion
+}
+
 // NeedsAutomation is implemented by kinds that act on the DNS automation,
 // so an experiment without one is refused before it runs.
 type NeedsAutomation interface{ NeedsAutomation() }

@@ -410,3 +410,26 @@ func TestHealthCheckFlap(t *testing.T) {
 		}
 	}
 }
+
+// Every kind says what shows that it touched a client, in words measure knows.
+func TestEveryKindHasAReach(t *testing.T) {
+	known := map[string]bool{faults.ReachDNS: true, faults.ReachDNSEmpty: true, faults.ReachRegion: true, faults.ReachHealth: true, faults.ReachNode: true}
+	for _, k := range faults.Kinds() {
+		if r := faults.ReachOf(k); !known[r] {
+			t.Errorf("%s: reach %q is not one of the known reaches", k.Name(), r)
+		}
+	}
+	if faults.ReachOf(mustKind(t, "hc.fail")) != faults.ReachHealth || faults.ReachOf(mustKind(t, "link.down")) != faults.ReachRegion ||
+		faults.ReachOf(mustKind(t, "dns.plan-race")) != faults.ReachDNSEmpty || faults.ReachOf(mustKind(t, "nlb.node-down")) != faults.ReachNode {
+		t.Error("a kind's reach is not its family's")
+	}
+}
+
+func mustKind(t *testing.T, name string) faults.Kind {
+	t.Helper()
+	k, ok := faults.Lookup(name)
+	if !ok {
+		t.Fatalf("no kind %s", name)
+	}
+	return k
+}

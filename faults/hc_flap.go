@@ -23,6 +23,7 @@ func (hcFlap) Summary() string {
 	return "a region's health checks alternate between failing and passing (period, duty cycle)"
 }
 func (hcFlap) Target() TargetType { return TargetRegion }
+func (hcFlap) Reach() string      { return ReachHealth }
 func (hcFlap) Params() []Param {
 	return []Param{
 		{Name: "period", Type: Duration, Default: "4s", Min: 50, Max: 3_600_000, Doc: "one failing-plus-passing cycle"},

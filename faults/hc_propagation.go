@@ -13,6 +13,7 @@ func (hcPropagation) Summary() string {
 	return "targets turning healthy refuse data connections for a while: health passes before the data path works"
 }
 func (hcPropagation) Target() TargetType { return TargetRegion }
+func (hcPropagation) Reach() string      { return ReachHealth }
 func (hcPropagation) Params() []Param {
 	return []Param{{Name: "delay", Type: Duration, Default: "2s", Min: 1, Max: 600_000, Doc: "how long the data path lags behind health"}}
 }

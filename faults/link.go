@@ -21,7 +21,16 @@ type toxicKind struct {
 func (k toxicKind) Name() string       { return k.name }
 func (k toxicKind) Summary() string    { return k.summary }
 func (k toxicKind) Target() TargetType { return TargetRegion }
-func (k toxicKind) Params() []Param    { return append(append([]Param(nil), k.params...), toxicParams...) }
+
+// Reach: a data-link toxic meets the connections through the region's
+// nodes; a health-check toxic only what the health checks then change.
+func (k toxicKind) Reach() string {
+	if k.health {
+		return ReachHealth
+	}
+	return ReachRegion
+}
+func (k toxicKind) Params() []Param { return append(append([]Param(nil), k.params...), toxicParams...) }
 
 // toxicParams are toxiproxy's own: which direction, and what share of
 // connections (decided per connection).

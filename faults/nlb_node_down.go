@@ -14,6 +14,7 @@ func (nodeDown) Summary() string {
 	return "one NLB node of the region stops accepting connections (still published in DNS)"
 }
 func (nodeDown) Target() TargetType { return TargetRegion }
+func (nodeDown) Reach() string      { return ReachNode }
 func (nodeDown) Params() []Param {
 	return []Param{{Name: "node", Type: Int, Default: "1", Min: 1, Max: 8, Doc: "which node, from 1"}}
 }

@@ -295,7 +295,13 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	r.setPhase("running")
 	r.j.Add(journal.Event{Type: journal.Phase, Detail: "experiment"})
 	r.say("running %s for %s", r.exp.Name, r.exp.Duration)
-	if err := r.schedule(ctx, start, errs); err != nil {
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); watchHarness(watchCtx, r.j) }()
+	err = r.schedule(ctx, start, errs)
+	stopWatching()
+	<-watched
+	if err != nil {
 		return errors.Join(err, stopped())
 	}
 	r.j.Add(journal.Event{Type: journal.Phase, Detail: "stop"})
@@ -346,15 +352,16 @@ func (r *run) schedule(ctx context.Context, start time.Time, clientErrs <-chan e
 				break wait
 			}
 		}
+		lag := time.Since(start.Add(s.at)) // the harness's own lateness, journaled with the step
 		switch {
 		case s.fault.ID == "":
 			// the end of the experiment
 		case s.heal:
-			if err := r.heal(s.fault.ID, "scheduled"); err != nil {
+			if err := r.heal(s.fault.ID, "scheduled", lag); err != nil {
 				return err
 			}
 		default:
-			if err := r.apply(s.fault); err != nil {
+			if err := r.apply(s.fault, lag); err != nil {
 				return err
 			}
 		}
@@ -383,18 +390,18 @@ func Timeline(exp *spec.Experiment) []string {
 }
 
 // stopConditionTrips checks every stop condition on the requests so far
-// and records the first that holds.
+// (of every client and view) and records the first that holds.
 func (r *run) stopConditionTrips() bool {
 	if len(r.exp.StopWhen) == 0 {
 		return false
 	}
 	events := r.j.Events()
 	for _, cond := range r.exp.StopWhen {
-		for _, c := range r.exp.Clients {
+		for _, c := range measure.Clients(events) {
 			if cond.Client != "*" && cond.Client != c.Name {
 				continue
 			}
-			v, ok := measure.WindowMetrics(measure.Requests(events, c.Name)).Value(cond.Metric)
+			v, ok := measure.WindowMetrics(c, measure.Requests(events, c.Name)).Value(cond.Metric)
 			if ok && cond.Holds(v) {
 				r.tripped = fmt.Sprintf("%s: %s (value %g)", c.Name, cond.Expr, v)
 				r.j.Add(journal.Event{Type: journal.StopCondition, Client: c.Name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
@@ -406,7 +413,8 @@ func (r *run) stopConditionTrips() bool {
 	return false
 }
 
-func (r *run) apply(f faults.Fault) error {
+// apply applies f; lag is how late against its schedule.
+func (r *run) apply(f faults.Fault, lag time.Duration) error {
 	kind, ok := faults.Lookup(f.Kind)
 	if !ok {
 		return fmt.Errorf("fault %s: unknown kind %q", f.ID, f.Kind)
@@ -422,13 +430,32 @@ func (r *run) apply(f faults.Fault) error {
 	r.mu.Lock()
 	r.applied = append(r.applied, &appliedFault{fault: f, heal: heal})
 	r.mu.Unlock()
-	r.j.Add(journal.Event{Type: journal.FaultApplied, Fault: f.ID, Kind: f.Kind, Target: f.Target})
+	r.j.Add(r.appliedEvent(f, kind, vals, lag))
 	r.say("applied %s: %s on %s", f.ID, f.Kind, f.Target)
 	return nil
 }
 
-// heal heals one applied fault, at most once whoever asks.
-func (r *run) heal(id, why string) error {
+// appliedEvent journals what the metrics need of an applied fault: its
+// reach (what shows it touched a client), the endpoint of a region it
+// targets, the node of a node fault, and how late it came.
+func (r *run) appliedEvent(f faults.Fault, kind faults.Kind, vals faults.Values, lag time.Duration) journal.Event {
+	e := journal.Event{Type: journal.FaultApplied, Fault: f.ID, Kind: f.Kind, Target: f.Target, Reach: faults.ReachOf(kind), LagMS: ms(lag)}
+	if kind.Target() == faults.TargetRegion {
+		e.Name, _ = r.world.Endpoint(f.Target)
+	}
+	if e.Reach == faults.ReachNode {
+		if lb, ok := r.world.NLB(f.Target); ok {
+			if nodes, i := lb.NodeAddrs(), vals.Int("node")-1; i >= 0 && i < len(nodes) {
+				e.Node = nodes[i]
+			}
+		}
+	}
+	return e
+}
+
+// heal heals one applied fault, at most once whoever asks; lag is how late
+// against its schedule.
+func (r *run) heal(id, why string, lag time.Duration) error {
 	r.mu.Lock()
 	var target *appliedFault
 	for _, a := range r.applied {
@@ -443,7 +470,7 @@ func (r *run) heal(id, why string) error {
 	var err error
 	target.once.Do(func() {
 		err = target.heal()
-		e := journal.Event{Type: journal.FaultHealed, Fault: id, Kind: target.fault.Kind, Target: target.fault.Target, Detail: why}
+		e := journal.Event{Type: journal.FaultHealed, Fault: id, Kind: target.fault.Kind, Target: target.fault.Target, Detail: why, LagMS: ms(lag)}
 		if err != nil {
 			e.Detail = why + ": " + err.Error()
 		}
@@ -466,7 +493,7 @@ func (r *run) healAll(why string) error {
 	r.mu.Unlock()
 	var errs []error
 	for _, id := range ids {
-		errs = append(errs, r.heal(id, why))
+		errs = append(errs, r.heal(id, why, 0))
 	}
 	return errors.Join(errs...)
 }
