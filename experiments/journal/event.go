@@ -80,10 +80,10 @@ type Event struct {
 	// LatencyUnknown: the request's latency was not reported (an
 	// application's line without latency_ms); it then counts in no
 	// percentile.
-	LatencyUnknown bool `json:"latency_unknown,omitempty"`
-	OK        *bool   `json:"ok,omitempty"`
-	Error     string  `json:"error,omitempty"`
-	Probe     bool    `json:"probe,omitempty"`
+	LatencyUnknown bool   `json:"latency_unknown,omitempty"`
+	OK             *bool  `json:"ok,omitempty"`
+	Error          string `json:"error,omitempty"`
+	Probe          bool   `json:"probe,omitempty"`
 	// LagMS is how late the harness did this against its due time: a
 	// request sent, a fault applied or healed, a health check run, a timer
 	// woken (harness.lag).

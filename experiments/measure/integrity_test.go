@@ -59,7 +59,7 @@ func TestRejectedShare(t *testing.T) {
 		verdict string
 	}{
 		{ok: 60, bad: 0, verdict: Pass},
-		{ok: 60, bad: 3, verdict: Pass},    // 3 of 63: under 5 %
+		{ok: 60, bad: 3, verdict: Pass},     // 3 of 63: under 5 %
 		{ok: 60, bad: 10, verdict: Invalid}, // 10 of 70
 	} {
 		s := run(j{}.app("orders").reqs("orders", 0, strings.Repeat(".", c.ok)).rejected("orders", "bad", "{", c.bad))

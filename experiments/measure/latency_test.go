@@ -49,7 +49,7 @@ func TestLatencyObjective(t *testing.T) {
 		ev = ev.req("boto3", "us-east-1", float64(i*100), 5, true, "")
 	}
 	ev = ev.req("boto3", "us-east-1", 1000, 12800, true, "") // known slow at 3000
-	for i := 0; i < 10; i++ {                                  // after it, from 13800
+	for i := 0; i < 10; i++ {                                // after it, from 13800
 		ev = ev.req("boto3", "us-east-1", 13800+float64(i*100), 5, true, "")
 	}
 	m := metricsOf(t, ev, 5)
