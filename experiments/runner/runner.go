@@ -256,6 +256,7 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 			return err
 		}
 		for _, start := range starts {
+			start.ObjectiveMS = ms(c.Objective(r.exp.Metrics)) // its views are held to it too
 			r.j.Add(start)
 		}
 		for _, run := range runs {

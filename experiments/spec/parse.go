@@ -132,6 +132,8 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 		{"metrics", false, func(_, v *yaml.Node) {
 			d.mapping(v, "metrics", []field{{"consecutive_successes", false, func(_, v *yaml.Node) {
 				d.intField(v, "metrics.consecutive_successes", 1, 1000, &exp.Metrics.ConsecutiveSuccesses)
+			}}, {"latency_objective", false, func(_, v *yaml.Node) {
+				d.duration(v, "metrics.latency_objective", time.Millisecond, time.Hour, &exp.Metrics.LatencyObjective)
 			}}})
 		}},
 		{"schedule", true, func(_, v *yaml.Node) { scheduleNode = v }},
@@ -380,6 +382,9 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 			{"probe_interval", false, func(_, v *yaml.Node) {
 				probeNode = v
 				d.duration(v, what+".probe_interval", 10*time.Millisecond, time.Minute, &c.ProbeInterval)
+			}},
+			{"latency_objective", false, func(_, v *yaml.Node) {
+				d.duration(v, what+".latency_objective", time.Millisecond, time.Hour, &c.LatencyObjective)
 			}},
 		})
 		for _, k := range []string{"rate", "operations", "timeout", "keep_alive", "probe_interval"} {

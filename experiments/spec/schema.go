@@ -136,12 +136,13 @@ func schemaDoc() obj {
 			"url":      pattern(`^http://`, "the application's health endpoint"),
 			"interval": duration(10*time.Millisecond, time.Minute, "how often it is probed"),
 		}),
-		"env":            obj{"type": "object", "propertyNames": obj{"pattern": envPattern.String()}, "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "with image: the application's environment"},
-		"rate":           number(0.1, 1000, "requests per second"),
-		"operations":     list(enum(Operations, "an operation"), 1, "sent in turn"),
-		"timeout":        duration(10*time.Millisecond, time.Minute, "per SDK call"),
-		"keep_alive":     boolean("reuse connections"),
-		"probe_interval": duration(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"),
+		"env":               obj{"type": "object", "propertyNames": obj{"pattern": envPattern.String()}, "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "with image: the application's environment"},
+		"rate":              number(0.1, 1000, "requests per second"),
+		"operations":        list(enum(Operations, "an operation"), 1, "sent in turn"),
+		"timeout":           duration(10*time.Millisecond, time.Minute, "per SDK call"),
+		"keep_alive":        boolean("reuse connections"),
+		"probe_interval":    duration(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"),
+		"latency_objective": duration(time.Millisecond, time.Hour, "a request slower than this counts as unavailable (default: metrics.latency_objective)"),
 	})
 	// A reference client needs a strategy and regions; an application
 	// (image or command) takes neither a strategy nor the reference
@@ -202,6 +203,7 @@ func schemaDoc() obj {
 			"clients":     list(client, 1, "the clients"),
 			"metrics": object(nil, obj{
 				"consecutive_successes": integer(1, 1000, "K in the failover and recover definitions"),
+				"latency_objective":     duration(time.Millisecond, time.Hour, "a request slower than this counts as unavailable, in availability and in detect, failover and recover"),
 			}),
 			"schedule": object([]string{"duration"}, obj{
 				"duration": duration(0, time.Hour, "how long clients run"),

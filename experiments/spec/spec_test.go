@@ -89,6 +89,21 @@ func TestMinimalIsValidWithDefaults(t *testing.T) {
 	}
 }
 
+func TestLatencyObjective(t *testing.T) {
+	text := strings.Replace(strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {latency_objective: 2s}\n", 1),
+		"    strategy: failover\n", "    strategy: failover\n    latency_objective: 500ms\n", 1)
+	exp, err := Parse("x.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exp.Clients[0].Objective(exp.Metrics); got != 500*time.Millisecond {
+		t.Errorf("client objective = %s, want its own 500ms", got)
+	}
+	if got := (Client{}).Objective(exp.Metrics); got != 2*time.Second {
+		t.Errorf("default objective = %s, want the experiment's 2s", got)
+	}
+}
+
 // Each bad file: its text, and the position and a phrase of the first error.
 func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 	cases := []struct {
@@ -127,6 +142,8 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"steady state on a fault metric", minimal + "steady_state:\n  - client: c\n    expr: failover_ms < 100\n", "21:5", "is relative to a fault"},
 		{"rate not a number", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    rate: fast\n", 1), "9:11", `rate: expected a number, got "fast"`},
 		{"missing required key", strings.Replace(minimal, "    strategy: failover\n", "", 1), "7:5", `missing required key "strategy"`},
+		{"latency objective not a duration", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {latency_objective: 2}\n", 1), "2:30", "bare number 2"},
+		{"client latency objective too small", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    latency_objective: 0s\n", 1), "9:24", "latency_objective"},
 		{"list where a map is expected", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: [5]\n", 1), "2:10", "metrics: expected a mapping of keys"},
 		{"timeout not below interval", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {interval: 100ms, timeout: 200ms}\n", 1), "6:48", "must be shorter than the interval"},
 		{"threshold outside AWS range", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {healthy_threshold: 11}\n", 1), "6:41", "11 is out of range; expected 2 to 10"},

@@ -134,6 +134,18 @@ type Client struct {
 	Command []string
 	// Health, when set, probes the application's health endpoint.
 	Health *Health
+	// LatencyObjective, when set, makes a request slower than it count as
+	// unavailable (metrics.latency_objective is every client's default).
+	LatencyObjective time.Duration
+}
+
+// Objective is the client's latency objective: its own, or the
+// experiment's (0: none).
+func (c Client) Objective(m Metrics) time.Duration {
+	if c.LatencyObjective > 0 {
+		return c.LatencyObjective
+	}
+	return m.LatencyObjective
 }
 
 // App reports whether the client is an application (an image or a
@@ -149,6 +161,9 @@ type Health struct {
 // Metrics configures the metric definitions.
 type Metrics struct {
 	ConsecutiveSuccesses int
+	// LatencyObjective: a request slower than it counts as unavailable, in
+	// availability and in detect, failover and recover (0: none).
+	LatencyObjective time.Duration
 }
 
 // Assertion is "METRIC OP VALUE" for one client or all ("*").
