@@ -66,6 +66,10 @@ type charts struct {
 	Assertions []assertionRow `json:"assertions"`
 	Steady     []assertionRow `json:"steady_state,omitempty"`
 	Table      [][]string     `json:"table"` // the clients table: a header row, then a row per client
+	// Notices come before the numbers: why the verdict is not a pass,
+	// rejected outcome lines; Harness is what faultline measured of itself.
+	Notices []string `json:"notices,omitempty"`
+	Harness string   `json:"harness"`
 }
 
 type faultBand struct {
@@ -122,7 +126,7 @@ type assertionRow struct {
 
 func chartData(s measure.Summary, events []journal.Event) charts {
 	c := charts{Experiment: s.Experiment, Verdict: s.Verdict, Status: s.Status, Reason: s.Reason, Seed: s.Seed,
-		Duration: s.DurationMS / 1000}
+		Duration: s.DurationMS / 1000, Notices: notices(s), Harness: harnessText(s.Harness)}
 	for _, f := range s.Faults {
 		b := faultBand{ID: f.ID, Kind: f.Kind, Target: f.Target, From: f.StartMS / 1000}
 		if f.EndMS != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
@@ -66,7 +67,11 @@ func JUnit(w io.Writer, s measure.Summary) error {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
-	if s.Status != "complete" {
+	if s.Status == "invalid" {
+		suite.Cases = append(suite.Cases, testcase{Classname: "faultline." + s.Experiment, Name: "run", Time: "0",
+			Error: &failure{Message: s.Reason, Type: "invalid", Text: "the run could not measure what it set out to: " + s.Reason}})
+		suite.Errors++
+	} else if s.Status != "complete" {
 		reason := s.Reason
 		if reason == "" {
 			reason = "the run did not complete"
@@ -75,7 +80,23 @@ func JUnit(w io.Writer, s measure.Summary) error {
 			Error: &failure{Message: reason, Type: "incomplete", Text: "the run broke or was interrupted; nothing is proven: " + reason}})
 		suite.Errors++
 	}
+	if s.Harness.Starved {
+		msg := strings.Join(s.Harness.Reasons, "; ")
+		suite.Cases = append(suite.Cases, testcase{Classname: "faultline." + s.Experiment, Name: "harness was not starved", Time: "0",
+			Error: &failure{Message: msg, Type: "invalid", Text: "the harness was starved, so the numbers measured faultline, not the client: " + msg + "\n" + harnessText(s.Harness)}})
+		suite.Errors++
+	}
 	for _, c := range s.Clients {
+		if c.Unmeasured != "" || c.Rejected > 0 {
+			tc := testcase{Classname: "faultline." + s.Experiment + "." + c.Name, Name: "outcome lines follow the schema", Time: "0"}
+			if c.Unmeasured != "" {
+				tc.Error = &failure{Message: c.Unmeasured, Type: "invalid", Text: c.Unmeasured}
+				suite.Errors++
+			} else {
+				tc.Name = fmt.Sprintf("outcome lines follow the schema (%d rejected, within %.0f%%)", c.Rejected, measure.MaxRejectedShare*100)
+			}
+			suite.Cases = append(suite.Cases, tc)
+		}
 		if c.Warning != "" {
 			// The fault never reached the client: its assertions are not
 			// failures, but nothing was tested either — skipped says so.

@@ -33,7 +33,11 @@ func Terminal(w io.Writer, s measure.Summary, events []journal.Event) error {
 		p.f("  fault %s %s on %s from %s to %s\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS))
 	}
 	p.f("\n")
+	for _, n := range notices(s) {
+		p.f("  ! %s\n", n)
+	}
 	p.table(clientTable(s))
+	p.f("  %s\n", harnessText(s.Harness))
 	if tl := timelines(s, events, 60); tl != "" {
 		p.f("\n%s", tl)
 	}
@@ -77,7 +81,12 @@ func Markdown(w io.Writer, s measure.Summary, events []journal.Event) error {
 	if s.Seed != nil {
 		p.f(" Seed %d.", *s.Seed)
 	}
-	p.f("\n\n## Faults\n\n| id | kind | target | start | end |\n|---|---|---|---|---|\n")
+	p.f("\n")
+	for _, n := range notices(s) {
+		p.f("\n> **%s**\n", n)
+	}
+	p.f("\n%s.\n", upperFirst(harnessText(s.Harness)))
+	p.f("\n## Faults\n\n| id | kind | target | start | end |\n|---|---|---|---|---|\n")
 	for _, f := range s.Faults {
 		p.f("| %s | %s | `%s` | %s | %s |\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS))
 	}
@@ -128,19 +137,37 @@ func Markdown(w io.Writer, s measure.Summary, events []journal.Event) error {
 const definitions = `- detect_ms: the first failed request (by when it failed) that started before the fault was healed, minus the fault start; null when no request failed.
 - failover_ms: the first success of the first run of K consecutive successes after the first failure, minus the fault start, if it came while the fault was applied; 0 when no request failed; null when the client never served again during the fault.
 - recover_ms: after the heal, the first success of the first run of K consecutive successes on the client's primary region, minus the heal time.
-- availability: successful / all requests over the run (probes excluded).
-- latency_p50_ms, latency_p99_ms: over successful requests.
-- dns_queries_in_fault: DNS queries from the client's source address that the fault shaped. Zero means the fault never reached the client.
+- availability: served / all requests over the run (probes excluded); with a latency objective, a success slower than it is not served.
+- latency_p50_ms, latency_p99_ms: over every request (a failure counts with the time it took to fail); ok_latency_p50_ms, ok_latency_p99_ms: over successful requests.
+- dns_queries_in_fault: the client's DNS queries whose answers the fault changed. fault_reached: something shows the fault touched the client (a changed DNS answer; a connection or request that met a link, node or health-check fault).
+- harness: how late faultline itself was (its timers, requests, fault steps, health checks) against the bound its numbers tolerate; beyond it the run is invalid.
 - dns_answer_changes (dns churn): how often the number of addresses the client got for a name changed between its successive A queries.
 `
 
 func clientTable(s measure.Summary) [][]string {
-	rows := [][]string{{"client", "strategy", "requests", "errors", "availability", "detect", "failover", "recover", "p50", "p99", "dns q in fault", "dns churn"}}
+	rows := [][]string{{"client", "strategy", "requests", "errors", "availability", "detect", "failover", "recover", "p50", "p99", "ok p99", "dns q in fault", "dns churn"}}
+	slow, rejected := false, false
+	for _, c := range s.Clients {
+		slow, rejected = slow || c.Metrics.Slow > 0, rejected || c.Rejected > 0
+	}
+	if slow {
+		rows[0] = append(rows[0], "slow")
+	}
+	if rejected {
+		rows[0] = append(rows[0], "rejected lines")
+	}
 	for _, c := range s.Clients {
 		m := c.Metrics
-		rows = append(rows, []string{c.Name, c.Strategy, fmt.Sprint(c.Requests), fmt.Sprint(c.Errors),
+		row := []string{c.Name, c.Strategy, fmt.Sprint(c.Requests), fmt.Sprint(c.Errors),
 			pct(m.Availability), ms(m.DetectMS), ms(m.FailoverMS), ms(m.RecoverMS), ms(m.LatencyP50MS), ms(m.LatencyP99MS),
-			fmt.Sprint(m.DNSQueriesInFault), fmt.Sprint(m.DNSAnswerChanges)})
+			ms(m.OKLatencyP99MS), fmt.Sprint(m.DNSQueriesInFault), fmt.Sprint(m.DNSAnswerChanges)}
+		if slow {
+			row = append(row, fmt.Sprint(m.Slow))
+		}
+		if rejected {
+			row = append(row, fmt.Sprint(c.Rejected))
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -185,6 +212,13 @@ func ms(v *float64) string {
 		return fmt.Sprintf("%.0fms", *v)
 	}
 	return fmt.Sprintf("%.1fms", *v)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func pct(v *float64) string {

@@ -113,6 +113,21 @@ func runTrials(ctx context.Context, exp *spec.Experiment, opts runner.Options, n
 			fmt.Printf("  %-10s %-16s %4d %9s %9s %9s %9s %9s\n", client, m, d.N, val(d.Min), val(d.Median), val(d.P90), val(d.P95), val(d.Max))
 		}
 	}
+	// Latency percentiles pool every trial's requests (merged histograms):
+	// the p99 across trials, not a statistic of per-trial p99s.
+	fmt.Printf("\n  %-10s %14s %14s %14s %14s   (every trial's requests pooled)\n", "client", "latency p50", "latency p99", "ok p50", "ok p99")
+	for _, client := range sortedKeys(ts.Metrics) {
+		m := ts.Metrics[client]
+		fmt.Printf("  %-10s %14s %14s %14s %14s\n", client, val(m["latency_p50_ms"].Pooled), val(m["latency_p99_ms"].Pooled),
+			val(m["ok_latency_p50_ms"].Pooled), val(m["ok_latency_p99_ms"].Pooled))
+	}
+	for _, t := range ts.Trials {
+		for _, r := range t.Reasons {
+			if t.Verdict == measure.Invalid {
+				fmt.Printf("\n  ! a trial was invalid: %s", r)
+			}
+		}
+	}
 	for _, a := range ts.Assertions {
 		mark := "✓"
 		if !a.Pass {

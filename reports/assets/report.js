@@ -37,7 +37,11 @@
     c.appendChild(el("div", "v", v));
     facts.appendChild(c);
   }
+  (data.notices || []).forEach(function (n) {
+    document.getElementById("notices").appendChild(el("li", null, n));
+  });
   card("duration", data.duration.toFixed(1) + " s");
+  card("harness", data.harness);
   card("run", data.status + (data.reason ? ": " + data.reason : ""));
   if (data.seed != null) card("seed", String(data.seed));
   (data.faults || []).forEach(function (f) {
