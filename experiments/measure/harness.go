@@ -141,6 +141,10 @@ func harnessLag(events []journal.Event, clients []ClientInfo) Harness {
 	if timer.v != nil && *timer.v > h.BoundMS {
 		starved("faultline's own timers woke up to %s late (at %s; bound %s)", msText(*timer.v), msText(timer.at), msText(h.BoundMS))
 	}
+	if sched.v != nil && *sched.v > h.BoundMS {
+		starved("1 in 100 of faultline's goroutines waited over %s to run (Go's scheduling latency p99, at %s; bound %s): every server and client of the world shares that wait",
+			msText(*sched.v), msText(sched.at), msText(h.BoundMS))
+	}
 	if fault.v != nil && *fault.v > h.BoundMS {
 		starved("%s %s late (bound %s)", fault.label, msText(*fault.v), msText(h.BoundMS))
 	}

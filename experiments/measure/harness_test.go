@@ -31,6 +31,7 @@ func TestStarvedHarnessIsInvalidNeverFail(t *testing.T) {
 		{"a request sent 190 ms late", append(j{}, healthy...).lagging("c", 1000, 190, 195), "requests of c were sent up to 190 ms late"},
 		{"a timer that fired 2.4 s late", append(j{}, healthy...).lagging("c", 1000, 0, 3400), "ended 2.4 s past its own 1.0 s deadline"},
 		{"the sampling timer", append(append(j{}, healthy...), journal.Event{T: 1500, Type: journal.HarnessLag, LagMS: 400}), "timers woke up to 400 ms late"},
+		{"the Go scheduler", append(append(j{}, healthy...), journal.Event{T: 1500, Type: journal.HarnessLag, LagMS: 3, SchedP99MS: f(167.8)}), "waited over 168 ms to run"},
 		{"a fault applied late", append(append(j{}, healthy...), journal.Event{T: 1000, Type: journal.FaultApplied, Fault: "f1", Kind: "dns.empty", Target: "x.", LagMS: 190}), "fault f1 was applied 190 ms late"},
 		{"lag while building is not the experiment's", append(append(j{}, healthy...), journal.Event{T: -5, Type: journal.HarnessLag, LagMS: 900}), ""},
 		{"a discarded health check alone", append(append(j{}, healthy...), journal.Event{T: 100, Type: journal.HCResult, LagMS: 300, Status: journal.HCDiscarded}), ""},

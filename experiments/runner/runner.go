@@ -52,7 +52,8 @@ type Options struct {
 	Images map[string]string
 
 	// Live, when set, is called with the run's progress about five times a
-	// second and at every change of phase, from one goroutine.
+	// second and at every change of phase and every fault applied or
+	// healed, one call at a time.
 	Live func(measure.Progress)
 
 	// onReady, when set (by tests), sees the world once it is built.
@@ -433,6 +434,7 @@ func (r *run) apply(f faults.Fault, lag time.Duration) error {
 	r.mu.Unlock()
 	r.j.Add(r.appliedEvent(f, kind, vals, lag))
 	r.say("applied %s: %s on %s", f.ID, f.Kind, f.Target)
+	r.reportLive() // the live view shows a fault the moment it is on
 	return nil
 }
 
@@ -477,6 +479,7 @@ func (r *run) heal(id, why string, lag time.Duration) error {
 		}
 		r.j.Add(e)
 		r.say("healed %s (%s)", id, why)
+		r.reportLive()
 	})
 	if err != nil {
 		return fmt.Errorf("healing fault %s: %w", id, err)
