@@ -182,7 +182,7 @@ func finish(s measure.Summary, events []journal.Event, runErr error, outDir stri
 	case s.Verdict == measure.Incomplete:
 		return cli.Exit("the run is incomplete: "+s.Reason, exitBrokenRun)
 	case s.Verdict == measure.Invalid:
-		return cli.Exit("the steady state did not hold before the faults: the run proves nothing", exitBrokenRun)
+		return cli.Exit("the run is invalid, it proves nothing: "+strings.Join(s.Reasons, "; "), exitBrokenRun)
 	case s.Verdict == measure.Fail && s.Status == "stopped":
 		return cli.Exit("the run was stopped early: "+s.Reason, exitFail)
 	case s.Verdict == measure.Fail:
