@@ -41,9 +41,9 @@ func TestWriteAndReadBack(t *testing.T) {
 
 func TestSinceUsesTheRunClock(t *testing.T) {
 	j := New(nil)
-	at := time.Now().Add(1500 * time.Millisecond)
-	if got := j.Since(at); got < 1499 || got > 1600 {
-		t.Errorf("Since = %v ms, want about 1500", got)
+	at := j.Start().Add(1500*time.Millisecond + 250*time.Microsecond)
+	if got := j.Since(at); got != 1500.25 {
+		t.Errorf("Since = %v ms, want 1500.25 (milliseconds from the journal's zero, to the microsecond)", got)
 	}
 }
 
