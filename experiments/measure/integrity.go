@@ -50,10 +50,12 @@ func rejections(events []journal.Event) (count map[string]int, samples map[strin
 }
 
 // unmeasured says why a client's numbers cannot be trusted ("" when they
-// can): it has no accepted outcome at all, or too many of its outcome lines
-// were rejected. Views (NAME.server, NAME.probe) are judged with their
+// can): too many of its outcome lines were rejected, or it reported no
+// request at all. An application that writes no outcome lines on purpose
+// is measured by its views (NAME.server, NAME.probe): that is not a
+// failure as long as one of them saw requests. Views are judged with their
 // application, not alone: a view may rightly see nothing.
-func unmeasured(c ClientReport, view bool) string {
+func unmeasured(c ClientReport, view, viewsMeasured bool) string {
 	if view {
 		return ""
 	}
@@ -70,11 +72,22 @@ func unmeasured(c ClientReport, view bool) string {
 	case accepted == 0 && c.Rejected > 0:
 		return fmt.Sprintf("client %s was not measured: all %d of its outcome lines were rejected%s; the schema expects %s",
 			c.Name, c.Rejected, quote, SchemaHint)
-	case accepted == 0:
-		return fmt.Sprintf("client %s was not measured: it reported no request at all (no outcome line reached faultline)", c.Name)
+	case accepted == 0 && !viewsMeasured:
+		return fmt.Sprintf("client %s was not measured: it reported no request at all (no outcome line reached faultline, and no view of it saw one)", c.Name)
 	case float64(c.Rejected) > MaxRejectedShare*float64(accepted+c.Rejected):
 		return fmt.Sprintf("client %s was not measured reliably: %d of its %d outcome lines were rejected (more than %.0f%%)%s; the schema expects %s",
 			c.Name, c.Rejected, accepted+c.Rejected, MaxRejectedShare*100, quote, SchemaHint)
 	}
 	return ""
+}
+
+// noRequests: the assertion's client reported no request, so whatever the
+// assertion says, it measured nothing.
+func noRequests(a AssertionOutcome, clients []ClientReport) bool {
+	for _, c := range clients {
+		if c.Name == a.Client {
+			return c.Requests == 0
+		}
+	}
+	return false
 }

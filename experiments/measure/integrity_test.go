@@ -70,15 +70,29 @@ func TestRejectedShare(t *testing.T) {
 }
 
 // A client that reported nothing at all, not even a rejected line, was not
-// measured either; its views (NAME.server) are not judged alone.
-func TestSilentClientIsInvalidItsViewsAreNot(t *testing.T) {
+// measured — unless it is an application measured through its views
+// (NAME.server, NAME.probe), which are not judged alone; an assertion on a
+// client that reported nothing measured nothing, whatever it says.
+func TestSilentClients(t *testing.T) {
 	s := run(j{}.app("orders").app("orders.server").reqs("orders", 0, "....."))
 	if s.Verdict != Pass {
 		t.Errorf("a view with no requests made the run %s (%q)", s.Verdict, s.Reasons)
 	}
-	s = run(j{}.app("orders").app("orders.server").reqs("orders.server", 0, "....."))
+	s = run(j{}.app("orders").app("orders.server").reqs("orders.server", 0, "....."), "orders.server: availability > 0.9")
+	if s.Verdict != Pass {
+		t.Errorf("an app measured by its server view: verdict %s (%q), want pass", s.Verdict, s.Reasons)
+	}
+	s = run(j{}.app("orders").app("orders.server").reqs("orders.server", 0, "....."), "orders: availability < 2")
+	if s.Verdict != Invalid || !strings.Contains(strings.Join(s.Reasons, " "), "orders reported no request") {
+		t.Errorf("an assertion on the silent app itself: verdict %s, reasons %q; want invalid", s.Verdict, s.Reasons)
+	}
+	s = run(j{}.app("orders").app("orders.server"))
 	if s.Verdict != Invalid || !strings.Contains(strings.Join(s.Reasons, " "), "client orders was not measured") {
-		t.Errorf("verdict %s, reasons %q: want invalid naming orders", s.Verdict, s.Reasons)
+		t.Errorf("an app seen by nobody: verdict %s, reasons %q; want invalid naming orders", s.Verdict, s.Reasons)
+	}
+	s = run(j{}.client("c", "us-east-1", "127.0.0.11"), "*: errors == 0")
+	if s.Verdict != Invalid {
+		t.Errorf("a reference client that sent nothing: verdict %s, want invalid", s.Verdict)
 	}
 }
 

@@ -158,15 +158,22 @@ func Summarize(events []journal.Event) Summary {
 		if len(windows) > 0 && !m.FaultReached {
 			cr.Warning = NotReached
 		}
-		if cr.Unmeasured = unmeasured(cr, c.View()); cr.Unmeasured != "" {
-			unmeasuredReasons = append(unmeasuredReasons, cr.Unmeasured)
-		}
 		s.Clients = append(s.Clients, cr)
 		for _, w := range windowsAfterFirst(windows) {
 			if s.ByFault == nil {
 				s.ByFault = map[string][]Client{}
 			}
 			s.ByFault[w.ID] = append(s.ByFault[w.ID], Client{Name: c.Name, Metrics: metricsFor(c, w.ID)})
+		}
+	}
+	for i, c := range clients {
+		viewsMeasured := false
+		for _, v := range s.Clients {
+			viewsMeasured = viewsMeasured || (v.Name != c.Name && BaseName(v.Name) == c.Name && v.Requests > 0)
+		}
+		if u := unmeasured(s.Clients[i], c.View(), viewsMeasured); u != "" {
+			s.Clients[i].Unmeasured = u
+			unmeasuredReasons = append(unmeasuredReasons, u)
 		}
 	}
 	for _, a := range asserts {
@@ -209,7 +216,10 @@ func verdict(s Summary, unmeasured []string) (string, []string) {
 		}
 	}
 	for _, a := range s.Assertions {
-		if !a.Pass {
+		switch {
+		case noRequests(a, s.Clients):
+			invalid = append(invalid, fmt.Sprintf("assertion %s: %s measured nothing: %s reported no request (an application that prints no outcome lines is measured by NAME.server or NAME.probe)", a.Client, a.Expr, a.Client))
+		case !a.Pass:
 			failed = append(failed, fmt.Sprintf("assertion failed: %s: %s (value %s)", a.Client, a.Expr, valueText(a.Value)))
 		}
 	}
