@@ -2,61 +2,119 @@ package appclient
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline-dev/faultline/experiments/applog"
 	"github.com/faultline-dev/faultline/experiments/journal"
 )
 
-// outcomes reads an application's output: JSON outcome lines become request
-// events; every other line is its own logging, passed to output and kept
-// for an error message.
+// Rejected lines: the first keptLines are journaled with their text, cut to
+// lineBytes; later ones with the reason only, so a chatty application with
+// a wrong schema cannot fill the journal.
+const (
+	keptLines = 20
+	lineBytes = 200
+)
+
+// outcomes reads an application's output: outcome lines become request
+// events, or outcome.rejected events with the reason when they break the
+// schema; every other line is its own logging, passed to output. The last
+// lines of either kind are kept for an error message.
 type outcomes struct {
 	name   string
 	record func(journal.Event)
 	since  func(time.Time) float64
 	output func(stream, line string)
-	tail   *lastLines
+	tail   *Tail
+	// rejected counts the rejected lines over every stream of the app.
+	rejected *atomic.Int64
 }
 
-// scan reads r to its end. Outcome lines count on stdout and on the events
-// pipe; stderr is logging only.
+func newOutcomes(name string, record func(journal.Event), since func(time.Time) float64, output func(stream, line string), tail *Tail) outcomes {
+	if tail == nil {
+		tail = NewTail(5)
+	}
+	return outcomes{name: name, record: record, since: since, output: output, tail: tail, rejected: new(atomic.Int64)}
+}
+
+// scan reads r to its end. What is meant as an outcome: on stdout a line
+// that starts with '{'; on the events pipe every non-empty line. stderr is
+// logging only.
 func (o outcomes) scan(stream string, r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if stream != "stderr" {
-			l, err := applog.Parse(line)
-			if err == nil {
-				o.record(l.Event(o.name, o.since))
-				continue
+		trimmed := bytes.TrimSpace(line)
+		meant := stream == "events" && len(trimmed) > 0 || stream == "stdout" && len(trimmed) > 0 && trimmed[0] == '{'
+		if !meant {
+			o.tail.add(string(line))
+			if o.output != nil {
+				o.output(stream, string(line))
 			}
-			if !errors.Is(err, applog.ErrNotJSON) && o.output != nil {
-				o.output(stream, "bad outcome line ("+err.Error()+"): "+string(line))
-				continue
-			}
+			continue
 		}
-		o.tail.add(string(line))
-		if o.output != nil {
-			o.output(stream, string(line))
+		arrived := time.Now()
+		l, err := applog.ParseIn(line, applog.WindowFor(o.start(arrived), arrived))
+		if err == nil {
+			o.record(l.Event(o.name, o.since))
+			continue
 		}
+		if stream == "events" && errors.Is(err, applog.ErrNotJSON) {
+			err = fmt.Errorf("%w; on the events pipe every line is an outcome", err)
+		}
+		o.reject(stream, string(line), err)
+	}
+	if err := sc.Err(); err != nil {
+		o.reject(stream, "", fmt.Errorf("reading %s: %w (a line longer than 1 MiB?)", stream, err))
 	}
 	io.Copy(io.Discard, r)
 }
 
-// lastLines keeps an app's last words for an error message.
-type lastLines struct {
+// start is the run's zero as a wall-clock time, from since.
+func (o outcomes) start(now time.Time) time.Time {
+	return now.Add(-time.Duration(o.since(now) * float64(time.Millisecond)))
+}
+
+// reject journals a rejected line: never only printed.
+func (o outcomes) reject(stream, line string, err error) {
+	n := o.rejected.Add(1)
+	e := journal.Event{Type: journal.OutcomeRejected, Client: o.name, Detail: err.Error()}
+	if n <= keptLines {
+		e.Line = applog.Cut(line, lineBytes)
+	}
+	o.record(e)
+	o.tail.add(fmt.Sprintf("%s (rejected: %s)", applog.Cut(line, lineBytes), err))
+	if o.output == nil {
+		return
+	}
+	switch {
+	case n <= keptLines:
+		o.output(stream, fmt.Sprintf("rejected outcome line (%s): %s", err, applog.Cut(line, lineBytes)))
+	case n == keptLines+1:
+		o.output(stream, "more rejected outcome lines: journaled (outcome.rejected) without their text from now on")
+	}
+}
+
+// Tail keeps an application's last lines for an error message: its own
+// logging, and its rejected outcome lines with the reasons.
+type Tail struct {
 	mu    sync.Mutex
 	n     int
 	lines []string
 }
 
-func (l *lastLines) add(s string) {
+// NewTail keeps the last n lines.
+func NewTail(n int) *Tail { return &Tail{n: max(n, 1)} }
+
+func (l *Tail) add(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lines = append(l.lines, s)
@@ -65,7 +123,8 @@ func (l *lastLines) add(s string) {
 	}
 }
 
-func (l *lastLines) String() string {
+// String is the lines kept, joined by " | "; "(none)" when there are none.
+func (l *Tail) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.lines) == 0 {
