@@ -86,7 +86,10 @@ func TestStartFirstFreeMovesOn(t *testing.T) {
 	var sources []string
 	r, err := dnsrelay.StartFirstFree(dnsrelay.Config{Upstream: srv.Addr()},
 		[]string{"127.57.0.1:" + port, "127.57.0.2:" + port, "127.57.0.3:" + port},
-		func(addr string) string { sources = append(sources, addr); return strings.Replace(addr[:strings.LastIndex(addr, ":")], "127.57.", "127.58.", 1) })
+		func(addr string) string {
+			sources = append(sources, addr)
+			return strings.Replace(addr[:strings.LastIndex(addr, ":")], "127.57.", "127.58.", 1)
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,8 +54,8 @@ type Config struct {
 	// rewriting DNS answers, see NodeAliases) tells the clients apart by
 	// the address their connections arrive at. At most MaxAliasSets.
 	AliasSets int
-	Items       int
-	Seed        int64 // for faults that draw random numbers
+	Items     int
+	Seed      int64 // for faults that draw random numbers
 
 	// Resolver, when set, puts a caching resolver between the clients and
 	// the authoritative server.
