@@ -49,13 +49,14 @@ type Config struct {
 	// ObserveHTTP makes every node report the HTTP exchanges it carries
 	// (NLBObserver's "http.request"), on its plain port too.
 	ObserveHTTP bool
+	Items       int
+	Seed        int64 // for faults that draw random numbers
+
 	// AliasSets gives every NLB node that many aliases, one per set (see
 	// AliasIP): a caller that points each client at a set of its own (by
 	// rewriting DNS answers, see NodeAliases) tells the clients apart by
 	// the address their connections arrive at. At most MaxAliasSets.
 	AliasSets int
-	Items     int
-	Seed      int64 // for faults that draw random numbers
 
 	// Resolver, when set, puts a caching resolver between the clients and
 	// the authoritative server.
