@@ -26,7 +26,11 @@ func (r *recorder) outcomes(name string) outcomes {
 		func(stream, line string) { r.mu.Lock(); r.output = append(r.output, stream+": "+line); r.mu.Unlock() }, nil)
 }
 
-func (r *recorder) record(e journal.Event) { r.mu.Lock(); r.events = append(r.events, e); r.mu.Unlock() }
+func (r *recorder) record(e journal.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
 
 func (r *recorder) of(typ string) []journal.Event {
 	r.mu.Lock()
