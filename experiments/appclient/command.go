@@ -137,6 +137,10 @@ type Probe struct {
 	Timeout time.Duration
 	Record  func(journal.Event)
 	Now     func() float64
+	// Starting, when set, sees the probes that fail before the first
+	// success: the application is starting, so they are not journaled,
+	// but a caller may say why it never got healthy.
+	Starting func(journal.Event)
 }
 
 // DefaultProbeTimeout bounds a health probe unless the experiment says.
@@ -178,6 +182,9 @@ func (p Probe) Run(ctx context.Context) error {
 			return nil // stopping: not the application's failure
 		}
 		if !up && !e.Succeeded() {
+			if p.Starting != nil {
+				p.Starting(e)
+			}
 			continue // still starting: not yet the application's failure
 		}
 		up = true

@@ -72,8 +72,8 @@ func (o outcomes) scan(stream string, r io.Reader) {
 		}
 		o.reject(stream, string(line), err)
 	}
-	if err := sc.Err(); err != nil {
-		o.reject(stream, "", fmt.Errorf("reading %s: %w (a line longer than 1 MiB?)", stream, err))
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		o.reject(stream, "", fmt.Errorf("a line on %s longer than 1 MiB: the rest of %s is not read", stream, stream))
 	}
 	io.Copy(io.Discard, r)
 }
@@ -124,11 +124,15 @@ func (l *Tail) add(s string) {
 }
 
 // String is the lines kept, joined by " | "; "(none)" when there are none.
-func (l *Tail) String() string {
+func (l *Tail) String() string { return l.Last(l.n) }
+
+// Last is the last n lines kept, joined by " | "; "(none)" when there are
+// none.
+func (l *Tail) Last(n int) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.lines) == 0 {
 		return "(none)"
 	}
-	return strings.Join(l.lines, " | ")
+	return strings.Join(l.lines[max(0, len(l.lines)-n):], " | ")
 }

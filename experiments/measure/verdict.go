@@ -13,7 +13,7 @@ const (
 	Pass       = "pass"       // every assertion held
 	Fail       = "fail"       // an assertion failed
 	Incomplete = "incomplete" // the run broke or was interrupted: nothing is proven
-	Invalid    = "invalid"    // the steady state did not hold before the faults: nothing is proven
+	Invalid    = "invalid"    // the steady state did not hold before the faults, or the run ended "invalid" (an application never got ready): nothing is proven
 )
 
 // Summary is everything a report shows: the run, its faults, each client's
@@ -21,7 +21,7 @@ const (
 type Summary struct {
 	Experiment string             `json:"experiment"`
 	Verdict    string             `json:"verdict"`
-	Status     string             `json:"status"` // complete | incomplete
+	Status     string             `json:"status"` // complete | incomplete | stopped | invalid
 	Reason     string             `json:"reason,omitempty"`
 	Seed       *int64             `json:"seed,omitempty"`
 	DurationMS float64            `json:"duration_ms"`
@@ -169,6 +169,8 @@ func Summarize(events []journal.Event) Summary {
 	case "complete":
 	case "stopped": // a stop condition tripped: the guardrail is the verdict
 		s.Verdict = Fail
+	case Invalid: // the run measured nothing it could vouch for (Reason says why)
+		s.Verdict = Invalid
 	default:
 		s.Verdict = Incomplete
 	}
