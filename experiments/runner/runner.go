@@ -95,6 +95,8 @@ type run struct {
 	appByName    map[string]*appIdentity
 	referenceIPs map[string]string // source IP → reference client
 	notReady     string            // why the run is invalid: an application never got ready
+	refused      *refusals         // the applications' attempts at a down node, when watched
+	nodePorts    []int             // the ports every node listens on (plain, and TLS in the sandbox)
 
 	// The sandbox's, when a client is a command: the run's own directory
 	// (CA, events pipes, resolv.conf files) and its CA.
@@ -152,6 +154,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	}
 	r.setPhase("tearing down")
 	r.closeRelays()
+	r.closeRefusals()
 	defer r.removeTmp()
 	if r.world != nil {
 		r.say("tearing down")
@@ -233,6 +236,12 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 		return fmt.Errorf("building the topology: %w", err)
 	}
 	r.world = w
+	if lb, ok := w.NLB(r.exp.Topology.Regions[0].Name); ok {
+		r.nodePorts = append(r.nodePorts, lb.Port())
+	}
+	if cfg.TLS != nil {
+		r.nodePorts = append(r.nodePorts, cfg.TLSPort)
+	}
 	r.say("topology up in %s (DNS %s)", time.Since(built).Round(time.Millisecond), w.DNSAddr())
 	if r.opts.onReady != nil {
 		r.opts.onReady(w)
@@ -252,6 +261,7 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	if err := r.startRelays(); err != nil {
 		return err
 	}
+	r.watchRefusals()
 	goRun := func(run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -687,8 +697,11 @@ func (r *run) onNLB(e nlb.Event) {
 		ev.Client, ev.Addr = r.clientOfConn(e.Local, e.Client), e.Client
 	}
 	r.j.Add(ev)
-	if e.Kind == journal.ConnFailed {
+	switch e.Kind {
+	case journal.ConnFailed:
 		r.serverSideConnFailed(e)
+	case "node.down", "node.up":
+		r.refused.nodeDown(e, e.Kind == "node.up")
 	}
 }
 

@@ -406,3 +406,54 @@ assertions:
 	}
 	t.Logf("reason: %s", s.Reason)
 }
+
+// nlb.node-down: an application's connection attempts that the down node
+// refuses never reach a node; faultline sees them on lo and journals them
+// (conn.refused) with the app's name, by the alias they went to. An app
+// that never talks to the region has none.
+func TestSandboxNodeDownRefusalsOfApps(t *testing.T) {
+	requireTools(t, "curl", "bc")
+	if !inSandbox(t) {
+		return
+	}
+	exp := sandboxExperiment(t, `name: node-down
+topology:
+  regions: [{name: us-east-1}, {name: us-west-2}]
+clients:
+  - name: east
+    command: [sh, app.sh]
+    env: {PRIMARY: us-east-1}
+  - name: west
+    command: [sh, app.sh]
+    regions: [us-west-2]
+    env: {PRIMARY: us-west-2}
+schedule:
+  duration: 5s
+  faults:
+    - {kind: nlb.node-down, target: us-east-1, start: 1s, duration: 3s, params: {node: 1}}
+`)
+	res := Run(context.Background(), exp, Options{OutDir: t.TempDir(), Progress: testWriter{t}})
+	if res.Err != nil {
+		t.Fatalf("run broke: %v", res.Err)
+	}
+	var down, up float64
+	for _, e := range res.Events {
+		switch e.Type {
+		case "node.down":
+			down = e.T
+		case "node.up":
+			up = e.T
+		}
+	}
+	refused := byClient(res.Events, journal.ConnRefused)
+	if len(refused["east"]) == 0 || len(refused["west"]) != 0 || len(refused) != 1 {
+		t.Fatalf("conn.refused by client: east %d, west %d, all %d; want east's only", len(refused["east"]), len(refused["west"]), len(refused))
+	}
+	for _, e := range refused["east"] {
+		if e.Region != "us-east-1" || !strings.HasPrefix(e.Node, "127.0.1.1:") || e.Addr == "" || e.T < down || e.T > up {
+			t.Errorf("conn.refused %+v; want east's, at us-east-1's node 1 while it was down (%.0f–%.0f ms)", e, down, up)
+			break
+		}
+	}
+	t.Logf("east: %d attempts refused at the down node between %.0f and %.0f ms; east %d errors", len(refused["east"]), down, up, clientReport(t, res.Summary, "east").Errors)
+}
