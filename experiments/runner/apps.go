@@ -121,7 +121,8 @@ func (r *run) closeRelays() {
 // an address that is no reference client's is that application's too (it
 // dialled a node's own address).
 func (r *run) appOfConn(local, remote string) *appIdentity {
-	if set, ok := r.world.AliasSet(local); ok && set < len(r.apps) {
+	// Not the world's AliasSet: events may come while it is being built.
+	if set, _, _, ok := topology.ParseAlias(local); ok && set < len(r.apps) {
 		return r.apps[set]
 	}
 	if len(r.apps) == 1 && r.referenceIPs[hostOf(remote)] == "" {

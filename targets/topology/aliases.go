@@ -19,22 +19,30 @@ func AliasIP(set, i, n int) string { return fmt.Sprintf("127.%d.%d.%d", aliasBas
 // AliasSet says which alias set ip ("ip" or "ip:port") belongs to, if it is
 // an alias of one of this world's nodes.
 func (w *World) AliasSet(ip string) (int, bool) {
+	set, region, node, ok := ParseAlias(ip)
+	if !ok || set >= w.cfg.AliasSets || region >= len(w.order) || node >= w.regions[w.order[region]].cfg.Nodes {
+		return 0, false
+	}
+	return set, true
+}
+
+// ParseAlias reads an alias address ("ip" or "ip:port") as AliasIP writes
+// it: its set, region and node (from 0). It needs no world, so an observer
+// may call it before the world is built.
+func ParseAlias(ip string) (set, region, node int, ok bool) {
 	if ap, err := netip.ParseAddrPort(ip); err == nil {
 		ip = ap.Addr().String()
 	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil || !a.Is4() {
-		return 0, false
+		return 0, 0, 0, false
 	}
 	b := a.As4()
-	set, region, node := int(b[1])-aliasBase, int(b[2])-1, int(b[3])-1
-	if b[0] != 127 || set < 0 || set >= w.cfg.AliasSets || region < 0 || region >= len(w.order) {
-		return 0, false
+	set, region, node = int(b[1])-aliasBase, int(b[2])-1, int(b[3])-1
+	if b[0] != 127 || set < 0 || set >= MaxAliasSets || region < 0 || node < 0 {
+		return 0, 0, 0, false
 	}
-	if node < 0 || node >= w.regions[w.order[region]].cfg.Nodes {
-		return 0, false
-	}
-	return set, true
+	return set, region, node, true
 }
 
 // NodeAliases maps every node's own address to its alias in set: what a
