@@ -181,6 +181,8 @@ func finish(s measure.Summary, events []journal.Event, runErr error, outDir stri
 		return cli.Exit("run broke: "+runErr.Error(), exitBrokenRun)
 	case s.Verdict == measure.Incomplete:
 		return cli.Exit("the run is incomplete: "+s.Reason, exitBrokenRun)
+	case s.Verdict == measure.Invalid && s.Status == measure.Invalid:
+		return cli.Exit("the run is invalid: "+s.Reason, exitBrokenRun)
 	case s.Verdict == measure.Invalid:
 		return cli.Exit("the run is invalid, it proves nothing: "+strings.Join(s.Reasons, "; "), exitBrokenRun)
 	case s.Verdict == measure.Fail && s.Status == "stopped":

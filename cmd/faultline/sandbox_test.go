@@ -182,3 +182,34 @@ schedule:
 		t.Errorf("the application outlived the run: pids %s", ps)
 	}
 }
+
+// An application that never gets ready: `faultline run` exits 3 and says
+// which application, what was missing and what it printed; the report says
+// invalid.
+func TestSandboxNeverReadyExits3(t *testing.T) {
+	if err := sandbox.Check(); err != nil {
+		t.Skip(err)
+	}
+	t.Parallel()
+	exp := writeFile(t, "exp.yaml", `name: never-ready
+topology:
+  regions: [{name: us-east-1}, {name: us-west-2}]
+clients:
+  - name: quiet
+    command: [sh, -c, 'echo "{\"t\": 1796185514965}"; exec sleep 60']
+schedule:
+  duration: 5s
+  ready_timeout: 2s
+`)
+	out := filepath.Join(filepath.Dir(exp), "out")
+	code, text := faultline(t, "run", "--out", out, exp)
+	if code != 3 || !strings.Contains(text, "the run is invalid: client quiet was not ready within 2s") ||
+		!strings.Contains(text, `(rejected: "time": missing (the line has "t")`) {
+		t.Errorf("exit %d; want 3 and the reason:\n%s", code, text)
+	}
+	var rep struct{ Verdict, Status string }
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil || json.Unmarshal(data, &rep) != nil || rep.Verdict != "invalid" || rep.Status != "invalid" {
+		t.Errorf("report.json: %+v, %v", rep, err)
+	}
+}

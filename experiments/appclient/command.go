@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/targets/sandbox"
 )
 
 // Command is a client application run as a process in faultline's sandbox.
@@ -27,6 +28,15 @@ type Command struct {
 	// the application may write its JSON outcome lines there instead of to
 	// standard output (a line written to both counts twice).
 	EventsPipe string
+	// ResolvConf, when set, is the /etc/resolv.conf the command sees (its
+	// own DNS relay): it starts through sandbox.Launch.
+	ResolvConf string
+	// Tail, when set, keeps the application's last lines (logging and
+	// rejected outcome lines) for the caller's messages too.
+	Tail *Tail
+	// Regions are the experiment's: an outcome line naming another is
+	// rejected. None: any region is taken.
+	Regions []string
 
 	Record func(journal.Event)
 	Since  func(time.Time) float64
@@ -41,8 +51,8 @@ func (c Command) Run(ctx context.Context) error {
 	if len(c.Argv) == 0 {
 		return fmt.Errorf("client %s: no command", c.Name)
 	}
-	tail := &lastLines{n: 5}
-	o := outcomes{name: c.Name, record: c.Record, since: c.Since, output: c.Output, tail: tail}
+	o := newOutcomes(c.Name, c.Record, c.Since, c.Output, c.Tail, c.Regions)
+	tail := o.tail
 	var readers sync.WaitGroup
 	if c.EventsPipe != "" {
 		if err := unix.Mkfifo(c.EventsPipe, 0o600); err != nil {
@@ -62,6 +72,11 @@ func (c Command) Run(ctx context.Context) error {
 	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Dir, cmd.Env = c.Dir, c.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if c.ResolvConf != "" {
+		if err := sandbox.Launch(cmd, c.ResolvConf); err != nil {
+			return fmt.Errorf("client %s: %w", c.Name, err)
+		}
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -119,14 +134,28 @@ func exitText(err error) string {
 type Probe struct {
 	Name, URL, Region string
 	Interval          time.Duration
-	Record            func(journal.Event)
-	Now               func() float64
+	// Timeout bounds one probe; 0 is DefaultProbeTimeout. It is not the
+	// interval: on a busy machine a healthy application may take longer to
+	// answer than the probes' pace.
+	Timeout time.Duration
+	Record  func(journal.Event)
+	Now     func() float64
+	// Starting, when set, sees the probes that fail before the first
+	// success: the application is starting, so they are not journaled,
+	// but a caller may say why it never got healthy.
+	Starting func(journal.Event)
 }
 
-// Run probes until ctx ends; a probe's timeout is the interval, at most 1 s.
-// Probes count from the first one that succeeds.
+// DefaultProbeTimeout bounds a health probe unless the experiment says.
+const DefaultProbeTimeout = time.Second
+
+// Run probes until ctx ends, one probe at a time: a probe slower than the
+// interval delays the next. Probes count from the first one that succeeds.
 func (p Probe) Run(ctx context.Context) error {
-	timeout := min(p.Interval, time.Second)
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
 	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	tick := time.NewTicker(p.Interval)
 	defer tick.Stop()
@@ -156,6 +185,9 @@ func (p Probe) Run(ctx context.Context) error {
 			return nil // stopping: not the application's failure
 		}
 		if !up && !e.Succeeded() {
+			if p.Starting != nil {
+				p.Starting(e)
+			}
 			continue // still starting: not yet the application's failure
 		}
 		up = true

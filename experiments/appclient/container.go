@@ -28,6 +28,12 @@ type Container struct {
 	// DNS relay, port 53.
 	DNS   string
 	RunID string
+	// Tail, when set, keeps the application's last lines for the caller's
+	// messages too.
+	Tail *Tail
+	// Regions are the experiment's: an outcome line naming another is
+	// rejected. None: any region is taken.
+	Regions []string
 
 	Record func(journal.Event)       // each request line, as a request event
 	Since  func(time.Time) float64   // wall clock → journal milliseconds
@@ -85,11 +91,12 @@ func (c Container) Run(ctx context.Context) error {
 		return fmt.Errorf("client %s: its output: %w", c.Name, err)
 	}
 	defer logs.Close()
-	tail := &lastLines{n: 5}
+	o := newOutcomes(c.Name, c.Record, c.Since, c.Output, c.Tail, c.Regions)
+	tail := o.tail
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.read(logs, tail)
+		c.read(logs, o)
 	}()
 
 	select {
@@ -119,10 +126,9 @@ func (c Container) Run(ctx context.Context) error {
 }
 
 // read demultiplexes the container's output and journals each outcome line.
-func (c Container) read(logs io.Reader, tail *lastLines) {
+func (c Container) read(logs io.Reader, o outcomes) {
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
-	o := outcomes{name: c.Name, record: c.Record, since: c.Since, output: c.Output, tail: tail}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); o.scan("stdout", outR) }()

@@ -14,7 +14,7 @@ const (
 	Assertion     = "assertion"      // Client, Expr, Fault: an assertion of the experiment, so a journal re-renders alone
 	SteadyState   = "steady-state"   // Client, Expr: the steady-state hypothesis, checked before the first fault and after the last heal
 	StopCondition = "stop-condition" // Client, Expr: a condition that ends the run early; Status "tripped" when it did
-	RunEnd        = "run.end"        // Status: complete|incomplete; Detail: reason
+	RunEnd        = "run.end"        // Status: complete|incomplete|stopped|invalid; Detail: reason
 	Phase         = "phase"          // Detail: warmup|faults|cooldown|stop
 	ClientStart   = "client.start"   // Client, Strategy, Region (primary), Addr (source IP the client uses)
 	FaultApplied  = "fault.applied"  // Fault (id), Kind, Target
@@ -24,9 +24,9 @@ const (
 	DNSAutomation = "dns.automation" // Name, Node (planner, enactor-N, operator), Status (the step), Detail
 	HCResult      = "hc.result"      // Region, Target, OK, Detail
 	TargetState   = "target.state"   // Region, Target, From, To, Detail
-	ConnAccepted  = "conn.accepted"  // Region, Node, Target
-	ConnClosed    = "conn.closed"    // Region, Node, Target
-	ConnFailed    = "conn.failed"    // Region, Node, Target, Detail
+	ConnAccepted  = "conn.accepted"  // Region, Node, Target; Client (its name, when known), Addr (its ip:port)
+	ConnClosed    = "conn.closed"    // Region, Node, Target; Client, Addr
+	ConnFailed    = "conn.failed"    // Region, Node, Target, Detail; Client, Addr
 	Request       = "request"        // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe; LagMS: sent that late
 	Backend       = "backend"        // Region, Op, Detail: backend-side request outcome
 

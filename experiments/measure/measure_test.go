@@ -222,6 +222,8 @@ func TestSummaryVerdicts(t *testing.T) {
 		{"null fails", append(append(j{}, base...), end, assert("failover_ms < 50", "nobody")), Fail},
 		{"broken run", append(append(j{}, base...), journal.Event{T: 3000, Type: journal.RunEnd, Status: "incomplete", Detail: "interrupted"}, assert("failover_ms < 2000", "failover")), Incomplete},
 		{"no run.end at all", append(append(j{}, base...), assert("failover_ms < 2000", "failover")), Incomplete},
+		// An application never got ready: whatever the assertions say.
+		{"invalid run", append(append(j{}, base...), journal.Event{T: 3000, Type: journal.RunEnd, Status: Invalid, Detail: "client app was not ready within 2m0s"}, assert("failover_ms < 2000", "failover")), Invalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

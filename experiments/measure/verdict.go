@@ -13,7 +13,7 @@ const (
 	Pass       = "pass"       // every assertion held
 	Fail       = "fail"       // an assertion failed
 	Incomplete = "incomplete" // the run broke or was interrupted: nothing is proven
-	Invalid    = "invalid"    // the steady state did not hold before the faults: nothing is proven
+	Invalid    = "invalid"    // the steady state did not hold before the faults, or the run ended "invalid" (an application never got ready): nothing is proven
 )
 
 // Summary is everything a report shows: the run, its faults, each client's

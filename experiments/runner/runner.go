@@ -27,7 +27,6 @@ import (
 	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
-	"github.com/faultline-dev/faultline/targets/dnsrelay"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/tlsca"
@@ -90,15 +89,20 @@ type run struct {
 	file     *os.File
 	world    *topology.World
 
-	relay *dnsrelay.Relay // port 53 for applications, when a client is one
+	// The applications (image or command clients), in client order: each
+	// has an identity (apps.go) and a readiness; the reference clients'
+	// source addresses name their connections.
+	apps         []*appIdentity
+	appByName    map[string]*appIdentity
+	referenceIPs map[string]string // source IP → reference client
+	notReady     string            // why the run is invalid: an application never got ready
+	refused      *refusals         // the applications' attempts at a down node, when watched
+	nodePorts    []int             // the ports every node listens on (plain, and TLS in the sandbox)
 
 	// The sandbox's, when a client is a command: the run's own directory
-	// (CA, events pipes), its CA, and the client that the server side's
-	// view of the applications is journaled as ("app.server").
-	tmpDir       string
-	ca           *tlsca.CA
-	serverView   string
-	referenceIPs map[string]bool // the reference clients' source addresses: not the applications'
+	// (CA, events pipes, resolv.conf files) and its CA.
+	tmpDir string
+	ca     *tlsca.CA
 
 	liveMu  sync.Mutex
 	phase   string
@@ -150,9 +154,8 @@ func (r *run) run(ctx context.Context) (res *Result) {
 		res.Err = healErr
 	}
 	r.setPhase("tearing down")
-	if r.relay != nil {
-		r.relay.Close()
-	}
+	r.closeRelays()
+	r.closeRefusals()
 	defer r.removeTmp()
 	if r.world != nil {
 		r.say("tearing down")
@@ -166,6 +169,8 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	case ctx.Err() != nil:
 		status, reason = "incomplete", "interrupted"
 		res.Err = errors.New("interrupted: the run was stopped before its end")
+	case r.notReady != "":
+		status, reason = "invalid", r.notReady
 	case r.tripped != "":
 		status, reason = "stopped", "stop condition tripped: "+r.tripped
 	}
@@ -232,6 +237,12 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 		return fmt.Errorf("building the topology: %w", err)
 	}
 	r.world = w
+	if lb, ok := w.NLB(r.exp.Topology.Regions[0].Name); ok {
+		r.nodePorts = append(r.nodePorts, lb.Port())
+	}
+	if cfg.TLS != nil {
+		r.nodePorts = append(r.nodePorts, cfg.TLSPort)
+	}
 	r.say("topology up in %s (DNS %s)", time.Since(built).Round(time.Millisecond), w.DNSAddr())
 	if r.opts.onReady != nil {
 		r.opts.onReady(w)
@@ -247,30 +258,43 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	clientCtx, stopClients := context.WithCancel(ctx)
 	defer stopClients()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*len(r.exp.Clients))
-	if err := r.startRelay(); err != nil {
+	errs := make(chan error, 3*len(r.exp.Clients))
+	if err := r.startRelays(); err != nil {
 		return err
 	}
+	r.watchRefusals()
+	goRun := func(run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(clientCtx); err != nil {
+				select {
+				case errs <- err: // it names the client
+				default:
+				}
+			}
+		}()
+	}
+	// The applications start first; the reference clients start with the
+	// schedule, once every application is ready.
+	var reference []func(context.Context) error
 	for i, c := range r.exp.Clients {
 		runs, starts, err := r.clientRunner(i, c)
 		if err != nil {
+			stopClients()
+			wg.Wait()
 			return err
 		}
 		for _, start := range starts {
 			start.ObjectiveMS = ms(c.Objective(r.exp.Metrics)) // its views are held to it too
 			r.j.Add(start)
 		}
+		if !c.App() {
+			reference = append(reference, runs...)
+			continue
+		}
 		for _, run := range runs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := run(clientCtx); err != nil {
-					select {
-					case errs <- err: // it names the client
-					default:
-					}
-				}
-			}()
+			goRun(run)
 		}
 	}
 	stopped := func() error {
@@ -290,6 +314,12 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 		}
 	}
 
+	if err := r.waitReady(ctx, errs); err != nil || r.notReady != "" || ctx.Err() != nil {
+		return errors.Join(err, stopped())
+	}
+	for _, run := range reference {
+		goRun(run)
+	}
 	start := time.Now()
 	r.liveMu.Lock()
 	r.started = start
@@ -378,6 +408,9 @@ func Timeline(exp *spec.Experiment) []string {
 		text string
 	}
 	steps := []step{{0, fmt.Sprintf("%d clients start", len(exp.Clients))}}
+	if slices.ContainsFunc(exp.Clients, spec.Client.App) {
+		steps[0].text = "the reference clients start; 0s is when every application is ready"
+	}
 	for _, f := range exp.Faults {
 		steps = append(steps, step{f.Start, fmt.Sprintf("apply %s: %s on %s", f.ID, f.Kind, f.Target)},
 			step{f.End(), fmt.Sprintf("heal %s", f.ID)})
@@ -398,15 +431,19 @@ func (r *run) stopConditionTrips() bool {
 		return false
 	}
 	events := r.j.Events()
+	info := map[string]measure.ClientInfo{} // each client's latency objective
+	for _, c := range measure.Clients(events) {
+		info[c.Name] = c
+	}
 	for _, cond := range r.exp.StopWhen {
-		for _, c := range measure.Clients(events) {
-			if cond.Client != "*" && cond.Client != c.Name {
+		for _, name := range r.views() { // a client's own, and an application's .server and .probe
+			if cond.Client != "*" && cond.Client != name {
 				continue
 			}
-			v, ok := measure.WindowMetrics(c, measure.Requests(events, c.Name)).Value(cond.Metric)
+			v, ok := measure.WindowMetrics(info[name], measure.Requests(events, name)).Value(cond.Metric)
 			if ok && cond.Holds(v) {
-				r.tripped = fmt.Sprintf("%s: %s (value %g)", c.Name, cond.Expr, v)
-				r.j.Add(journal.Event{Type: journal.StopCondition, Client: c.Name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
+				r.tripped = fmt.Sprintf("%s: %s (value %g)", name, cond.Expr, v)
+				r.j.Add(journal.Event{Type: journal.StopCondition, Client: name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
 				r.say("stop condition tripped: %s; healing and stopping", r.tripped)
 				return true
 			}
@@ -577,28 +614,6 @@ func boolRank(b bool) int {
 // journal can tell whose queries a fault shaped.
 func clientSourceIP(i int) string { return fmt.Sprintf("127.0.0.%d", 11+i) }
 
-// appDNS is where an application's resolv.conf points: faultline's DNS
-// (or its resolver) through a relay on port 53, whose queries reach the
-// server from appDNSSource.
-const (
-	appDNS       = "127.0.99.53"
-	appDNSSource = "127.0.99.54"
-)
-
-// startRelay starts the port-53 relay when a client is an application.
-func (r *run) startRelay() error {
-	if !slices.ContainsFunc(r.exp.Clients, spec.Client.App) {
-		return nil
-	}
-	relay, err := dnsrelay.Start(dnsrelay.Config{Addr: appDNS + ":53", Upstream: r.world.ClientDNSAddr(), Source: appDNSSource})
-	if err != nil {
-		return fmt.Errorf("DNS for client applications: %w", err)
-	}
-	r.relay = relay
-	r.say("DNS for client applications on %s:53 (queries reach the server from %s)", appDNS, appDNSSource)
-	return nil
-}
-
 // clientRunner is how client i runs (with its health probe, for an
 // application that has one) and its client.start events: an application's
 // probe and server-side views are clients of their own ("app.probe",
@@ -611,15 +626,13 @@ func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error,
 	if !c.App() {
 		return []func(context.Context) error{func(ctx context.Context) error { return clients.Run(ctx, cfg) }}, []journal.Event{cfg.StartEvent()}, nil
 	}
-	// An application's DNS queries reach the server through the relay, so
+	// An application's DNS queries reach the server through its relay, so
 	// the relay's source address is how the journal tells them apart.
+	id := r.appByName[c.Name]
 	appStart := func(name string) journal.Event {
-		return journal.Event{Type: journal.ClientStart, Client: name, Strategy: spec.StrategyApp, Region: c.Regions[0], Addr: appDNSSource}
+		return journal.Event{Type: journal.ClientStart, Client: name, Strategy: spec.StrategyApp, Region: c.Regions[0], Addr: id.source}
 	}
-	starts := []journal.Event{appStart(c.Name)}
-	if r.serverView == c.Name+".server" {
-		starts = append(starts, appStart(r.serverView))
-	}
+	starts := []journal.Event{appStart(c.Name), appStart(c.Name + spec.ServerView)}
 	output := func(stream, line string) { r.say("%s %s: %s", c.Name, stream, line) }
 	var runs []func(context.Context) error
 	if c.Image != "" {
@@ -628,9 +641,9 @@ func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error,
 			image = over
 		}
 		runs = append(runs, appclient.Container{
-			Name: c.Name, Image: image, DNS: appDNS, RunID: r.runID(),
+			Name: c.Name, Image: image, DNS: id.dns, RunID: r.runID(), Tail: id.tail, Regions: r.regionNames(),
 			Env:    appclient.Env(c.Name, c.Regions, cfg.Endpoints, cfg.Table, cfg.Items, cfg.SourceIP, true, c.Env),
-			Record: r.j.Add, Since: r.j.Since, Output: output,
+			Record: r.appRecord(id, readyLine), Since: r.j.Since, Output: output,
 		}.Run)
 	} else {
 		env, err := r.commandEnv(c, cfg)
@@ -639,17 +652,28 @@ func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error,
 		}
 		runs = append(runs, appclient.Command{
 			Name: c.Name, Argv: c.Command, Dir: r.commandDir(), Env: env,
-			EventsPipe: filepath.Join(r.tmpDir, c.Name+".events"),
-			Record:     r.j.Add, Since: r.j.Since, Output: output,
+			EventsPipe: filepath.Join(r.tmpDir, c.Name+".events"), ResolvConf: id.resolv, Tail: id.tail, Regions: r.regionNames(),
+			Record: r.appRecord(id, readyLine), Since: r.j.Since, Output: output,
 		}.Run)
 
 	}
 	if h := c.Health; h != nil {
-		starts = append(starts, appStart(c.Name+".probe"))
-		runs = append(runs, appclient.Probe{Name: c.Name + ".probe", URL: h.URL, Region: c.Regions[0], Interval: h.Interval,
-			Record: r.j.Add, Now: r.j.Now}.Run)
+		starts = append(starts, appStart(c.Name+spec.ProbeView))
+		runs = append(runs, appclient.Probe{Name: c.Name + spec.ProbeView, URL: h.URL, Region: c.Regions[0], Interval: h.Interval,
+			Timeout: h.Timeout, Record: r.appRecord(id, readyHealth), Now: r.j.Now,
+			Starting: func(e journal.Event) { r.mu.Lock(); id.lastProbe = e.Detail; r.mu.Unlock() }}.Run)
 	}
 	return runs, starts, nil
+}
+
+// regionNames are the experiment's regions: an application's outcome line
+// must name one of them.
+func (r *run) regionNames() []string {
+	var names []string
+	for _, reg := range r.exp.Topology.Regions {
+		names = append(names, reg.Name)
+	}
+	return names
 }
 
 // runID is the run's label in Docker.
@@ -709,10 +733,21 @@ func (r *run) onNLB(e nlb.Event) {
 	}
 	ev := journal.Event{T: r.j.Since(e.Time), Type: e.Kind, Region: e.Region, Node: e.Node, Target: e.Target,
 		From: e.From, To: e.To, Detail: e.Detail}
-	if e.Kind == "hc.result" {
+	switch e.Kind {
+	case "hc.result":
 		ev.OK = journal.Bool(e.OK)
+	case journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed:
+		// Whose connection: a reference client by its source address, an
+		// application by the alias it arrived at.
+		ev.Client, ev.Addr = r.clientOfConn(e.Local, e.Client), e.Client
 	}
 	r.j.Add(ev)
+	switch e.Kind {
+	case journal.ConnFailed:
+		r.serverSideConnFailed(e)
+	case "node.down", "node.up":
+		r.refused.nodeDown(e, e.Kind == "node.up")
+	}
 }
 
 func (r *run) onPublish(name string, values []string) {

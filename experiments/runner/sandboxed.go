@@ -3,25 +3,23 @@ package runner
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/faultline-dev/faultline/experiments/appclient"
 	"github.com/faultline-dev/faultline/experiments/clients"
-	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/spec"
-	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/sandbox"
 	"github.com/faultline-dev/faultline/targets/tlsca"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
 
-// AppDNS is where applications' resolv.conf points (the DNS relay).
-const AppDNS = appDNS
+// AppDNS is what the sandbox's own /etc/resolv.conf names (sandbox.Prepare).
+// No command reads it: each runs with a resolv.conf of its own, naming its
+// own relay (sandbox.Launch); nothing listens here, so a process that
+// bypassed that gets a refusal at once.
+const AppDNS = "127.0.99.53"
 
 // Ports of the NLB nodes in the sandbox: the real endpoints'.
 const (
@@ -39,7 +37,7 @@ func NeedsSandbox(exp *spec.Experiment) bool {
 // directory, its CA with a certificate for every endpoint name, and the
 // nodes on ports 80 and 443.
 func (r *run) prepareSandbox(cfg *topology.Config) error {
-	r.chooseServerView(cfg)
+	r.planApps(cfg)
 	if !NeedsSandbox(r.exp) {
 		return nil
 	}
@@ -64,24 +62,8 @@ func (r *run) prepareSandbox(cfg *topology.Config) error {
 	}
 	cfg.NodePort, cfg.TLSPort = sandboxHTTPPort, sandboxHTTPSPort
 	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	r.say("sandbox: nodes on ports %d and %d (TLS, the run's CA %s), DNS on %s:53", sandboxHTTPPort, sandboxHTTPSPort, r.ca.CertFile(), appDNS)
+	r.say("sandbox: nodes on ports %d and %d (TLS, the run's CA %s); each command resolves through a DNS relay of its own", sandboxHTTPPort, sandboxHTTPSPort, r.ca.CertFile())
 	return nil
-}
-
-// chooseServerView: the server side's view of the applications (image or
-// command) is journaled as the first one's, "NAME.server"; the nodes then
-// report the HTTP exchanges they carry. Set before anything can observe a
-// query.
-func (r *run) chooseServerView(cfg *topology.Config) {
-	r.referenceIPs = map[string]bool{}
-	for i, c := range r.exp.Clients {
-		if !c.App() {
-			r.referenceIPs[clientSourceIP(i)] = true
-		} else if r.serverView == "" {
-			r.serverView = c.Name + ".server"
-			cfg.ObserveHTTP = true
-		}
-	}
 }
 
 // removeTmp deletes the run's directory: the CA's key goes with it.
@@ -136,64 +118,4 @@ func (r *run) commandDir() string {
 	}
 	wd, _ := os.Getwd()
 	return wd
-}
-
-// serverSideHTTP journals an HTTP exchange an NLB node carried for an
-// application (not for a reference client, whose addresses faultline
-// knows) as a request of the server-side view.
-func (r *run) serverSideHTTP(e nlb.Event) {
-	if r.serverView == "" {
-		return
-	}
-	if host, _, _ := net.SplitHostPort(e.Client); r.referenceIPs[host] {
-		return
-	}
-	ev := journal.Event{T: r.j.Since(e.Started), Type: journal.Request, Client: r.serverView, Region: e.Region, Op: e.Op,
-		LatencyMS: float64(e.Time.Sub(e.Started).Microseconds()) / 1000, OK: journal.Bool(e.OK), Addr: e.Client}
-	if !e.OK {
-		ev.Error, ev.Detail = clients.ClassifyText(e.Detail), e.Detail
-		if ev.Error == clients.ClassOther {
-			ev.Error = clients.ClassHTTP5xx
-		}
-	}
-	r.j.Add(ev)
-}
-
-// serverSideDNS journals, for the server-side view, an answer a fault shaped
-// for the applications (their queries come through the relay) as a failed
-// request: the one failure the server side can see of a client that never
-// reaches a node.
-func (r *run) serverSideDNS(e journal.Event) {
-	if r.serverView == "" || e.Fault == "" || !strings.HasPrefix(e.Addr, appDNSSource+":") {
-		return
-	}
-	if e.QType != "A" && e.QType != "AAAA" {
-		return
-	}
-	class := ""
-	switch {
-	case e.Rcode == "NXDOMAIN", e.Rcode == "NOERROR" && e.Answers != nil && *e.Answers == 0:
-		class = clients.ClassDNSNotFound
-	case e.Rcode == "SERVFAIL", e.Rcode == "REFUSED":
-		class = clients.ClassDNSServFail
-	case e.Rcode == "DROPPED":
-		class = clients.ClassDNSTimeout
-	default:
-		return
-	}
-	if e.QType == "AAAA" && class == clients.ClassDNSNotFound {
-		return // no AAAA records exist anyway: the A answer says it
-	}
-	r.j.Add(journal.Event{T: e.T, Type: journal.Request, Client: r.serverView, Region: r.regionOf(e.Name), Op: "dns " + e.QType,
-		OK: journal.Bool(false), Error: class, Detail: fmt.Sprintf("%s %s answered %s by fault %s", e.Name, e.QType, e.Rcode, e.Fault)})
-}
-
-// regionOf is the region whose endpoint is name.
-func (r *run) regionOf(name string) string {
-	for _, reg := range r.exp.Topology.Regions {
-		if r.exp.Topology.EndpointName(reg.Name) == name {
-			return reg.Name
-		}
-	}
-	return ""
 }

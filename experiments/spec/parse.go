@@ -38,6 +38,11 @@ const (
 	DefaultConsecutive = 5
 	// DefaultHealthInterval paces an application's health probes.
 	DefaultHealthInterval = 100 * time.Millisecond
+	// DefaultHealthTimeout bounds one probe: not the interval, so that a
+	// busy machine does not make a healthy application look unhealthy.
+	DefaultHealthTimeout = time.Second
+	// DefaultReadyTimeout bounds the wait for the applications to be ready.
+	DefaultReadyTimeout = 2 * time.Minute
 )
 
 // Default health check: AWS's NLB defaults scaled for short experiments
@@ -110,7 +115,7 @@ func Parse(file string, data []byte) (*Experiment, error) {
 }
 
 func (d *decoder) experiment(root *yaml.Node) *Experiment {
-	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}}
+	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}, ReadyTimeout: DefaultReadyTimeout}
 	exp.Topology = Topology{Endpoint: DefaultEndpoint, Zone: DefaultZone, RecordTTL: DefaultTTL, NegativeTTL: DefaultTTL,
 		Table: Table{Name: DefaultTable, Items: DefaultItems}}
 	var topoNode, clientsNode, scheduleNode, assertionsNode, steadyNode, stopNode *yaml.Node
@@ -351,7 +356,7 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 			}},
 			{"health", false, func(_, v *yaml.Node) {
 				healthNode = v
-				c.Health = &Health{Interval: DefaultHealthInterval}
+				c.Health = &Health{Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout}
 				d.mapping(v, what+".health", []field{
 					{"url", true, func(_, v *yaml.Node) {
 						d.str(v, what+".health.url", &c.Health.URL)
@@ -361,6 +366,9 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 					}},
 					{"interval", false, func(_, v *yaml.Node) {
 						d.duration(v, what+".health.interval", 10*time.Millisecond, time.Minute, &c.Health.Interval)
+					}},
+					{"timeout", false, func(_, v *yaml.Node) {
+						d.duration(v, what+".health.timeout", 10*time.Millisecond, time.Minute, &c.Health.Timeout)
 					}},
 				})
 			}},
@@ -482,6 +490,9 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 			}
 		}},
 		{"faults", false, func(_, v *yaml.Node) { faultsNode = v }},
+		{"ready_timeout", false, func(_, v *yaml.Node) {
+			d.duration(v, "schedule.ready_timeout", time.Second, time.Hour, &exp.ReadyTimeout)
+		}},
 	})
 	if faultsNode == nil {
 		return
@@ -617,7 +628,7 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment) []Assertion {
 			{"fault", false, func(_, v *yaml.Node) { faultNode = v; d.str(v, what+".fault", &a.Fault) }},
 		})
 		if clientNode != nil && a.Client != "*" && a.Client != "" && !hasClient(exp.Clients, a.Client) {
-			d.errorf(clientNode, "%s.client: no client named %q; expected a client's name or \"*\" for every client", what, a.Client)
+			d.errorf(clientNode, "%s.client: %s; expected a client's name, an application's NAME.server (or NAME.probe, with health), or \"*\" for every client", what, noClient(exp.Clients, a.Client))
 		}
 		if exprNode != nil && a.Expr != "" {
 			e, err := measure.ParseExpr(a.Expr)
@@ -657,13 +668,34 @@ func (a Assertion) Holds(v float64) bool {
 // MetricNames are the metrics an assertion may name.
 func MetricNames() []string { return append([]string(nil), measure.MetricNames...) }
 
+// hasClient: name is one of the clients' views (Client.Views).
 func hasClient(cs []Client, name string) bool {
 	for _, c := range cs {
-		if c.Name == name {
+		if contains(c.Views(), name) {
 			return true
 		}
 	}
 	return false
+}
+
+// noClient says why name is not a view.
+func noClient(cs []Client, name string) string {
+	for _, suffix := range []string{ServerView, ProbeView} {
+		base, ok := strings.CutSuffix(name, suffix)
+		if !ok {
+			continue
+		}
+		for _, c := range cs {
+			switch {
+			case c.Name != base:
+			case !c.App():
+				return fmt.Sprintf("%q: %s is a reference client; only an application (image or command) has a %s view", name, base, suffix)
+			case suffix == ProbeView:
+				return fmt.Sprintf("%q: %s has no health endpoint to probe (clients[].health)", name, base)
+			}
+		}
+	}
+	return fmt.Sprintf("no client named %q", name)
 }
 
 func hasFault(fs []faults.Fault, id string) bool {

@@ -135,6 +135,7 @@ func schemaDoc() obj {
 		"health": object([]string{"url"}, obj{
 			"url":      pattern(`^http://`, "the application's health endpoint"),
 			"interval": duration(10*time.Millisecond, time.Minute, "how often it is probed"),
+			"timeout":  duration(10*time.Millisecond, time.Minute, "how long one probe may take (default 1s)"),
 		}),
 		"env":               obj{"type": "object", "propertyNames": obj{"pattern": envPattern.String()}, "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "with image: the application's environment"},
 		"rate":              number(0.1, 1000, "requests per second"),
@@ -155,7 +156,7 @@ func schemaDoc() obj {
 	client["not"] = obj{"required": []string{"image", "command"}}
 
 	assertion := object([]string{"client", "expr"}, obj{
-		"client": str("a client's name, or * for every client"),
+		"client": pattern(`^(\*|[a-z0-9][a-z0-9_-]*(\.server|\.probe)?)$`, "a client's name, an application's NAME.server or NAME.probe, or * for every client"),
 		"expr":   pattern(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000"),
 		"fault":  pattern(idPattern.String(), "the fault the metric is relative to (default: the first)"),
 	})
@@ -206,8 +207,9 @@ func schemaDoc() obj {
 				"latency_objective":     duration(time.Millisecond, time.Hour, "a request slower than this counts as unavailable, in availability and in detect, failover and recover"),
 			}),
 			"schedule": object([]string{"duration"}, obj{
-				"duration": duration(0, time.Hour, "how long clients run"),
-				"faults":   list(fault, 0, "the faults"),
+				"duration":      duration(0, time.Hour, "how long clients run, from when every application is ready"),
+				"ready_timeout": duration(time.Second, time.Hour, "how long the applications may take to be ready (default 2m)"),
+				"faults":        list(fault, 0, "the faults"),
 			}),
 			"assertions":   list(assertion, 0, "checked after the run"),
 			"steady_state": list(assertion, 0, "checked before the first fault and after the last heal"),

@@ -42,6 +42,10 @@ type Experiment struct {
 	Assertions  []Assertion
 	SteadyState []Assertion // checked before the first fault and after the last heal
 	StopWhen    []Assertion // checked while the run goes; one that holds heals everything and ends it
+
+	// ReadyTimeout bounds the wait for the applications to be ready before
+	// the schedule's clock starts (0: DefaultReadyTimeout).
+	ReadyTimeout time.Duration
 }
 
 // Topology is the world the experiment runs in.
@@ -152,11 +156,33 @@ func (c Client) Objective(m Metrics) time.Duration {
 // command) rather than a reference client.
 func (c Client) App() bool { return c.Image != "" || len(c.Command) > 0 }
 
-// Health is an application's health endpoint, probed at a fixed interval.
+// Health is an application's health endpoint, probed at a fixed interval;
+// Timeout bounds one probe (0: DefaultHealthTimeout).
 type Health struct {
 	URL      string
 	Interval time.Duration
+	Timeout  time.Duration
 }
+
+// Views are the names a client's measurements go by: the client's own, and
+// for an application its server side ("NAME.server") and, with a health
+// endpoint, its probe ("NAME.probe").
+func (c Client) Views() []string {
+	out := []string{c.Name}
+	if c.App() {
+		out = append(out, c.Name+ServerView)
+		if c.Health != nil {
+			out = append(out, c.Name+ProbeView)
+		}
+	}
+	return out
+}
+
+// The suffixes of an application's other views.
+const (
+	ServerView = ".server"
+	ProbeView  = ".probe"
+)
 
 // Metrics configures the metric definitions.
 type Metrics struct {

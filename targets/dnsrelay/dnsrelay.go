@@ -27,6 +27,9 @@ type Config struct {
 	Upstream string // faultline's DNS server (or its resolver), "127.0.0.1:PORT"
 	Source   string // the source IP of forwarded queries, "127.0.99.54"; "" for any
 	Timeout  time.Duration
+	// Rewrite maps IPv4 addresses in the answers' A records to others
+	// (see rewrite.go); addresses it does not list pass unchanged.
+	Rewrite map[string]string
 }
 
 // Relay forwards DNS queries, over UDP and TCP on one address.
@@ -35,6 +38,7 @@ type Relay struct {
 	udp     *dns.Server
 	tcp     *dns.Server
 	clients map[string]*dns.Client
+	rw      map[[4]byte]net.IP
 	once    sync.Once
 	err     error
 }
@@ -53,7 +57,11 @@ func Start(cfg Config) (*Relay, error) {
 			return nil, fmt.Errorf("dns relay: source %q: not an IP address", cfg.Source)
 		}
 	}
-	r := &Relay{cfg: cfg, clients: map[string]*dns.Client{
+	rw, err := parseRewrite(cfg.Rewrite)
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{cfg: cfg, rw: rw, clients: map[string]*dns.Client{
 		"udp": {Net: "udp", Timeout: cfg.Timeout, Dialer: &net.Dialer{Timeout: cfg.Timeout, LocalAddr: &net.UDPAddr{IP: src}}},
 		"tcp": {Net: "tcp", Timeout: cfg.Timeout, Dialer: &net.Dialer{Timeout: cfg.Timeout, LocalAddr: &net.TCPAddr{IP: src}}},
 	}}
@@ -107,6 +115,7 @@ func (r *Relay) handler(proto string) dns.HandlerFunc {
 		if err != nil {
 			return // the upstream did not answer; nor does the relay
 		}
+		r.rewrite(resp)
 		if proto == "udp" {
 			// The upstream sized its answer for the client's EDNS buffer;
 			// keep it within, as a resolver would.

@@ -62,11 +62,17 @@ const dialTimeout = 2 * time.Second
 
 func (lb *LB) forward(node string, az int, client net.Conn) {
 	defer lb.wg.Done()
+	accepted := time.Now()
+	// Who, and at which of the node's addresses (its own or an alias).
+	remote, local := client.RemoteAddr().String(), client.LocalAddr().String()
+	failed := func(target, detail string) {
+		lb.emit(Event{Kind: "conn.failed", Node: node, Target: target, Client: remote, Local: local, Started: accepted, Detail: detail})
+	}
 	tc, terminated := client.(*tls.Conn)
 	if terminated {
 		tc.SetDeadline(time.Now().Add(dialTimeout))
 		if err := tc.Handshake(); err != nil {
-			lb.emit(Event{Kind: "conn.failed", Node: node, Client: client.RemoteAddr().String(), Detail: "TLS handshake: " + err.Error()})
+			failed("", "TLS handshake: "+err.Error())
 			client.Close()
 			return
 		}
@@ -74,13 +80,13 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	}
 	t := lb.pick(az)
 	if t == nil {
-		lb.emit(Event{Kind: "conn.failed", Node: node, Detail: "no registered target"})
+		failed("", "no registered target")
 		reset(client)
 		return
 	}
 	up, err := net.DialTimeout("tcp", t.data.Addr(), dialTimeout)
 	if err != nil {
-		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Detail: err.Error()})
+		failed(t.addr, err.Error())
 		reset(client)
 		return
 	}
@@ -94,7 +100,7 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	}
 	lb.conns[p] = struct{}{}
 	lb.mu.Unlock()
-	lb.emit(Event{Kind: "conn.accepted", Node: node, Target: t.addr})
+	lb.emit(Event{Kind: "conn.accepted", Node: node, Target: t.addr, Client: remote, Local: local, Started: accepted})
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -108,7 +114,7 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	}
 	if terminated || lb.cfg.ObserveHTTP {
 		// Read the HTTP exchanges as they pass, on copies of both streams.
-		ex := lb.observeHTTP(node, t.addr, client.RemoteAddr().String())
+		ex := lb.observeHTTP(node, t.addr, remote, local)
 		go pipe(up, ex.requests(client), client)
 		go pipe(client, ex.responses(up), up)
 		wg.Wait()
@@ -122,7 +128,7 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	lb.mu.Lock()
 	delete(lb.conns, p)
 	lb.mu.Unlock()
-	lb.emit(Event{Kind: "conn.closed", Node: node, Target: t.addr})
+	lb.emit(Event{Kind: "conn.closed", Node: node, Target: t.addr, Client: remote, Local: local, Started: accepted})
 }
 
 // terminate resets every connection to t (NLB's connection termination for

@@ -55,6 +55,13 @@ type Config struct {
 	// ObserveHTTP reports the HTTP exchanges of the plain listeners too (TLS
 	// listeners always report theirs).
 	ObserveHTTP bool
+	// Aliases[n] are further loopback addresses node n listens on, on its
+	// port (and TLSPort): a node reached at an alias is the same node, and
+	// its events say where a connection arrived (Event.Local), so a caller
+	// that hands out an alias per client can tell the clients apart. They
+	// are bound together with the nodes' own addresses, and a node that is
+	// down is down on its aliases too.
+	Aliases [][]string
 }
 
 // Velocity limits DNS removals: at most MaxShare of the nodes may be removed
@@ -75,6 +82,11 @@ type Event struct {
 	Detail               string // http.request: the operation (X-Amz-Target's) and the status, or why none came
 	Op                   string // http.request: the operation, e.g. GetItem
 	Started              time.Time
+
+	// Local is the "ip:port" a connection arrived at: the node's own
+	// address or one of its aliases (conn.*, http.request). Started is, on
+	// conn.*, when the node accepted the connection.
+	Local string
 }
 
 // Target states.
@@ -101,6 +113,10 @@ type LB struct {
 	nodes     []net.Listener // nil while a node is down; guarded by mu
 	tlsNodes  []net.Listener // the nodes' TLS listeners, when Config.TLS is set; guarded by mu
 	targets   []*target
+
+	// aliases[n], tlsAliases[n]: node n's listeners on its aliases (nil
+	// while it is down); guarded by mu.
+	aliases, tlsAliases [][]net.Listener
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,9 +167,10 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 	}
 	lb = &LB{cfg: cfg, conns: map[*proxied]struct{}{}}
 	lb.ctx, lb.cancel = context.WithCancel(context.Background())
+	started := lb // `return nil, err` sets lb to nil before this runs
 	defer func() {
 		if err != nil {
-			lb.Close()
+			started.Close()
 			lb = nil
 		}
 	}()
@@ -167,9 +184,14 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 		}
 		lb.targets = append(lb.targets, t)
 	}
-	if lb.nodes, lb.port, err = listenNodes(cfg.NodeIPs, cfg.Port); err != nil {
+	// The aliases bind with the nodes, so a port conflict on any of them
+	// starts over on another port.
+	all, port, err := listenNodes(append(append([]string(nil), cfg.NodeIPs...), aliasIPs(cfg)...), cfg.Port)
+	if err != nil {
 		return nil, fmt.Errorf("nlb %s: %w", cfg.Region, err)
 	}
+	lb.nodes, lb.port = all[:len(cfg.NodeIPs)], port
+	lb.aliases = splitAliases(cfg, all[len(cfg.NodeIPs):])
 	for _, ln := range lb.nodes {
 		lb.nodeAddrs = append(lb.nodeAddrs, ln.Addr().String())
 	}
@@ -180,6 +202,9 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 				return nil, err
 			}
 			lb.tlsNodes = append(lb.tlsNodes, ln)
+		}
+		if err := lb.listenAliasesTLS(); err != nil {
+			return nil, err
 		}
 	}
 	lb.published = make([]bool, len(lb.nodeAddrs))
@@ -192,6 +217,7 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 		lb.wg.Add(1)
 		go lb.serve(ln, lb.nodeAddrs[i])
 	}
+	lb.serveAliases()
 	for _, t := range lb.targets {
 		lb.wg.Add(1)
 		go lb.healthLoop(t)
@@ -214,10 +240,13 @@ func validate(cfg Config) error {
 	case cfg.TLS != nil && (cfg.TLSPort <= 0 || cfg.TLSPort > 65535):
 		return fmt.Errorf("nlb %s: TLS port %d out of range (a TLS listener needs its port, e.g. 443)", cfg.Region, cfg.TLSPort)
 	}
-	for _, ip := range cfg.NodeIPs {
+	for _, ip := range append(append([]string(nil), cfg.NodeIPs...), aliasIPs(cfg)...) {
 		if p := net.ParseIP(ip); p == nil || !p.IsLoopback() {
 			return fmt.Errorf("nlb %s: node address %q: expected a loopback IP address (127.0.0.0/8 or ::1)", cfg.Region, ip)
 		}
+	}
+	if len(cfg.Aliases) > len(cfg.NodeIPs) {
+		return fmt.Errorf("nlb %s: aliases for %d nodes; it has %d", cfg.Region, len(cfg.Aliases), len(cfg.NodeIPs))
 	}
 	if err := cfg.HealthCheck.Validate(); err != nil {
 		return fmt.Errorf("nlb %s: %w", cfg.Region, err)
@@ -343,6 +372,7 @@ func (lb *LB) NodeDown(i int) error {
 		err = errors.Join(err, lb.tlsNodes[i].Close())
 		lb.tlsNodes[i] = nil
 	}
+	err = errors.Join(err, lb.aliasesDown(i))
 	lb.emit(Event{Kind: "node.down", Node: lb.nodeAddrs[i]})
 	return err
 }
@@ -373,6 +403,9 @@ func (lb *LB) NodeUp(i int) error {
 		lb.tlsNodes[i] = tln
 		lb.wg.Add(1)
 		go lb.serve(tln, lb.nodeAddrs[i])
+	}
+	if err := lb.aliasesUp(i); err != nil {
+		return err
 	}
 	lb.emit(Event{Kind: "node.up", Node: lb.nodeAddrs[i]})
 	return nil
@@ -424,7 +457,7 @@ func (lb *LB) Close() error {
 		lb.cancel()
 		var errs []error
 		lb.mu.Lock()
-		for _, lns := range [][]net.Listener{lb.nodes, lb.tlsNodes} {
+		for _, lns := range append([][]net.Listener{lb.nodes, lb.tlsNodes}, append(lb.aliases, lb.tlsAliases...)...) {
 			for i, ln := range lns {
 				if ln != nil {
 					if err := ln.Close(); err != nil {

@@ -18,6 +18,7 @@ import (
 type exchange struct {
 	lb                   *LB
 	node, target, client string
+	local                string // where the connection arrived
 	reqW, respW          *io.PipeWriter
 	pending              chan pendingRequest
 	wg                   sync.WaitGroup
@@ -31,10 +32,10 @@ type pendingRequest struct {
 // maxPipelined bounds requests sent ahead of their responses.
 const maxPipelined = 64
 
-func (lb *LB) observeHTTP(node, target, client string) *exchange {
+func (lb *LB) observeHTTP(node, target, client, local string) *exchange {
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
-	ex := &exchange{lb: lb, node: node, target: target, client: client, reqW: reqW, respW: respW,
+	ex := &exchange{lb: lb, node: node, target: target, client: client, local: local, reqW: reqW, respW: respW,
 		pending: make(chan pendingRequest, maxPipelined)}
 	ex.wg.Add(2)
 	go ex.readRequests(reqR)
@@ -103,7 +104,7 @@ func (ex *exchange) close() {
 }
 
 func (ex *exchange) emit(p pendingRequest, ok bool, detail string) {
-	ex.lb.emit(Event{Kind: "http.request", Node: ex.node, Target: ex.target, Client: ex.client, OK: ok, Op: p.op,
+	ex.lb.emit(Event{Kind: "http.request", Node: ex.node, Target: ex.target, Client: ex.client, Local: ex.local, OK: ok, Op: p.op,
 		Started: p.start, Detail: detail})
 }
 

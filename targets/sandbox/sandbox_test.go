@@ -2,11 +2,13 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,6 +50,7 @@ func TestSandboxChild(t *testing.T) {
 		}
 		ln.Close()
 	}
+	checkLaunch(t)
 	// The host's listener is not reachable: another network.
 	if host := os.Getenv("SANDBOX_TEST_HOST_ADDR"); host != "" {
 		if c, err := net.DialTimeout("tcp", host, 500*time.Millisecond); err == nil {
@@ -150,5 +153,81 @@ func TestCheckSaysWhyAndWhatToDo(t *testing.T) {
 	}
 	if err := check("linux", 1000, nil); err != nil {
 		t.Errorf("unprivileged with user namespaces allowed: %v", err)
+	}
+}
+
+// checkLaunch, inside the sandbox: two commands launched at once each see
+// the resolv.conf they were given, the sandbox's own stays, the launcher's
+// variable does not reach them, and a command's process group (children
+// included) stops as a whole.
+func checkLaunch(t *testing.T) {
+	dir := t.TempDir()
+	before, _ := os.ReadFile("/etc/resolv.conf")
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for i := range 2 {
+		resolv := filepath.Join(dir, fmt.Sprintf("resolv-%d.conf", i))
+		os.WriteFile(resolv, []byte(fmt.Sprintf("nameserver 127.53.0.%d\n", i+1)), 0o644)
+		cmd := exec.Command("sh", "-c", `sleep 0.3; cat /etc/resolv.conf; echo "launcher var: ${FAULTLINE_SANDBOX_RESOLV:-unset}"`)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := Launch(cmd, resolv); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &out)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("launched command %d: %v: %s", i, err, outs[i])
+		}
+		want := fmt.Sprintf("nameserver 127.53.0.%d\nlauncher var: unset\n", i+1)
+		if outs[i].String() != want {
+			t.Errorf("launched command %d printed %q; want %q", i, outs[i], want)
+		}
+	}
+	if after, _ := os.ReadFile("/etc/resolv.conf"); string(after) != string(before) {
+		t.Errorf("the sandbox's /etc/resolv.conf changed: %q → %q", before, after)
+	}
+	// The process group is the command's: SIGTERM to it stops the shell and
+	// its child.
+	cmd := exec.Command("sh", "-c", "sleep 30 & sleep 30; wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := Launch(cmd, filepath.Join(dir, "resolv-0.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if pgid, err := syscall.Getpgid(cmd.Process.Pid); err != nil || pgid != cmd.Process.Pid {
+		t.Errorf("process group %d, %v; want the command's own, %d", pgid, err, cmd.Process.Pid)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the launched command's group did not stop on SIGTERM")
+	}
+	// Its children die with it (reaped by init: allow a moment).
+	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(-cmd.Process.Pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("a process of the launched command's group outlived SIGTERM by 5 s")
+			break
+		}
+	}
+	// A command that cannot start says why, as its last words.
+	bad := exec.Command(filepath.Join(dir, "no-such-program"))
+	if err := Launch(bad, filepath.Join(dir, "resolv-0.conf")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := bad.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no-such-program") {
+		t.Errorf("a missing program: %v, %q; want it named", err, out)
 	}
 }

@@ -52,6 +52,12 @@ type Config struct {
 	Items       int
 	Seed        int64 // for faults that draw random numbers
 
+	// AliasSets gives every NLB node that many aliases, one per set (see
+	// AliasIP): a caller that points each client at a set of its own (by
+	// rewriting DNS answers, see NodeAliases) tells the clients apart by
+	// the address their connections arrive at. At most MaxAliasSets.
+	AliasSets int
+
 	// Resolver, when set, puts a caching resolver between the clients and
 	// the authoritative server.
 	Resolver         *dnscache.Preset
@@ -118,6 +124,9 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 	}
 	if len(cfg.Regions) > 90 {
 		return nil, errors.New("topology: at most 90 regions (region i takes 127.0.(i+1).0/24 for its nodes and 127.0.(100+i).0/24 for its targets)")
+	}
+	if cfg.AliasSets < 0 || cfg.AliasSets > MaxAliasSets {
+		return nil, fmt.Errorf("topology: %d alias sets; at most %d", cfg.AliasSets, MaxAliasSets)
 	}
 	w := &World{cfg: cfg, hub: links.NewHub(), regions: map[string]*region{}, rng: rand.New(rand.NewSource(cfg.Seed))}
 	defer func() {
@@ -186,13 +195,17 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 		return nil, fmt.Errorf("seeding table %s: %w", w.cfg.Table, err)
 	}
 	nodes := make([]string, rc.Nodes)
+	aliases := make([][]string, rc.Nodes)
 	for n := range nodes {
 		nodes[n] = fmt.Sprintf("127.0.%d.%d", i+1, n+1)
+		for set := range w.cfg.AliasSets {
+			aliases[n] = append(aliases[n], AliasIP(set, i, n))
+		}
 	}
 	r.lb, err = nlb.Start(ctx, nlb.Config{
 		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
 		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc), KeepConnectionsOnUnhealthy: rc.KeepConnections,
-		TLS: w.cfg.TLS, TLSPort: w.cfg.TLSPort, ObserveHTTP: w.cfg.ObserveHTTP,
+		TLS: w.cfg.TLS, TLSPort: w.cfg.TLSPort, ObserveHTTP: w.cfg.ObserveHTTP, Aliases: aliases,
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
 	if err != nil {
