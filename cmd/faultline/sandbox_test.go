@@ -25,6 +25,7 @@ type sdkReport struct {
 		Requests int    `json:"requests"`
 		Metrics  struct {
 			RecoverMS         *float64 `json:"recover_ms"`
+			OKLatencyP99MS    *float64 `json:"ok_latency_p99_ms"`
 			DNSQueriesInFault int      `json:"dns_queries_in_fault"`
 		} `json:"metrics"`
 	} `json:"clients"`
@@ -36,7 +37,10 @@ type sdkReport struct {
 // endpoint): its JSON outcome lines, the server side's view (the nodes'
 // HTTP exchanges and the fault-shaped DNS answers) and its health probe.
 // The ways agree: the same successful requests per region, and recover_ms
-// within max(300 ms, 20 %).
+// within max(300 ms, 20 %, one of the app's calls): the app times a call
+// from before its process or SDK set it up, the node from when the request
+// arrived, and that gap grows with the machine's load (an AWS CLI call
+// starts a Python process).
 func TestSandboxThirdPartyClients(t *testing.T) {
 	if err := sandbox.Check(); err != nil {
 		t.Skip(err)
@@ -102,8 +106,12 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			if a == nil || s == nil {
 				t.Fatalf("recover_ms: app %v, server %v; want both measured\n%s", a, s, text)
 			}
-			if d := math.Abs(*a - *s); d > math.Max(300, 0.2*math.Max(*a, *s)) {
-				t.Errorf("recover_ms: %.0f from the app's lines, %.0f from the server side; want within max(300 ms, 20%%)", *a, *s)
+			call := 0.0
+			if p := rep.Clients[views[app.Name]].Metrics.OKLatencyP99MS; p != nil {
+				call = *p
+			}
+			if d := math.Abs(*a - *s); d > math.Max(math.Max(300, 0.2*math.Max(*a, *s)), call) {
+				t.Errorf("recover_ms: %.0f from the app's lines, %.0f from the server side; want within max(300 ms, 20%%, one call: %.0f ms)", *a, *s, call)
 			}
 			t.Logf("%s: recover_ms %.0f (lines) %.0f (server); successes by region %v (lines) %v (server)", app.Name, *a, *s, own, server)
 		})
