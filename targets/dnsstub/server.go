@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/targets/netbind"
 )
 
 // Config of a server.
@@ -72,7 +74,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 		s.store.zones = append(s.store.zones, zz)
 	}
-	pc, ln, err := listenBoth(cfg.Addr)
+	pc, ln, err := netbind.UDPAndTCP(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dnsstub: %w", err)
 	}
@@ -101,33 +103,6 @@ func Start(cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, errors.New("dnsstub: the listeners did not start within 5 s")
 	}
-}
-
-// listenBoth binds UDP first (taking a free port when the port is 0), then
-// TCP on the same port, retrying a few times if another socket holds it.
-func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("address %q: %w", addr, err)
-	}
-	var lastErr error
-	for attempt := 0; attempt < 10; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, err
-		}
-		_, p, _ := net.SplitHostPort(pc.LocalAddr().String())
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, p))
-		if err == nil {
-			return pc, ln, nil
-		}
-		pc.Close()
-		lastErr = err
-		if port != "0" {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("binding TCP beside UDP: %w", lastErr)
 }
 
 // Addr is "ip:port", the same for UDP and TCP.
