@@ -2,6 +2,7 @@ package nlb
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -78,9 +79,18 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 		reset(client)
 		return
 	}
+	if t.data.IsDown() {
+		// A downed link keeps its listener (so that it comes back on its
+		// port): its connection would be accepted, then reset. Fail the
+		// client's as a refused dial, as a stopped link did.
+		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Client: client.RemoteAddr().String(),
+			Detail: fmt.Sprintf("dial tcp %s: connect: connection refused (data link down)", t.data.Addr())})
+		reset(client)
+		return
+	}
 	up, err := net.DialTimeout("tcp", t.data.Addr(), dialTimeout)
 	if err != nil {
-		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Detail: err.Error()})
+		lb.emit(Event{Kind: "conn.failed", Node: node, Target: t.addr, Client: client.RemoteAddr().String(), Detail: err.Error()})
 		reset(client)
 		return
 	}

@@ -207,13 +207,31 @@ func TestFailOpenWhenNoTargetIsHealthy(t *testing.T) {
 func TestDataLinkDownResetsNewConnections(t *testing.T) {
 	a := linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
-	lb.DataLink(a).Down()
-	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); err == nil {
-		t.Fatal("a connection went through a downed data link")
+	link := lb.DataLink(a)
+	addr := link.Addr()
+	if err := link.Down(); err != nil {
+		t.Fatal(err)
 	}
-	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "conn.failed" && e.Target == a })
+	// The client sees what a refused data path gives it: the node accepted,
+	// then reset its connection.
+	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("through a downed data link: %v; want the connection reset", err)
+	}
+	evs := rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "conn.failed" && e.Target == a })
+	if e := evs[len(evs)-1]; !strings.Contains(e.Detail, "connection refused") || e.Client == "" {
+		t.Errorf("conn.failed %+v: want the refusal in its detail and the client's address", e)
+	}
 	// Health checks use their own link: the target stays healthy.
 	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	if err := link.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if link.Addr() != addr {
+		t.Errorf("the data link moved from %s to %s", addr, link.Addr())
+	}
+	if err := roundTrip(t, lb.NodeAddrs()[0], "y"); err != nil {
+		t.Errorf("after the link came up: %v", err)
+	}
 }
 
 func TestBadConfig(t *testing.T) {
