@@ -1,6 +1,7 @@
 package nlb_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/links/linkstest"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/nlb/nlbtest"
+	"github.com/faultline-dev/faultline/targets/tlsca"
 )
 
 // fast checks keep the tests short: interval 80 ms, timeout 60 ms.
@@ -503,4 +505,127 @@ func TestDeregistrationDrains(t *testing.T) {
 	if _, err := io.ReadFull(toA, make([]byte, 1)); err == nil {
 		t.Error("the drained target's connection is still open after the delay")
 	}
+}
+
+// A node goes down and comes back three times on the same sockets: while
+// down its plain and TLS ports refuse connections and stay its own (no other
+// listener can bind them, so coming back cannot fail for want of them) and
+// a connection it carried goes on; after each up both accept again, on the
+// same ports, served by a restarted accept goroutine. Nothing leaks.
+func TestNodeDownKeepsItsPortsAndComesBack(t *testing.T) {
+	a := linkstest.Echo(t)
+	ca, err := tlsca.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	cert, err := ca.Issue("node.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := net.Listen("tcp", "127.0.1.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsPort := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	hub := links.NewHub()
+	defer hub.Close()
+	rec := &nlbtest.Recorder{}
+	lb, err := nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a},
+		Links: hub, HealthCheck: fast, Observer: rec.Add, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPort: tlsPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	nodes := lb.NodeAddrs()
+	plain, overTLS := nodes[0], net.JoinHostPort("127.0.1.1", strconv.Itoa(tlsPort))
+	tlsTrip := func() error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", overTLS, &tls.Config{RootCAs: ca.Pool(), ServerName: "node.test"})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("s")); err != nil {
+			return err
+		}
+		_, err = io.ReadFull(c, make([]byte, 1))
+		return err
+	}
+	held, err := net.Dial("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	heldTrip := func() error {
+		held.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := held.Write([]byte("h")); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(held, make([]byte, 1))
+		return err
+	}
+	if err := heldTrip(); err != nil { // carried, not waiting in the accept queue
+		t.Fatal(err)
+	}
+	const cycles = 3
+	for cycle := 1; cycle <= cycles; cycle++ {
+		for range 2 { // idempotent
+			if err := lb.NodeDown(0); err != nil {
+				t.Fatalf("cycle %d: %v", cycle, err)
+			}
+		}
+		for _, addr := range []string{plain, overTLS} {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+				if c != nil {
+					c.Close()
+				}
+				t.Errorf("cycle %d: connecting to %s while the node is down: %v; want connection refused", cycle, addr, err)
+			}
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				ln.Close()
+				t.Errorf("cycle %d: another listener bound %s while the node was down", cycle, addr)
+			}
+		}
+		if err := heldTrip(); err != nil {
+			t.Errorf("cycle %d: a connection the node carried: %v; want it to go on", cycle, err)
+		}
+		if err := roundTrip(t, nodes[1], "o"); err != nil {
+			t.Errorf("cycle %d: the other node while node 1 is down: %v", cycle, err)
+		}
+		for range 2 {
+			if err := lb.NodeUp(0); err != nil {
+				t.Fatalf("cycle %d: %v", cycle, err)
+			}
+		}
+		if got := lb.NodeAddrs(); got[0] != plain {
+			t.Errorf("cycle %d: node 1 at %s after up, want %s", cycle, got[0], plain)
+		}
+		for j := range 3 { // several: the accept goroutine loops again
+			if err := roundTrip(t, plain, "p"); err != nil {
+				t.Errorf("cycle %d: plain connection %d after up: %v", cycle, j, err)
+			}
+			if err := tlsTrip(); err != nil {
+				t.Errorf("cycle %d: TLS connection %d after up: %v", cycle, j, err)
+			}
+		}
+	}
+	downs, ups := 0, 0
+	for _, e := range rec.Events() {
+		switch e.Kind {
+		case "node.down":
+			downs++
+		case "node.up":
+			ups++
+		}
+	}
+	if downs != cycles || ups != cycles {
+		t.Errorf("%d node.down and %d node.up events, want %d each", downs, ups, cycles)
+	}
+	held.Close()
+	lb.Close()
+	hub.Close()
 }
