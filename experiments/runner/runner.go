@@ -680,6 +680,10 @@ func (r *run) onNLB(e nlb.Event) {
 		From: e.From, To: e.To, Detail: e.Detail}
 	if e.Kind == "hc.result" {
 		ev.OK = journal.Bool(e.OK)
+		ev.LagMS = float64(e.Lag.Microseconds()) / 1000
+		if e.Discarded {
+			ev.Status = journal.HCDiscarded // a late check: not counted towards the target's health
+		}
 	}
 	r.j.Add(ev)
 }

@@ -75,6 +75,12 @@ type Event struct {
 	Detail               string // http.request: the operation (X-Amz-Target's) and the status, or why none came
 	Op                   string // http.request: the operation, e.g. GetItem
 	Started              time.Time
+	// Lag (hc.result) is how late the harness ran the check: the later of
+	// its start against its due time and its end against its deadline.
+	// Discarded: Lag exceeded the check's timeout, so the check was not
+	// counted towards the thresholds.
+	Lag       time.Duration
+	Discarded bool
 }
 
 // Target states.

@@ -88,12 +88,12 @@ func TestForwardsRoundRobinOnSharedPort(t *testing.T) {
 	}
 }
 
-// trailingRun is the length of the run of health-check results equal to ok
-// that ends evs (the run that made the last state change).
+// trailingRun is the length of the run of counted health-check results
+// equal to ok that ends evs (the run that made the last state change).
 func trailingRun(evs []nlb.Event, addr string, ok bool) int {
 	run := 0
 	for _, e := range evs {
-		if e.Kind != "hc.result" || e.Target != addr {
+		if e.Kind != "hc.result" || e.Target != addr || e.Discarded {
 			continue
 		}
 		if e.OK == ok {
@@ -628,4 +628,74 @@ func TestNodeDownKeepsItsPortsAndComesBack(t *testing.T) {
 	held.Close()
 	lb.Close()
 	hub.Close()
+}
+
+// A check whose timer ran later than the check's timeout is discarded: it
+// is reported with its lag and Discarded, and does not count towards the
+// thresholds. Every check of a target that fails them is made late here (its
+// due time moved into the past) until the hook lets go: the target stays
+// initial through more discarded failures than the threshold, then turns
+// unhealthy after exactly UnhealthyThreshold counted ones.
+func TestLateChecksAreDiscarded(t *testing.T) {
+	late := 3 * fast.Timeout
+	var making atomic.Bool
+	making.Store(true)
+	restore := nlb.SetDueHook(func(_ string, due time.Time) time.Time {
+		if making.Load() {
+			return due.Add(-late)
+		}
+		return due
+	})
+	t.Cleanup(restore)    // after the load balancer's Close, which nlbtest registers later
+	gone := closedPort(t) // the health link accepts, then finds nothing behind: every check fails
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{gone}, HealthCheck: fast})
+	discarded := func(evs []nlb.Event) []nlb.Event {
+		var out []nlb.Event
+		for _, e := range evs {
+			if e.Kind == "hc.result" && e.Discarded {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	want := fast.UnhealthyThreshold + 2
+	deadline := time.Now().Add(5 * time.Second)
+	for len(discarded(rec.Events())) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d discarded checks within 5 s, want %d: %+v", len(discarded(rec.Events())), want, rec.Events())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	evs := rec.Events()
+	for _, e := range evs {
+		if e.Kind == "target.state" {
+			t.Fatalf("the target changed state on discarded checks: %+v", e)
+		}
+		if e.Kind == "hc.result" && (!e.Discarded || e.OK || e.Lag < late) {
+			t.Errorf("check %+v while every check was made %s late: want a failed, discarded check with its lag", e, late)
+		}
+	}
+	if st := lb.Targets()[0]; st.State != nlb.StateInitial || st.ConsecFail != 0 {
+		t.Errorf("after %d discarded failures: %+v; want initial, no failure counted", len(discarded(evs)), st)
+	}
+	making.Store(false)
+	evs = rec.WaitFor(t, 5*time.Second, becomes(gone, nlb.StateUnhealthy))
+	if n := trailingRun(evs, gone, false); n != fast.UnhealthyThreshold {
+		t.Errorf("unhealthy after %d counted failures, want exactly %d", n, fast.UnhealthyThreshold)
+	}
+	for _, e := range evs {
+		if e.Kind == "hc.result" && !e.Discarded && e.Lag > fast.Timeout {
+			t.Errorf("check %+v counted with a lag beyond the timeout %s", e, fast.Timeout)
+		}
+	}
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
