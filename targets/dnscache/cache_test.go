@@ -185,3 +185,28 @@ func TestCloseLeavesNothing(t *testing.T) {
 		t.Error("still listening after Close")
 	}
 }
+
+// The resolver says a fault shaped an answer only when the authoritative
+// server marked it, that is when the fault changed it: under a partial
+// answer the A set lost a record (f1, from upstream and from the cache),
+// while AAAA is the same NODATA as without the fault. The marker itself
+// stays between the server and the resolver: no answer to a client has it.
+func TestFaultOnlyOnAnswersTheFaultChanged(t *testing.T) {
+	auth, r, rec := world(t, quick)
+	// A minute, so the second A query is a hit however slow the machine.
+	// (AAAA's NODATA is kept for the zone's 1 s negative TTL: hit or miss.)
+	auth.SetRecords(endpoint, dns.TypeA, 60, []string{"127.0.1.1", "127.0.1.2"})
+	dnsstubtest.Rule(t, auth, dnsstub.Rule{Name: endpoint, Fault: "f1", Action: dnsstub.Partial(1)})
+	for _, cache := range []string{"miss", "hit"} {
+		for qtype, fault := range map[uint16]string{dns.TypeA: "f1", dns.TypeAAAA: ""} {
+			got := query(t, r, qtype)
+			e := rec.last()
+			if e.Fault != fault || qtype == dns.TypeA && e.Cache != cache {
+				t.Errorf("%s (%s): fault %q, want %q (A: %s)", dns.TypeToString[qtype], e.Cache, e.Fault, fault, cache)
+			}
+			if opt := got.IsEdns0(); opt != nil && len(opt.Option) > 0 {
+				t.Errorf("%s (%s): the answer to the client carries EDNS0 options %v", dns.TypeToString[qtype], e.Cache, opt.Option)
+			}
+		}
+	}
+}

@@ -195,16 +195,33 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 		return s.store.answer(req, true)
 	}
 	next := func() *dns.Msg { return s.store.answer(req, false) }
-	passed := false
+	passed, delayed := false, false
 	resp := rule.Action.Respond(Query{
-		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done, passed: &passed,
+		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done,
+		passed: &passed, delayed: &delayed,
 		Lookup:   func(n string, t uint16) []dns.RR { return s.store.rrs(n, t) },
 		Previous: func() []dns.RR { return s.store.previous(name, q.Qtype) },
 	})
-	if !passed {
+	// Only an answer the rule changed carries its fault: AAAA under a
+	// rule that shapes A records (dns.ttl, dns.partial, ...) is the same
+	// NODATA with or without it. A delayed answer changed in its timing.
+	if !passed && (delayed || changed(resp, s.store.answer(req, true))) {
 		ev.Fault = rule.Fault
 	}
 	return resp
+}
+
+// changed reports whether a shaped answer differs from the normal one where
+// a client can tell: sent or not, rcode, the AA and TC flags, the answer and
+// authority records with their TTLs.
+func changed(shaped, normal *dns.Msg) bool {
+	if shaped == nil {
+		return true // nothing sent
+	}
+	if shaped.Rcode != normal.Rcode || shaped.Authoritative != normal.Authoritative || shaped.Truncated != normal.Truncated {
+		return true
+	}
+	return !sameRRs(shaped.Answer, normal.Answer) || !sameRRs(shaped.Ns, normal.Ns)
 }
 
 // clientAddr is the client's address (for rule selectors) and protocol.
