@@ -7,6 +7,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
@@ -27,6 +28,12 @@ type attempts struct {
 	n     int   // attempts begun
 	last  error // the error of the last attempt that ended
 	phase phase // how far the last attempt got
+
+	// refused, if set, is told of every connection attempt that was
+	// refused, with the address dialed: Go's dialer goes on to the next
+	// address of the name, so the request may still succeed and its error
+	// would never show that a node refused it.
+	refused func(addr string)
 }
 
 type phase int
@@ -40,8 +47,8 @@ const (
 
 type attemptsKey struct{}
 
-func withAttempts(ctx context.Context) (context.Context, *attempts) {
-	a := &attempts{}
+func withAttempts(ctx context.Context, refused func(addr string)) (context.Context, *attempts) {
+	a := &attempts{refused: refused}
 	return context.WithValue(ctx, attemptsKey{}, a), a
 }
 
@@ -93,7 +100,14 @@ func (a *attempts) trace(n int) *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		DNSStart:     func(httptrace.DNSStartInfo) { set(phaseResolving) },
 		ConnectStart: func(string, string) { set(phaseConnecting) },
-		GotConn:      func(httptrace.GotConnInfo) { set(phaseConnected) },
+		ConnectDone: func(_, addr string, err error) {
+			// Every refusal counts, the late dial of an attempt given up
+			// on included: each is a connection a node refused.
+			if err != nil && errors.Is(err, syscall.ECONNREFUSED) && a.refused != nil {
+				a.refused(addr)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { set(phaseConnected) },
 	}
 }
 

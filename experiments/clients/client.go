@@ -140,7 +140,12 @@ func checkEndpoint(s string) error {
 // for every client before any starts, so that client.start events follow the
 // experiment's order; Run does not journal it again.
 func (c Config) StartEvent() journal.Event {
-	return journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: c.Strategy, Region: c.Regions[0], Addr: c.SourceIP}
+	e := journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: c.Strategy, Addr: c.SourceIP,
+		TimeoutMS: ms(c.Timeout), Rate: c.Rate}
+	if len(c.Regions) > 0 {
+		e.Region = c.Regions[0]
+	}
+	return e
 }
 
 type client struct {
@@ -256,8 +261,15 @@ func (c *client) probeLoop(ctx context.Context) {
 func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS float64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
-	ctx, tried := withAttempts(ctx)
+	ctx, tried := withAttempts(ctx, func(node string) {
+		c.cfg.Record(journal.Event{T: c.cfg.Now(), Type: journal.ConnRefused, Client: c.cfg.Name, Region: region,
+			Node: node, Addr: c.cfg.SourceIP})
+	})
 	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("item-%04d", i%c.cfg.Items)}}
+	// How late the harness sends it: a timer that fired late, a goroutine
+	// scheduled late, a wait for an in-flight slot. Not the request's own
+	// time (resolving, connecting), which is the latency's.
+	lag := max(time.Since(due), 0)
 	var err error
 	switch op {
 	case PutItem:
@@ -268,7 +280,7 @@ func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS f
 		_, err = c.sdk[region].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.cfg.Table), Key: key})
 	}
 	ev := journal.Event{T: dueMS, Type: journal.Request, Client: c.cfg.Name, Region: region, Op: op, Probe: probe,
-		LatencyMS: ms(time.Since(due)), OK: journal.Bool(err == nil)}
+		LatencyMS: ms(time.Since(due)), LagMS: ms(lag), OK: journal.Bool(err == nil)}
 	if err != nil {
 		ev.Error, ev.Detail = tried.outcome(err, c.cfg.Timeout, c.cfg.DNSServer)
 	}

@@ -29,6 +29,8 @@ import (
 	ddb "github.com/faultline-dev/faultline/targets/dynamodb"
 	"github.com/faultline-dev/faultline/targets/dynamodb/dynamodbtest"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
+	"github.com/faultline-dev/faultline/targets/nlb"
+	"github.com/faultline-dev/faultline/targets/nlb/nlbtest"
 )
 
 const east = "dynamodb.us-east-1.amazonaws.com."
@@ -484,5 +486,84 @@ func TestKeepAliveReusesOneConnection(t *testing.T) {
 	}
 	if dials != 1 {
 		t.Errorf("30 sequential requests dialed %d connections, want 1", dials)
+	}
+}
+
+// A node that is down refuses the connection; Go's dialer goes on to the
+// name's next address and the request succeeds, so only the journal's
+// conn.refused events show that the node-down fault reached the client: one
+// per request (no keep-alive: each request dials, node 1 first), naming
+// the node dialed, the client's source address and the region.
+func TestRefusedConnectionsAreJournaled(t *testing.T) {
+	w := newWorld(t)
+	lb, _ := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.5.1", "127.0.5.2"}, Targets: []string{w.backends["us-east-1"]}})
+	if err := w.dns.SetRecords(east, dns.TypeA, 1, []string{"127.0.5.1", "127.0.5.2"}); err != nil {
+		t.Fatal(err)
+	}
+	w.endpoints["us-east-1"] = fmt.Sprintf("http://dynamodb.us-east-1.amazonaws.com:%d", lb.Port())
+	if err := lb.NodeDown(0); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	cfg := w.config("nd", SingleRegion, "127.0.0.31", ev)
+	cfg.Timeout = 5 * time.Second // room for a loaded machine: the test is about what the dials met
+	runFor(t, cfg, 500*time.Millisecond)
+	reqs := ev.requests(false)
+	if len(reqs) == 0 {
+		t.Fatal("no requests")
+	}
+	for _, r := range reqs {
+		if !r.Succeeded() {
+			t.Errorf("request %+v failed; want it to go through node 2", r)
+		}
+	}
+	down := lb.NodeAddrs()[0]
+	refused := 0
+	ev.mu.Lock()
+	for _, e := range ev.all {
+		if e.Type != journal.ConnRefused {
+			continue
+		}
+		refused++
+		if e.Node != down || e.Addr != "127.0.0.31" || e.Client != "nd" || e.Region != "us-east-1" {
+			t.Errorf("conn.refused %+v; want node %s, addr 127.0.0.31, client nd, region us-east-1", e, down)
+		}
+	}
+	ev.mu.Unlock()
+	if refused < len(reqs) {
+		t.Errorf("%d conn.refused events for %d requests that each dialed node 1 first; want one a request at least", refused, len(reqs))
+	}
+}
+
+// A request's lag is how late it was sent, not how long it took: past the
+// in-flight bound requests wait for a slot (lag), then the backend holds
+// each for 200 ms (latency, not lag).
+func TestRequestLagIsTheWaitBeforeSending(t *testing.T) {
+	w := newWorld(t)
+	w.front(t, "us-east-1", 200*time.Millisecond)
+	ev := &events{}
+	cfg := w.config("c", SingleRegion, "127.0.0.32", ev)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := newClient(cfg).run(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	reqs := ev.requests(false)
+	if len(reqs) < 5 {
+		t.Fatalf("%d requests, want 5 at least", len(reqs))
+	}
+	for i, r := range reqs {
+		if !r.Succeeded() || r.LatencyMS-r.LagMS < 200 {
+			t.Errorf("request %d: %+v; want a success 200 ms at least after it was sent", i, r)
+		}
+	}
+	// Request 4 (due at 200 ms) waits for two of requests 0..3 to end, the
+	// second pair at 400 ms at the earliest.
+	if lag := reqs[4].LagMS; lag < 200 {
+		t.Errorf("request 4 was sent %.1f ms late; want 200 ms at least, its wait for a slot", lag)
+	}
+	start := cfg.StartEvent()
+	if start.TimeoutMS != 1000 || start.Rate != 20 || start.Region != "us-east-1" || start.Addr != "127.0.0.32" {
+		t.Errorf("client.start %+v; want timeout 1000 ms, rate 20, region us-east-1, addr 127.0.0.32", start)
 	}
 }
