@@ -229,11 +229,12 @@ func (c *client) run(ctx context.Context, inFlight int) error {
 func (c *client) request(i int, due time.Time, dueMS float64) {
 	idx := int(c.current.Load())
 	op := c.cfg.Operations[i%len(c.cfg.Operations)]
-	err := c.do(c.cfg.Regions[idx], op, i, false, due, dueMS)
-	if err != nil && c.cfg.Strategy == Failover {
-		// Unless another failed request has already moved it.
-		c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.cfg.Regions)))
-	}
+	c.do(c.cfg.Regions[idx], op, i, false, due, dueMS, func(err error) {
+		if err != nil && c.cfg.Strategy == Failover {
+			// Unless another failed request has already moved it.
+			c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.cfg.Regions)))
+		}
+	})
 }
 
 // probeLoop tries the primary every ProbeInterval while the client is away
@@ -250,15 +251,20 @@ func (c *client) probeLoop(ctx context.Context) {
 		if c.current.Load() == 0 {
 			continue
 		}
-		if c.do(c.cfg.Regions[0], GetItem, i, true, time.Now(), c.cfg.Now()) == nil {
-			c.current.Store(0)
-		}
+		c.do(c.cfg.Regions[0], GetItem, i, true, time.Now(), c.cfg.Now(), func(err error) {
+			if err == nil {
+				c.current.Store(0)
+			}
+		})
 	}
 }
 
-// do sends one request and journals it. Its context is not the run's: a
+// do sends one request, lets act decide on its outcome (switch region, fail
+// back), then journals it. Acting first makes the journal exact: the
+// request's end (T + latency) comes after what the client did about it, so
+// a request due later was sent knowing it. Its context is not the run's: a
 // request in flight when the run stops finishes within its timeout.
-func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS float64) error {
+func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS float64, act func(error)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
 	ctx, tried := withAttempts(ctx, func(node string) {
@@ -278,6 +284,9 @@ func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS f
 		_, err = c.sdk[region].PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.cfg.Table), Item: key})
 	default:
 		_, err = c.sdk[region].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.cfg.Table), Key: key})
+	}
+	if act != nil {
+		act(err)
 	}
 	ev := journal.Event{T: dueMS, Type: journal.Request, Client: c.cfg.Name, Region: region, Op: op, Probe: probe,
 		LatencyMS: ms(time.Since(due)), LagMS: ms(lag), OK: journal.Bool(err == nil)}

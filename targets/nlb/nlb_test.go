@@ -331,17 +331,32 @@ func TestNodeDownAndUp(t *testing.T) {
 }
 
 // A target that turns healthy refuses data for the propagation delay, then
-// serves: health passed before the data path worked.
+// serves: health passed before the data path worked. What is checked holds
+// however late the test runs: a connection made wholly within the delay is
+// refused, the data link stays down for the delay at least, then serves.
 func TestPropagationDelay(t *testing.T) {
 	a := linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
-	lb.SetPropagationDelay(500 * time.Millisecond)
-	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
-	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "target.propagating" })
-	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); err == nil {
-		t.Error("a connection went through while the data path had not propagated")
+	const delay = 500 * time.Millisecond
+	lb.SetPropagationDelay(delay)
+	rec.WaitFor(t, 10*time.Second, becomes(a, nlb.StateHealthy))
+	evs := rec.WaitFor(t, 5*time.Second, func(e nlb.Event) bool { return e.Kind == "target.propagating" })
+	began := evs[len(evs)-1].Time // the data link went down just before
+	err := roundTrip(t, lb.NodeAddrs()[0], "x")
+	if within := time.Since(began); within < delay && err == nil {
+		t.Errorf("a connection went through %s into the %s the data path had not propagated", within, delay)
 	}
-	time.Sleep(700 * time.Millisecond)
+	link := lb.DataLink(a)
+	deadline := began.Add(delay + 10*time.Second)
+	for link.IsDown() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the data link is still down %s after the propagation began", time.Since(began))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if up := time.Since(began); up < delay {
+		t.Errorf("the data link came up %s after the propagation began, before the %s delay", up, delay)
+	}
 	if err := roundTrip(t, lb.NodeAddrs()[0], "y"); err != nil {
 		t.Errorf("after the propagation delay: %v", err)
 	}
