@@ -150,7 +150,9 @@ func TestDownCutsAndResetsUpRestores(t *testing.T) {
 	}
 	for i := range 3 {
 		got, err := roundTrip(addr, "xyz", 2*time.Second)
-		if !errors.Is(err, syscall.ECONNRESET) || got != "\x00\x00\x00" {
+		// Reset at the connect (the link resets before the dial returns)
+		// or at the first read: either way, nothing comes back.
+		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) || strings.Trim(got, "\x00") != "" {
 			t.Errorf("round trip %d through the downed link: %q, %v; want a reset, nothing back", i, got, err)
 		}
 	}
