@@ -36,6 +36,8 @@ type Config struct {
 	Preset   Preset
 	Observer func(Event) // may be nil
 	Timeout  time.Duration
+
+	now func() time.Time // the cache's clock for TTLs; nil: time.Now (tests set a clock they move)
 }
 
 // Event is one answer the resolver gave a client.
@@ -95,6 +97,9 @@ func Start(cfg Config) (*Resolver, error) {
 		return nil, fmt.Errorf("dnscache: address %q: %w", cfg.Addr, err)
 	}
 	r := &Resolver{cfg: cfg, cache: map[key]*entry{}, now: time.Now, done: make(chan struct{}), ip: net.ParseIP(host)}
+	if cfg.now != nil {
+		r.now = cfg.now
+	}
 	pc, ln, err := netbind.UDPAndTCP(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dnscache: %w", err)
