@@ -303,3 +303,35 @@ func answering(t *testing.T, status int, errType string) string {
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
 }
+
+// The retryer's jittered back-off may start an attempt just before the
+// deadline, and a loaded machine may not let it even resolve: the request
+// then ends with the bare deadline error, and the attempt before says why
+// it failed. An attempt the deadline cut after it had run a while keeps the
+// class of where it was cut.
+func TestOutcomeOfAnAttemptCutAsItBegan(t *testing.T) {
+	lame := &net.DNSError{Err: "lame referral", Name: "dynamodb.us-east-1.amazonaws.com", Server: "127.0.0.1:53"}
+	final := fmt.Errorf("operation error DynamoDB: GetItem, https response error StatusCode: 0, RequestID: , canceled, %w", context.DeadlineExceeded)
+	const timeout = 2 * time.Second
+	tried := func(secondRan time.Duration, ph phase) *attempts {
+		a := &attempts{}
+		a.end(a.begin(), lame)
+		a.begin()
+		a.began = time.Now().Add(-secondRan)
+		a.phase = ph
+		a.end(2, final)
+		return a
+	}
+	class, detail := tried(time.Millisecond, phaseWaiting).outcome(final, timeout, "")
+	if class != ClassDNSOther || !strings.Contains(detail, "deadline passed as attempt 2 began; attempt 1: ") || !strings.Contains(detail, "lame referral") {
+		t.Errorf("cut as it began: %s, %q; want dns-other, saying attempt 2 was cut and attempt 1 met a lame referral", class, detail)
+	}
+	class, _ = tried(50*time.Millisecond, phaseResolving).outcome(final, timeout, "")
+	if class != ClassDNSOther {
+		t.Errorf("cut 50 ms into resolving: %s; want dns-other (it had no time to meet anything)", class)
+	}
+	class, detail = tried(1500*time.Millisecond, phaseResolving).outcome(final, timeout, "")
+	if class != ClassDNSTimeout || !strings.Contains(detail, "no DNS answer") {
+		t.Errorf("cut after 1.5 s of resolving: %s, %q; want dns-timeout", class, detail)
+	}
+}
