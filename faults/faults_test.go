@@ -211,22 +211,26 @@ func TestKindParamsThatDoNotGoTogether(t *testing.T) {
 
 func TestLinkKinds(t *testing.T) {
 	w := newWorld(t)
+	// A link down keeps its listener (so the heal never binds its port
+	// again): it says it is down, and nothing goes through it.
 	heal := apply(t, w, "link.down", "us-east-1", nil)
 	for _, l := range w.links {
-		if _, err := net.DialTimeout("tcp", l.Addr(), 300*time.Millisecond); err == nil {
-			t.Errorf("%s accepts while down", l.Name())
+		if !l.IsDown() || echoes(l.Addr()) {
+			t.Errorf("%s while down: down %v, echoes %v; want down, nothing through", l.Name(), l.IsDown(), echoes(l.Addr()))
+		}
+	}
+	for _, l := range w.health {
+		if l.IsDown() {
+			t.Errorf("%s: link.down took a health-check link down", l.Name())
 		}
 	}
 	if err := heal(); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range w.links {
-		c, err := net.DialTimeout("tcp", l.Addr(), 300*time.Millisecond)
-		if err != nil {
-			t.Errorf("%s after heal: %v", l.Name(), err)
-			continue
+		if l.IsDown() || !echoes(l.Addr()) {
+			t.Errorf("%s after heal: down %v, echoes %v; want up, bytes through", l.Name(), l.IsDown(), echoes(l.Addr()))
 		}
-		c.Close()
 	}
 	heal = apply(t, w, "link.latency", "us-east-1", map[string]string{"latency": "100ms"})
 	c, _ := net.Dial("tcp", w.links[0].Addr())
@@ -432,4 +436,20 @@ func mustKind(t *testing.T, name string) faults.Kind {
 		t.Fatalf("no kind %s", name)
 	}
 	return k
+}
+
+// echoes reports whether a byte sent to addr comes back (the links here
+// lead to echo servers).
+func echoes(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("e")); err != nil {
+		return false
+	}
+	_, err = c.Read(make([]byte, 1))
+	return err == nil
 }

@@ -72,8 +72,10 @@ func (k toxicKind) links(w World, region string) ([]*links.Link, error) {
 
 func ms(v Values, name string) int64 { return v.Duration(name).Milliseconds() }
 
-// link.down stops a region's data links: new connections from the NLB to its
-// targets are refused (health checks use links of their own and still pass).
+// link.down takes a region's data links down: the NLB fails new connections
+// to its targets as refused and the connections they carry are cut (health
+// checks use links of their own and still pass). The links keep their
+// ports, so healing never has to bind one again.
 func init() { Register(linkDown{}) }
 
 type linkDown struct{}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
@@ -24,9 +25,20 @@ import (
 // httptrace on the attempt records how far it got.
 type attempts struct {
 	mu    sync.Mutex
-	n     int   // attempts begun
-	last  error // the error of the last attempt that ended
-	phase phase // how far the last attempt got
+	n     int       // attempts begun
+	began time.Time // when the last attempt began
+	last  error     // the error of the last attempt that ended
+	phase phase     // how far the last attempt got
+	// met is the error of the latest attempt that ended with one of its
+	// own (not the deadline's), and metN that attempt's number.
+	met  error
+	metN int
+
+	// refused, if set, is told of every connection attempt that was
+	// refused, with the address dialed: Go's dialer goes on to the next
+	// address of the name, so the request may still succeed and its error
+	// would never show that a node refused it.
+	refused func(addr string)
 }
 
 type phase int
@@ -40,8 +52,8 @@ const (
 
 type attemptsKey struct{}
 
-func withAttempts(ctx context.Context) (context.Context, *attempts) {
-	a := &attempts{}
+func withAttempts(ctx context.Context, refused func(addr string)) (context.Context, *attempts) {
+	a := &attempts{refused: refused}
 	return context.WithValue(ctx, attemptsKey{}, a), a
 }
 
@@ -67,6 +79,7 @@ func (a *attempts) begin() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.n++
+	a.began = time.Now()
 	a.phase = phaseWaiting
 	return a.n
 }
@@ -77,7 +90,20 @@ func (a *attempts) end(n int, err error) {
 	if n == a.n {
 		a.last = err
 	}
+	if err != nil && !contextError(err) && n >= a.metN {
+		a.met, a.metN = err, n
+	}
 }
+
+func contextError(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// cutShort bounds, as a share of the request's timeout, how long a last
+// attempt may have run when the deadline cut it and still be said to have
+// met nothing: the retryer's jittered back-off can start an attempt just
+// before the deadline, and a loaded machine may not even let it resolve.
+const cutShort = 0.1
 
 // trace moves attempt n through its phases. A dial the transport goes on
 // with after the attempt gave up may still call it: calls for an attempt
@@ -93,7 +119,14 @@ func (a *attempts) trace(n int) *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		DNSStart:     func(httptrace.DNSStartInfo) { set(phaseResolving) },
 		ConnectStart: func(string, string) { set(phaseConnecting) },
-		GotConn:      func(httptrace.GotConnInfo) { set(phaseConnected) },
+		ConnectDone: func(_, addr string, err error) {
+			// Every refusal counts, the late dial of an attempt given up
+			// on included: each is a connection a node refused.
+			if err != nil && errors.Is(err, syscall.ECONNREFUSED) && a.refused != nil {
+				a.refused(addr)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { set(phaseConnected) },
 	}
 }
 
@@ -101,16 +134,25 @@ func (a *attempts) trace(n int) *httptrace.ClientTrace {
 // err (not nil) after the attempts recorded. timeout is the request's.
 func (a *attempts) outcome(err error, timeout time.Duration, dnsServer string) (class, detail string) {
 	a.mu.Lock()
-	n, last, ph := a.n, a.last, a.phase
+	n, last, ph, ran, met, metN := a.n, a.last, a.phase, time.Since(a.began), a.met, a.metN
 	a.mu.Unlock()
 
 	cause := err
 	class = Classify(err)
-	if vague(class) && last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
+	cut := false // the deadline cut the last attempt before it met anything
+	switch {
+	case vague(class) && last != nil && !contextError(last):
 		// The deadline (or the retry quota) ended the request between
 		// attempts: the last attempt's error is the cause.
 		if c := Classify(last); c != ClassOther || class == ClassOther {
 			cause, class = last, c
+		}
+	case vague(class) && met != nil && metN < n && (ph == phaseWaiting || ran < time.Duration(cutShort*float64(timeout))):
+		// The deadline cut the last attempt before it got anywhere (or
+		// just after it began): an earlier attempt's error says why the
+		// request failed.
+		if c := Classify(met); c != ClassOther || class == ClassOther {
+			cause, class, cut = met, c, true
 		}
 	}
 	msg := describe(cause, dnsServer)
@@ -134,6 +176,8 @@ func (a *attempts) outcome(err error, timeout time.Duration, dnsServer string) (
 	}
 	prefix := ""
 	switch {
+	case cut:
+		prefix = fmt.Sprintf("deadline passed as attempt %d began; attempt %d: ", n, metN)
 	case cause != err && errors.Is(err, context.DeadlineExceeded):
 		prefix = fmt.Sprintf("deadline passed in the retry back-off after %s: ", plural(n, "attempt"))
 	case n > 1:

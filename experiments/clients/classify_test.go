@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,16 +31,20 @@ func TestClassifyRealErrors(t *testing.T) {
 	if err := srv.SetRecords(name, dns.TypeA, 5, []string{"127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
-	lookup := func(a dnsstub.Action) error {
+	// Deadlines: generous where the answer must come before it (a loaded
+	// machine must not turn an answer into a timeout), short where the
+	// timeout is the case.
+	lookupWithin := func(a dnsstub.Action, within time.Duration) error {
 		remove := dnsstubtest.Rule(t, srv, dnsstub.Rule{Name: name, Action: a})
 		defer remove()
-		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), within)
 		defer cancel()
 		_, err := resolver.LookupHost(ctx, name)
 		return err
 	}
-	dial := func(addr string) error {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	lookup := func(a dnsstub.Action) error { return lookupWithin(a, 5*time.Second) }
+	dialWithin := func(addr string, within time.Duration) error {
+		c, err := net.DialTimeout("tcp", addr, within)
 		if err == nil {
 			c.Close()
 		}
@@ -66,9 +71,9 @@ func TestClassifyRealErrors(t *testing.T) {
 		{lookup(dnsstub.NXDomain()), ClassDNSNotFound},
 		{lookup(dnsstub.ServFail()), ClassDNSServFail},
 		{lookup(dnsstub.Refused()), ClassDNSServFail},
-		{lookup(dnsstub.Timeout()), ClassDNSTimeout},
+		{lookupWithin(dnsstub.Timeout(), 400*time.Millisecond), ClassDNSTimeout},
 		{lookup(dnsstub.Empty(dnsstub.EmptyOptions{NoAA: true})), ClassDNSOther},
-		{dial(closedPort(t)), ClassConnectRefused},
+		{dialWithin(closedPort(t), 5*time.Second), ClassConnectRefused},
 		{readAfterReset(), ClassReset},
 		{ctx.Err(), ClassCancelled},
 		{context.DeadlineExceeded, ClassTimeout},
@@ -78,11 +83,11 @@ func TestClassifyRealErrors(t *testing.T) {
 		cases = append(cases, struct {
 			err  error
 			want string
-		}{dial(addr), ClassConnectTimeout})
+		}{dialWithin(addr, 300*time.Millisecond), ClassConnectTimeout})
 	}
 	for i, c := range cases {
 		if got := Classify(c.err); got != c.want {
-			t.Errorf("case %d: Classify(%v) = %s, want %s", i, c.err, got, c.want)
+			t.Errorf("case %d: Classify(%v) = %q, want %s", i, c.err, got, c.want)
 		}
 	}
 	if Classify(nil) != "" {
@@ -117,38 +122,72 @@ func TestClassesThroughTheSDK(t *testing.T) {
 		{"5xx", nil, answering(t, 500, "InternalServerError"), ClassHTTP5xx, "HTTP 500 InternalServerError"},
 		{"throttled", nil, answering(t, 400, "ProvisionedThroughputExceededException"), ClassThrottled, "ProvisionedThroughputExceededException"},
 	}
+	// Every case's request at once (go test runs only GOMAXPROCS parallel
+	// subtests, and a case may take its whole deadline), then a subtest
+	// each to check what it journaled.
+	type result struct {
+		ev   journal.Event
+		err  error
+		skip string
+	}
+	results := map[string]*result{}
+	var wg sync.WaitGroup
+	for _, strategy := range []string{SingleRegion, Failover} {
+		for _, tc := range cases {
+			res := &result{}
+			results[strategy+"/"+tc.name] = res
+			region := strategy + "-" + tc.name // a name of its own, so the cases run at once
+			name := "dynamodb." + region + ".amazonaws.com."
+			if err := srv.SetRecords(name, dns.TypeA, 5, []string{"127.0.0.1"}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.action != nil {
+				dnsstubtest.Rule(t, srv, dnsstub.Rule{Name: name, Action: tc.action})
+			}
+			port := "1" // never dialed: DNS fails first
+			if tc.action == nil {
+				if tc.addr == "" {
+					res.skip = "no address for this case on this machine"
+					continue
+				}
+				_, port, _ = net.SplitHostPort(tc.addr)
+			}
+			// 2 s: long enough for the first attempt to meet its cause on a
+			// loaded machine (a deadline that passed while resolving would
+			// be a DNS timeout whatever the case), short enough that the
+			// single-region client's back-off often outlasts it.
+			cfg := Config{Name: "c", Strategy: strategy, Regions: []string{region, "unused"},
+				Endpoints: map[string]string{region: fmt.Sprintf("http://dynamodb.%s.amazonaws.com:%s", region, port)},
+				DNSServer: srv.Addr(), SourceIP: "127.0.0.30", Timeout: 2 * time.Second, Table: "orders", Items: 1,
+				Record: func(e journal.Event) {
+					if e.Type == journal.Request { // not the conn.refused events of the attempts
+						res.ev = e
+					}
+				}, Now: func() float64 { return 0 }}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res.err = newClient(cfg).do(region, GetItem, 0, false, time.Now(), 0, nil)
+			}()
+		}
+	}
+	wg.Wait()
 	for _, strategy := range []string{SingleRegion, Failover} {
 		for _, tc := range cases {
 			t.Run(strategy+"/"+tc.name, func(t *testing.T) {
-				t.Parallel()
-				region := strategy + "-" + tc.name // a name of its own, so the cases run at once
-				name := "dynamodb." + region + ".amazonaws.com."
-				if err := srv.SetRecords(name, dns.TypeA, 5, []string{"127.0.0.1"}); err != nil {
-					t.Fatal(err)
+				res := results[strategy+"/"+tc.name]
+				if res.skip != "" {
+					t.Skip(res.skip)
 				}
-				if tc.action != nil {
-					dnsstubtest.Rule(t, srv, dnsstub.Rule{Name: name, Action: tc.action})
-				}
-				port := "1" // never dialed: DNS fails first
-				if tc.action == nil {
-					if tc.addr == "" {
-						t.Skip("no address for this case on this machine")
-					}
-					_, port, _ = net.SplitHostPort(tc.addr)
-				}
-				var got journal.Event
-				cfg := Config{Name: "c", Strategy: strategy, Regions: []string{region, "unused"},
-					Endpoints: map[string]string{region: fmt.Sprintf("http://dynamodb.%s.amazonaws.com:%s", region, port)},
-					DNSServer: srv.Addr(), SourceIP: "127.0.0.30", Timeout: 300 * time.Millisecond, Table: "orders", Items: 1,
-					Record: func(e journal.Event) { got = e }, Now: func() float64 { return 0 }}
-				if err := newClient(cfg).do(region, GetItem, 0, false, time.Now(), 0); err == nil {
+				got := res.ev
+				if res.err == nil {
 					t.Fatal("the request succeeded")
 				}
 				if got.Error != tc.want || !strings.Contains(got.Detail, tc.detail) {
 					t.Errorf("class %s, detail %q; want %s, a detail with %q", got.Error, got.Detail, tc.want, tc.detail)
 				}
 				if got.Succeeded() || len(got.Detail) > maxDetail+len("…") {
-					t.Errorf("event %+v: want a failure with a detail of at most %d bytes", got, maxDetail)
+					t.Errorf("event %s: want a failure with a detail of at most %d bytes", show(got), maxDetail)
 				}
 			})
 		}
@@ -242,7 +281,9 @@ func fullBacklog(t *testing.T) string {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 	for range 8 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		// A second: a loaded machine may take a while to complete a
+		// connect that has room, and one taken for full would not be.
+		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return addr // the queue is full
 		}
@@ -261,4 +302,36 @@ func answering(t *testing.T, status int, errType string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
+}
+
+// The retryer's jittered back-off may start an attempt just before the
+// deadline, and a loaded machine may not let it even resolve: the request
+// then ends with the bare deadline error, and the attempt before says why
+// it failed. An attempt the deadline cut after it had run a while keeps the
+// class of where it was cut.
+func TestOutcomeOfAnAttemptCutAsItBegan(t *testing.T) {
+	lame := &net.DNSError{Err: "lame referral", Name: "dynamodb.us-east-1.amazonaws.com", Server: "127.0.0.1:53"}
+	final := fmt.Errorf("operation error DynamoDB: GetItem, https response error StatusCode: 0, RequestID: , canceled, %w", context.DeadlineExceeded)
+	const timeout = 2 * time.Second
+	tried := func(secondRan time.Duration, ph phase) *attempts {
+		a := &attempts{}
+		a.end(a.begin(), lame)
+		a.begin()
+		a.began = time.Now().Add(-secondRan)
+		a.phase = ph
+		a.end(2, final)
+		return a
+	}
+	class, detail := tried(time.Millisecond, phaseWaiting).outcome(final, timeout, "")
+	if class != ClassDNSOther || !strings.Contains(detail, "deadline passed as attempt 2 began; attempt 1: ") || !strings.Contains(detail, "lame referral") {
+		t.Errorf("cut as it began: %s, %q; want dns-other, saying attempt 2 was cut and attempt 1 met a lame referral", class, detail)
+	}
+	class, _ = tried(50*time.Millisecond, phaseResolving).outcome(final, timeout, "")
+	if class != ClassDNSOther {
+		t.Errorf("cut 50 ms into resolving: %s; want dns-other (it had no time to meet anything)", class)
+	}
+	class, detail = tried(1500*time.Millisecond, phaseResolving).outcome(final, timeout, "")
+	if class != ClassDNSTimeout || !strings.Contains(detail, "no DNS answer") {
+		t.Errorf("cut after 1.5 s of resolving: %s, %q; want dns-timeout", class, detail)
+	}
 }

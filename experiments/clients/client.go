@@ -140,7 +140,12 @@ func checkEndpoint(s string) error {
 // for every client before any starts, so that client.start events follow the
 // experiment's order; Run does not journal it again.
 func (c Config) StartEvent() journal.Event {
-	return journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: c.Strategy, Region: c.Regions[0], Addr: c.SourceIP}
+	e := journal.Event{Type: journal.ClientStart, Client: c.Name, Strategy: c.Strategy, Addr: c.SourceIP,
+		TimeoutMS: ms(c.Timeout), Rate: c.Rate}
+	if len(c.Regions) > 0 {
+		e.Region = c.Regions[0]
+	}
+	return e
 }
 
 type client struct {
@@ -224,11 +229,12 @@ func (c *client) run(ctx context.Context, inFlight int) error {
 func (c *client) request(i int, due time.Time, dueMS float64) {
 	idx := int(c.current.Load())
 	op := c.cfg.Operations[i%len(c.cfg.Operations)]
-	err := c.do(c.cfg.Regions[idx], op, i, false, due, dueMS)
-	if err != nil && c.cfg.Strategy == Failover {
-		// Unless another failed request has already moved it.
-		c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.cfg.Regions)))
-	}
+	c.do(c.cfg.Regions[idx], op, i, false, due, dueMS, func(err error) {
+		if err != nil && c.cfg.Strategy == Failover {
+			// Unless another failed request has already moved it.
+			c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.cfg.Regions)))
+		}
+	})
 }
 
 // probeLoop tries the primary every ProbeInterval while the client is away
@@ -245,19 +251,31 @@ func (c *client) probeLoop(ctx context.Context) {
 		if c.current.Load() == 0 {
 			continue
 		}
-		if c.do(c.cfg.Regions[0], GetItem, i, true, time.Now(), c.cfg.Now()) == nil {
-			c.current.Store(0)
-		}
+		c.do(c.cfg.Regions[0], GetItem, i, true, time.Now(), c.cfg.Now(), func(err error) {
+			if err == nil {
+				c.current.Store(0)
+			}
+		})
 	}
 }
 
-// do sends one request and journals it. Its context is not the run's: a
+// do sends one request, lets act decide on its outcome (switch region, fail
+// back), then journals it. Acting first makes the journal exact: the
+// request's end (T + latency) comes after what the client did about it, so
+// a request due later was sent knowing it. Its context is not the run's: a
 // request in flight when the run stops finishes within its timeout.
-func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS float64) error {
+func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS float64, act func(error)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
-	ctx, tried := withAttempts(ctx)
+	ctx, tried := withAttempts(ctx, func(node string) {
+		c.cfg.Record(journal.Event{T: c.cfg.Now(), Type: journal.ConnRefused, Client: c.cfg.Name, Region: region,
+			Node: node, Addr: c.cfg.SourceIP})
+	})
 	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("item-%04d", i%c.cfg.Items)}}
+	// How late the harness sends it: a timer that fired late, a goroutine
+	// scheduled late, a wait for an in-flight slot. Not the request's own
+	// time (resolving, connecting), which is the latency's.
+	lag := max(time.Since(due), 0)
 	var err error
 	switch op {
 	case PutItem:
@@ -267,8 +285,11 @@ func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS f
 	default:
 		_, err = c.sdk[region].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.cfg.Table), Key: key})
 	}
+	if act != nil {
+		act(err)
+	}
 	ev := journal.Event{T: dueMS, Type: journal.Request, Client: c.cfg.Name, Region: region, Op: op, Probe: probe,
-		LatencyMS: ms(time.Since(due)), OK: journal.Bool(err == nil)}
+		LatencyMS: ms(time.Since(due)), LagMS: ms(lag), OK: journal.Bool(err == nil)}
 	if err != nil {
 		ev.Error, ev.Detail = tried.outcome(err, c.cfg.Timeout, c.cfg.DNSServer)
 	}

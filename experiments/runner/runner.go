@@ -736,6 +736,10 @@ func (r *run) onNLB(e nlb.Event) {
 	switch e.Kind {
 	case "hc.result":
 		ev.OK = journal.Bool(e.OK)
+		ev.LagMS = float64(e.Lag.Microseconds()) / 1000
+		if e.Discarded {
+			ev.Status = journal.HCDiscarded // a late check: not counted towards the target's health
+		}
 	case journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed:
 		// Whose connection: a reference client by its source address, an
 		// application by the alias it arrived at.

@@ -22,6 +22,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/netbind"
 )
 
 // FaultOption is dnsstub.FaultOption: the EDNS0 local option with which the
@@ -35,6 +36,8 @@ type Config struct {
 	Preset   Preset
 	Observer func(Event) // may be nil
 	Timeout  time.Duration
+
+	now func() time.Time // the cache's clock for TTLs; nil: time.Now (tests set a clock they move)
 }
 
 // Event is one answer the resolver gave a client.
@@ -94,14 +97,11 @@ func Start(cfg Config) (*Resolver, error) {
 		return nil, fmt.Errorf("dnscache: address %q: %w", cfg.Addr, err)
 	}
 	r := &Resolver{cfg: cfg, cache: map[key]*entry{}, now: time.Now, done: make(chan struct{}), ip: net.ParseIP(host)}
-	pc, err := net.ListenPacket("udp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("dnscache: %w", err)
+	if cfg.now != nil {
+		r.now = cfg.now
 	}
-	_, port, _ := net.SplitHostPort(pc.LocalAddr().String())
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	pc, ln, err := netbind.UDPAndTCP(cfg.Addr)
 	if err != nil {
-		pc.Close()
 		return nil, fmt.Errorf("dnscache: %w", err)
 	}
 	r.addr = pc.LocalAddr().String()

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/targets/netbind"
 )
 
 // Config of a relay.
@@ -65,13 +67,8 @@ func Start(cfg Config) (*Relay, error) {
 		"udp": {Net: "udp", Timeout: cfg.Timeout, Dialer: &net.Dialer{Timeout: cfg.Timeout, LocalAddr: &net.UDPAddr{IP: src}}},
 		"tcp": {Net: "tcp", Timeout: cfg.Timeout, Dialer: &net.Dialer{Timeout: cfg.Timeout, LocalAddr: &net.TCPAddr{IP: src}}},
 	}}
-	pc, err := net.ListenPacket("udp", cfg.Addr)
+	pc, ln, err := netbind.UDPAndTCP(cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("dns relay: %w%s", err, privilegeHint(err))
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		return nil, fmt.Errorf("dns relay: %w%s", err, privilegeHint(err))
 	}
 	r.udp = &dns.Server{PacketConn: pc, Handler: r.handler("udp")}

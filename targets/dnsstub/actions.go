@@ -80,6 +80,13 @@ func Delay(fixed, jitter time.Duration, rng *rand.Rand) Action {
 			d += time.Duration(rng.Int63n(int64(jitter)))
 			mu.Unlock()
 		}
+		if d <= 0 {
+			return q.Next() // not held back: the normal answer, not shaped
+		}
+		// Held back: the answer is the normal one, but its timing is the
+		// fault's, so it counts as shaped (a delay is what dns.delay
+		// measures).
+		q.Delayed()
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {

@@ -15,7 +15,7 @@ import (
 
 func askFrom(t *testing.T, s *Server, src, proto, name string, qtype uint16) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: proto, Timeout: time.Second}
+	c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
 	if src != "" {
 		if proto == "tcp" {
 			c.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: time.Second}
@@ -65,9 +65,15 @@ func TestTruncateSendsClientsToTCP(t *testing.T) {
 	if got, err := res.LookupHost(ctx, "dynamodb.us-east-1.amazonaws.com"); err != nil || len(got) != 2 {
 		t.Errorf("Go over truncation: %v %v", got, err)
 	}
-	if e := ev.last(); e.Proto != "tcp" || e.Fault != "f1" {
-		t.Errorf("last event %+v: want the TCP retry, shaped by f1", e)
+	// The truncated UDP answers are the fault's; the TCP retries get the
+	// normal answer, which the fault did not change.
+	ev.mu.Lock()
+	for _, e := range ev.all {
+		if want := map[string]string{"udp": "f1", "tcp": ""}[e.Proto]; e.Fault != want {
+			t.Errorf("%s answer %+v: fault %q, want %q", e.Proto, e, e.Fault, want)
+		}
 	}
+	ev.mu.Unlock()
 	remove()
 	rule(t, s, Rule{Name: endpoint, Action: Truncate(TruncateOptions{TCP: "servfail"})})
 	if r := ask(t, s, "tcp", endpoint, dns.TypeA); r.Rcode != dns.RcodeServerFailure {
@@ -112,16 +118,24 @@ func TestFlapAlternatesAndReportsOnlyFaultyPhases(t *testing.T) {
 	began := time.Now()
 	rule(t, s, Rule{Name: endpoint, Fault: "flap", Action: Flap(200*time.Millisecond, 0.5, began, ServFail())})
 	faulty, normal := 0, 0
+	// segment is which half-period the instant falls in: the server decides
+	// somewhere between the query's send and its answer, so an answer is
+	// checked only when both fall in one segment, however slow the machine.
+	const half = 100 * time.Millisecond
+	segment := func(at time.Duration) int64 { return int64(at / half) }
 	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		phase := time.Since(began) % (200 * time.Millisecond)
-		if phase > 80*time.Millisecond && phase < 120*time.Millisecond || phase > 180*time.Millisecond {
-			time.Sleep(5 * time.Millisecond) // too close to a phase edge to say which answer is right
-			continue
+	for time.Now().Before(deadline) || faulty == 0 || normal == 0 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			break
 		}
+		sent := time.Since(began)
 		r := ask(t, s, "udp", endpoint, dns.TypeA)
+		got := time.Since(began)
 		e := ev.last()
-		if phase < 100*time.Millisecond {
+		if segment(sent) != segment(got) {
+			continue // the answer straddles an edge: either is right
+		}
+		if segment(sent)%2 == 0 {
 			faulty++
 			if r.Rcode != dns.RcodeServerFailure || e.Fault != "flap" {
 				t.Errorf("faulty phase: %s, fault %q", dns.RcodeToString[r.Rcode], e.Fault)
@@ -213,4 +227,77 @@ func TestPatterns(t *testing.T) {
 	if _, err := s.AddRule(Rule{Name: endpoint, Probability: 2, Action: ServFail()}); err == nil {
 		t.Error("probability 2 accepted")
 	}
+}
+
+// Only answers a rule changed carry its fault, in the observed event and
+// in the EDNS0 marker: the endpoint has A records and no AAAA, so AAAA is
+// the same NODATA under every rule that reshapes A records, and a rule that
+// happens to change nothing (a TTL equal to the record's, a partial answer
+// keeping every record, a delay of 0) shapes nothing. A delayed answer is
+// the normal one, but held back: it counts.
+func TestOnlyChangedAnswersCarryTheFault(t *testing.T) {
+	s, ev := start(t)
+	s.SetRecords("dynamodb.us-west-2.amazonaws.com.", dns.TypeA, 5, []string{"127.0.2.1"})
+	type want struct{ a, aaaa bool } // whether A and AAAA answers are marked
+	cases := []struct {
+		name   string
+		action func() Action
+		want   want
+	}{
+		{"dns.ttl", func() Action { return TTL(1) }, want{true, false}},
+		{"dns.ttl equal to the record's", func() Action { return TTL(5) }, want{false, false}},
+		{"dns.partial", func() Action { return Partial(1) }, want{true, false}},
+		{"dns.partial keeping all", func() Action { return Partial(2) }, want{false, false}},
+		{"dns.redirect", func() Action { return Redirect([]string{"127.0.9.1"}, nil, 5) }, want{true, false}},
+		{"dns.redirect to IPv6 only", func() Action { return Redirect(nil, []string{"::1"}, 5) }, want{true, true}},
+		{"dns.redirect to a region", func() Action { return RedirectTo("dynamodb.us-west-2.amazonaws.com.") }, want{true, false}},
+		{"dns.stale without history", func() Action { return Stale() }, want{false, false}},
+		{"dns.delay", func() Action { return Delay(20*time.Millisecond, 0, nil) }, want{true, true}},
+		{"dns.delay of 0", func() Action { return Delay(0, 0, nil) }, want{false, false}},
+	}
+	check := func(name string, a Action, w want) {
+		t.Helper()
+		remove := rule(t, s, Rule{Name: endpoint, Fault: "f1", Action: a})
+		defer remove()
+		for _, proto := range []string{"udp", "tcp"} {
+			for qtype, marked := range map[uint16]bool{dns.TypeA: w.a, dns.TypeAAAA: w.aaaa} {
+				r := askEDNS(t, s, proto, endpoint, qtype)
+				e := ev.last()
+				if (e.Fault == "f1") != marked || hasMarker(r) != marked {
+					t.Errorf("%s, %s over %s: event fault %q, marker in the answer %v; want marked %v",
+						name, dns.TypeToString[qtype], proto, e.Fault, hasMarker(r), marked)
+				}
+			}
+		}
+	}
+	for _, c := range cases {
+		check(c.name, c.action(), c.want)
+	}
+	// With history, stale serves the previous A set: changed; AAAA never
+	// had one, so it is the current NODATA.
+	s.SetRecords(endpoint, dns.TypeA, 5, []string{"127.0.1.3"})
+	check("dns.stale", Stale(), want{true, false})
+}
+
+func askEDNS(t *testing.T, s *Server, proto, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, false)
+	r, _, err := (&dns.Client{Net: proto, Timeout: 5 * time.Second}).Exchange(m, s.Addr())
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", proto, name, dns.TypeToString[qtype], err)
+	}
+	return r
+}
+
+func hasMarker(m *dns.Msg) bool {
+	if opt := m.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if l, ok := o.(*dns.EDNS0_LOCAL); ok && l.Code == FaultOption {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -44,7 +44,7 @@ type Query struct {
 	// stop waiting then.
 	Done <-chan struct{}
 
-	passed *bool
+	passed, delayed *bool
 }
 
 // Pass answers as if the rule were not there; the answer is not reported as
@@ -54,6 +54,14 @@ func (q Query) Pass() *dns.Msg {
 		*q.passed = true
 	}
 	return q.Next()
+}
+
+// Delayed says that the answer was held back: it then counts as shaped by
+// the rule even when it equals the normal one, since its timing changed.
+func (q Query) Delayed() {
+	if q.delayed != nil {
+		*q.delayed = true
+	}
 }
 
 // Action shapes one answer: it returns the response to send, or nil to send

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/faultline-dev/faultline/targets/netbind"
 )
 
 // Config of a server.
@@ -72,7 +74,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 		s.store.zones = append(s.store.zones, zz)
 	}
-	pc, ln, err := listenBoth(cfg.Addr)
+	pc, ln, err := netbind.UDPAndTCP(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dnsstub: %w", err)
 	}
@@ -101,33 +103,6 @@ func Start(cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, errors.New("dnsstub: the listeners did not start within 5 s")
 	}
-}
-
-// listenBoth binds UDP first (taking a free port when the port is 0), then
-// TCP on the same port, retrying a few times if another socket holds it.
-func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("address %q: %w", addr, err)
-	}
-	var lastErr error
-	for attempt := 0; attempt < 10; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, err
-		}
-		_, p, _ := net.SplitHostPort(pc.LocalAddr().String())
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, p))
-		if err == nil {
-			return pc, ln, nil
-		}
-		pc.Close()
-		lastErr = err
-		if port != "0" {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("binding TCP beside UDP: %w", lastErr)
 }
 
 // Addr is "ip:port", the same for UDP and TCP.
@@ -220,16 +195,33 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 		return s.store.answer(req, true)
 	}
 	next := func() *dns.Msg { return s.store.answer(req, false) }
-	passed := false
+	passed, delayed := false, false
 	resp := rule.Action.Respond(Query{
-		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done, passed: &passed,
+		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done,
+		passed: &passed, delayed: &delayed,
 		Lookup:   func(n string, t uint16) []dns.RR { return s.store.rrs(n, t) },
 		Previous: func() []dns.RR { return s.store.previous(name, q.Qtype) },
 	})
-	if !passed {
+	// Only an answer the rule changed carries its fault: AAAA under a
+	// rule that shapes A records (dns.ttl, dns.partial, ...) is the same
+	// NODATA with or without it. A delayed answer changed in its timing.
+	if !passed && (delayed || changed(resp, s.store.answer(req, true))) {
 		ev.Fault = rule.Fault
 	}
 	return resp
+}
+
+// changed reports whether a shaped answer differs from the normal one where
+// a client can tell: sent or not, rcode, the AA and TC flags, the answer and
+// authority records with their TTLs.
+func changed(shaped, normal *dns.Msg) bool {
+	if shaped == nil {
+		return true // nothing sent
+	}
+	if shaped.Rcode != normal.Rcode || shaped.Authoritative != normal.Authoritative || shaped.Truncated != normal.Truncated {
+		return true
+	}
+	return !sameRRs(shaped.Answer, normal.Answer) || !sameRRs(shaped.Ns, normal.Ns)
 }
 
 // clientAddr is the client's address (for rule selectors) and protocol.

@@ -60,9 +60,11 @@ func (e *events) last() QueryEvent {
 	return e.all[len(e.all)-1]
 }
 
+// ask queries s and fails the test without an answer. The timeout is
+// generous: an answer must come, however loaded the machine.
 func ask(t *testing.T, s *Server, proto, name string, qtype uint16) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: proto, Timeout: 2 * time.Second}
+	c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	r, _, err := c.Exchange(m, s.Addr())
@@ -340,9 +342,23 @@ func TestCloseLeavesNothing(t *testing.T) {
 	}
 	s.SetRecords("a.example.test.", dns.TypeA, 5, []string{"127.0.0.1"})
 	// A delayed answer in flight when Close comes must not outlive it.
-	rule(t, s, Rule{Name: "a.example.test.", Action: Delay(time.Hour, 0, nil)})
-	go (&dns.Client{Timeout: 3 * time.Second}).Exchange(new(dns.Msg).SetQuestion("a.example.test.", dns.TypeA), s.Addr())
-	time.Sleep(100 * time.Millisecond)
+	arrived := make(chan struct{})
+	var once sync.Once
+	delay := Delay(time.Hour, 0, nil)
+	rule(t, s, Rule{Name: "a.example.test.", Action: actionFunc(func(q Query) *dns.Msg {
+		once.Do(func() { close(arrived) })
+		return delay.Respond(q)
+	})})
+	asked := make(chan struct{})
+	go func() {
+		defer close(asked)
+		(&dns.Client{Timeout: 3 * time.Second}).Exchange(new(dns.Msg).SetQuestion("a.example.test.", dns.TypeA), s.Addr())
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the query did not reach the server within 10 s")
+	}
 	if err := s.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
@@ -351,7 +367,12 @@ func TestCloseLeavesNothing(t *testing.T) {
 		c.Close()
 		t.Error("TCP still accepts after Close")
 	}
-	time.Sleep(3100 * time.Millisecond) // let the abandoned client time out before goleak looks
+	// The client gets no answer: it gives up at its timeout, then goleak looks.
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not give up within 10 s")
+	}
 }
 
 func TestBadConfig(t *testing.T) {

@@ -38,7 +38,7 @@ func NewHub() *Hub {
 type Link struct {
 	proxy *toxiproxy.Proxy
 	name  string
-	addr  string // the real listen address, fixed at the first start
+	addr  string // the real listen address, fixed at start: Down keeps the listener
 
 	mu   sync.Mutex
 	down bool
@@ -120,34 +120,74 @@ func (l *Link) Upstream() string {
 	return l.proxy.Upstream
 }
 
-// Down stops the link: new connections are refused and the ones it carries
-// are closed. ("Down" is not a toxic in toxiproxy; it is a stopped proxy.)
+// Down takes the link down without giving up its port: a link that closed
+// its listener would have to bind the port again on Up, and another process
+// may have taken it meanwhile. The listener stays; IsDown tells whoever
+// dials through the link (the NLB) to fail the connection as a refused one,
+// and two toxics on each stream end what still goes through:
+//   - a cut (cut.go) closes every connection the link carries, idle or
+//     not, at once, and every new one as it starts;
+//   - reset_peer behind it makes toxiproxy set SO_LINGER 0 on connections
+//     that start while the link is down, so those close with an RST, as a
+//     path that refuses would. (Toxiproxy sets the linger only when a
+//     connection starts: the ones carried from before Down end with a FIN,
+//     as they did when Down stopped the proxy.)
+//
+// Down is idempotent.
 func (l *Link) Down() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.proxy.Stop()
+	if l.down {
+		return nil
+	}
+	var added []string
+	for _, t := range downToxics {
+		if err := l.addToxic(t); err != nil {
+			for _, name := range added {
+				l.RemoveToxic(name)
+			}
+			return fmt.Errorf("links: taking %s down: %w", l.name, err)
+		}
+		added = append(added, t.Name)
+	}
 	l.down = true
 	return nil
 }
 
-// Up restarts a stopped link on the same address.
+// downToxics are what Down adds, in this order on each stream: toxiproxy
+// appends a toxic to the end of its stream's chain, and the cut must come
+// before reset_peer, which stops reading once it has reset.
+var downToxics = []Toxic{
+	{Name: "faultline.down.cut.up", Type: cutType, Stream: "upstream"},
+	{Name: "faultline.down.cut.down", Type: cutType, Stream: "downstream"},
+	{Name: "faultline.down.rst.up", Type: "reset_peer", Stream: "upstream", Attributes: map[string]any{"timeout": 0}},
+	{Name: "faultline.down.rst.down", Type: "reset_peer", Stream: "downstream", Attributes: map[string]any{"timeout": 0}},
+}
+
+// Up brings a link that is down back: the toxics go, connections pass
+// again on the same address (it never changed). Up is idempotent.
 func (l *Link) Up() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.down {
 		return nil
 	}
-	l.proxy.Lock()
-	l.proxy.Listen = l.addr
-	l.proxy.Unlock()
-	if err := l.proxy.Start(); err != nil {
-		return fmt.Errorf("links: restarting %s on %s: %w", l.name, l.addr, err)
+	var errs []error
+	for _, t := range downToxics {
+		// One a failed Up removed already is gone, not an error.
+		if err := l.RemoveToxic(t.Name); err != nil && !errors.Is(err, toxiproxy.ErrToxicNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err // still down: a later Up tries the toxics left again
 	}
 	l.down = false
 	return nil
 }
 
-// IsDown reports whether the link is stopped.
+// IsDown reports whether the link is down. Whoever dials through the link
+// checks it first and fails the connection itself, as a refused one.
 func (l *Link) IsDown() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -159,6 +199,12 @@ func (l *Link) AddToxic(t Toxic) error {
 	if err := ValidateToxic(t); err != nil {
 		return err
 	}
+	return l.addToxic(t)
+}
+
+// addToxic adds a toxic unvalidated: Down's cut is no type a fault may ask
+// for.
+func (l *Link) addToxic(t Toxic) error {
 	body, err := json.Marshal(map[string]any{
 		"name": t.Name, "type": t.Type, "stream": t.stream(), "toxicity": t.toxicity(), "attributes": t.Attributes,
 	})

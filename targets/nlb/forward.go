@@ -2,6 +2,7 @@ package nlb
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -81,6 +82,14 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	t := lb.pick(az)
 	if t == nil {
 		failed("", "no registered target")
+		reset(client)
+		return
+	}
+	if t.data.IsDown() {
+		// A downed link keeps its listener (so that it comes back on its
+		// port): its connection would be accepted, then reset. Fail the
+		// client's as a refused dial, as a stopped link did.
+		failed(t.addr, fmt.Sprintf("dial tcp %s: connect: connection refused (data link down)", t.data.Addr()))
 		reset(client)
 		return
 	}

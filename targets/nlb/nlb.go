@@ -82,6 +82,12 @@ type Event struct {
 	Detail               string // http.request: the operation (X-Amz-Target's) and the status, or why none came
 	Op                   string // http.request: the operation, e.g. GetItem
 	Started              time.Time
+	// Lag (hc.result) is how late the harness ran the check: the later of
+	// its start against its due time and its end against its deadline.
+	// Discarded: Lag exceeded the check's timeout, so the check was not
+	// counted towards the thresholds.
+	Lag       time.Duration
+	Discarded bool
 
 	// Local is the "ip:port" a connection arrived at: the node's own
 	// address or one of its aliases (conn.*, http.request). Started is, on
@@ -110,13 +116,13 @@ type LB struct {
 	cfg       Config
 	port      int
 	nodeAddrs []string
-	nodes     []net.Listener // nil while a node is down; guarded by mu
-	tlsNodes  []net.Listener // the nodes' TLS listeners, when Config.TLS is set; guarded by mu
-	targets   []*target
-
-	// aliases[n], tlsAliases[n]: node n's listeners on its aliases (nil
-	// while it is down); guarded by mu.
-	aliases, tlsAliases [][]net.Listener
+	nodes     []*nodeListener // one per node, paused while it is down; guarded by mu
+	tlsNodes  []*nodeListener // the nodes' TLS listeners, when Config.TLS is set; guarded by mu
+	down      []bool          // which nodes are down; guarded by mu
+	// aliases[n], tlsAliases[n]: node n's listeners on its aliases, paused
+	// with it; guarded by mu.
+	aliases, tlsAliases [][]*nodeListener
+	targets             []*target
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -186,15 +192,17 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 	}
 	// The aliases bind with the nodes, so a port conflict on any of them
 	// starts over on another port.
-	all, port, err := listenNodes(append(append([]string(nil), cfg.NodeIPs...), aliasIPs(cfg)...), cfg.Port)
+	tcps, port, err := listenNodes(append(append([]string(nil), cfg.NodeIPs...), aliasIPs(cfg)...), cfg.Port)
 	if err != nil {
 		return nil, fmt.Errorf("nlb %s: %w", cfg.Region, err)
 	}
-	lb.nodes, lb.port = all[:len(cfg.NodeIPs)], port
-	lb.aliases = splitAliases(cfg, all[len(cfg.NodeIPs):])
-	for _, ln := range lb.nodes {
+	lb.port = port
+	for _, ln := range tcps[:len(cfg.NodeIPs)] {
+		lb.nodes = append(lb.nodes, newNodeListener(ln, ln))
 		lb.nodeAddrs = append(lb.nodeAddrs, ln.Addr().String())
 	}
+	lb.aliases = splitAliases(cfg, tcps[len(cfg.NodeIPs):])
+	lb.down = make([]bool, len(lb.nodes))
 	if cfg.TLS != nil {
 		for _, ip := range cfg.NodeIPs {
 			ln, err := lb.listenTLS(net.JoinHostPort(ip, strconv.Itoa(cfg.TLSPort)))
@@ -210,14 +218,16 @@ func Start(ctx context.Context, cfg Config) (lb *LB, err error) {
 	lb.published = make([]bool, len(lb.nodeAddrs))
 	lb.republish()
 	for i, ln := range lb.nodes {
-		lb.wg.Add(1)
-		go lb.serve(ln, lb.nodeAddrs[i])
+		ln.start(lb, lb.nodeAddrs[i])
 	}
 	for i, ln := range lb.tlsNodes {
-		lb.wg.Add(1)
-		go lb.serve(ln, lb.nodeAddrs[i])
+		ln.start(lb, lb.nodeAddrs[i])
 	}
-	lb.serveAliases()
+	for i := range lb.nodes {
+		for _, ln := range lb.aliasListeners(i) {
+			ln.start(lb, lb.nodeAddrs[i])
+		}
+	}
 	for _, t := range lb.targets {
 		lb.wg.Add(1)
 		go lb.healthLoop(t)
@@ -240,51 +250,18 @@ func validate(cfg Config) error {
 	case cfg.TLS != nil && (cfg.TLSPort <= 0 || cfg.TLSPort > 65535):
 		return fmt.Errorf("nlb %s: TLS port %d out of range (a TLS listener needs its port, e.g. 443)", cfg.Region, cfg.TLSPort)
 	}
+	if len(cfg.Aliases) > len(cfg.NodeIPs) {
+		return fmt.Errorf("nlb %s: aliases for %d nodes; it has %d", cfg.Region, len(cfg.Aliases), len(cfg.NodeIPs))
+	}
 	for _, ip := range append(append([]string(nil), cfg.NodeIPs...), aliasIPs(cfg)...) {
 		if p := net.ParseIP(ip); p == nil || !p.IsLoopback() {
 			return fmt.Errorf("nlb %s: node address %q: expected a loopback IP address (127.0.0.0/8 or ::1)", cfg.Region, ip)
 		}
 	}
-	if len(cfg.Aliases) > len(cfg.NodeIPs) {
-		return fmt.Errorf("nlb %s: aliases for %d nodes; it has %d", cfg.Region, len(cfg.Aliases), len(cfg.NodeIPs))
-	}
 	if err := cfg.HealthCheck.Validate(); err != nil {
 		return fmt.Errorf("nlb %s: %w", cfg.Region, err)
 	}
 	return nil
-}
-
-// listenNodes binds every node IP on one port; with port 0 the first node
-// picks it, and a conflict on a later node starts over (bounded).
-func listenNodes(ips []string, port int) ([]net.Listener, int, error) {
-	var lastErr error
-	for attempt := 0; attempt < 10; attempt++ {
-		var lns []net.Listener
-		p := port
-		ok := true
-		for _, ip := range ips {
-			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(p)))
-			if err != nil {
-				lastErr = err
-				ok = false
-				break
-			}
-			if p == 0 {
-				p = ln.Addr().(*net.TCPAddr).Port
-			}
-			lns = append(lns, ln)
-		}
-		if ok {
-			return lns, p, nil
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if port != 0 {
-			break
-		}
-	}
-	return nil, 0, fmt.Errorf("binding nodes: %w", lastErr)
 }
 
 // NodeAddrs are the nodes' "ip:port".
@@ -356,59 +333,63 @@ func (lb *LB) propagate(t *target) {
 }
 
 // NodeDown stops node i (from 0) accepting: new connections to it are
-// refused; connections it already carries go on.
+// refused; connections it already carries go on. The node keeps its
+// sockets, so NodeUp never binds its port again (see nodeListener.pause).
 func (lb *LB) NodeDown(i int) error {
 	if i < 0 || i >= len(lb.nodeAddrs) {
 		return fmt.Errorf("nlb %s: no node %d (it has %d)", lb.cfg.Region, i+1, len(lb.nodeAddrs))
 	}
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	if lb.nodes[i] == nil {
+	if lb.down[i] || lb.ctx.Err() != nil {
 		return nil
 	}
-	err := lb.nodes[i].Close()
-	lb.nodes[i] = nil
-	if i < len(lb.tlsNodes) && lb.tlsNodes[i] != nil {
-		err = errors.Join(err, lb.tlsNodes[i].Close())
-		lb.tlsNodes[i] = nil
+	lb.down[i] = true
+	var errs []error
+	for _, ln := range lb.listenersOf(i) {
+		if err := ln.pause(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	err = errors.Join(err, lb.aliasesDown(i))
 	lb.emit(Event{Kind: "node.down", Node: lb.nodeAddrs[i]})
-	return err
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nlb %s: taking node %s down: %w", lb.cfg.Region, lb.nodeAddrs[i], err)
+	}
+	return nil
 }
 
-// NodeUp starts node i again on its address.
+// NodeUp makes node i accept again, on the same sockets.
 func (lb *LB) NodeUp(i int) error {
 	if i < 0 || i >= len(lb.nodeAddrs) {
 		return fmt.Errorf("nlb %s: no node %d (it has %d)", lb.cfg.Region, i+1, len(lb.nodeAddrs))
 	}
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	if lb.nodes[i] != nil || lb.ctx.Err() != nil {
+	if !lb.down[i] || lb.ctx.Err() != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", lb.nodeAddrs[i])
-	if err != nil {
-		return fmt.Errorf("nlb %s: restarting node %s: %w", lb.cfg.Region, lb.nodeAddrs[i], err)
-	}
-	lb.nodes[i] = ln
-	lb.wg.Add(1)
-	go lb.serve(ln, lb.nodeAddrs[i])
-	if i < len(lb.tlsNodes) {
-		host, _, _ := net.SplitHostPort(lb.nodeAddrs[i])
-		tln, err := lb.listenTLS(net.JoinHostPort(host, strconv.Itoa(lb.cfg.TLSPort)))
-		if err != nil {
-			return err
+	var errs []error
+	for _, ln := range lb.listenersOf(i) {
+		if err := ln.resume(lb, lb.nodeAddrs[i]); err != nil {
+			errs = append(errs, err)
 		}
-		lb.tlsNodes[i] = tln
-		lb.wg.Add(1)
-		go lb.serve(tln, lb.nodeAddrs[i])
 	}
-	if err := lb.aliasesUp(i); err != nil {
-		return err
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nlb %s: bringing node %s up: %w", lb.cfg.Region, lb.nodeAddrs[i], err)
 	}
+	lb.down[i] = false
 	lb.emit(Event{Kind: "node.up", Node: lb.nodeAddrs[i]})
 	return nil
+}
+
+// listenersOf are node i's listeners: its plain one and its TLS one, and
+// those of its aliases.
+func (lb *LB) listenersOf(i int) []*nodeListener {
+	ls := []*nodeListener{lb.nodes[i]}
+	if i < len(lb.tlsNodes) {
+		ls = append(ls, lb.tlsNodes[i])
+	}
+	return append(ls, lb.aliasListeners(i)...)
 }
 
 // Port is the port every node listens on.
@@ -457,15 +438,9 @@ func (lb *LB) Close() error {
 		lb.cancel()
 		var errs []error
 		lb.mu.Lock()
-		for _, lns := range append([][]net.Listener{lb.nodes, lb.tlsNodes}, append(lb.aliases, lb.tlsAliases...)...) {
-			for i, ln := range lns {
-				if ln != nil {
-					if err := ln.Close(); err != nil {
-						errs = append(errs, err)
-					}
-					lns[i] = nil
-				}
-			}
+		errs = append(errs, closeAll(lb.nodes), closeAll(lb.tlsNodes))
+		for i := range lb.nodes {
+			errs = append(errs, closeAll(lb.aliasListeners(i)))
 		}
 		for p := range lb.conns {
 			p.client.Close()

@@ -1,6 +1,7 @@
 package nlb_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/links/linkstest"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/nlb/nlbtest"
+	"github.com/faultline-dev/faultline/targets/tlsca"
 )
 
 // fast checks keep the tests short: interval 80 ms, timeout 60 ms.
@@ -86,12 +88,12 @@ func TestForwardsRoundRobinOnSharedPort(t *testing.T) {
 	}
 }
 
-// trailingRun is the length of the run of health-check results equal to ok
-// that ends evs (the run that made the last state change).
+// trailingRun is the length of the run of counted health-check results
+// equal to ok that ends evs (the run that made the last state change).
 func trailingRun(evs []nlb.Event, addr string, ok bool) int {
 	run := 0
 	for _, e := range evs {
-		if e.Kind != "hc.result" || e.Target != addr {
+		if e.Kind != "hc.result" || e.Target != addr || e.Discarded {
 			continue
 		}
 		if e.OK == ok {
@@ -207,13 +209,31 @@ func TestFailOpenWhenNoTargetIsHealthy(t *testing.T) {
 func TestDataLinkDownResetsNewConnections(t *testing.T) {
 	a := linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
-	lb.DataLink(a).Down()
-	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); err == nil {
-		t.Fatal("a connection went through a downed data link")
+	link := lb.DataLink(a)
+	addr := link.Addr()
+	if err := link.Down(); err != nil {
+		t.Fatal(err)
 	}
-	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "conn.failed" && e.Target == a })
+	// The client sees what a refused data path gives it: the node accepted,
+	// then reset its connection.
+	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("through a downed data link: %v; want the connection reset", err)
+	}
+	evs := rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "conn.failed" && e.Target == a })
+	if e := evs[len(evs)-1]; !strings.Contains(e.Detail, "connection refused") || e.Client == "" {
+		t.Errorf("conn.failed %+v: want the refusal in its detail and the client's address", e)
+	}
 	// Health checks use their own link: the target stays healthy.
 	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
+	if err := link.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if link.Addr() != addr {
+		t.Errorf("the data link moved from %s to %s", addr, link.Addr())
+	}
+	if err := roundTrip(t, lb.NodeAddrs()[0], "y"); err != nil {
+		t.Errorf("after the link came up: %v", err)
+	}
 }
 
 func TestBadConfig(t *testing.T) {
@@ -311,17 +331,32 @@ func TestNodeDownAndUp(t *testing.T) {
 }
 
 // A target that turns healthy refuses data for the propagation delay, then
-// serves: health passed before the data path worked.
+// serves: health passed before the data path worked. What is checked holds
+// however late the test runs: a connection made wholly within the delay is
+// refused, the data link stays down for the delay at least, then serves.
 func TestPropagationDelay(t *testing.T) {
 	a := linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a}, HealthCheck: fast})
-	lb.SetPropagationDelay(500 * time.Millisecond)
-	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
-	rec.WaitFor(t, time.Second, func(e nlb.Event) bool { return e.Kind == "target.propagating" })
-	if err := roundTrip(t, lb.NodeAddrs()[0], "x"); err == nil {
-		t.Error("a connection went through while the data path had not propagated")
+	const delay = 500 * time.Millisecond
+	lb.SetPropagationDelay(delay)
+	rec.WaitFor(t, 10*time.Second, becomes(a, nlb.StateHealthy))
+	evs := rec.WaitFor(t, 5*time.Second, func(e nlb.Event) bool { return e.Kind == "target.propagating" })
+	began := evs[len(evs)-1].Time // the data link went down just before
+	err := roundTrip(t, lb.NodeAddrs()[0], "x")
+	if within := time.Since(began); within < delay && err == nil {
+		t.Errorf("a connection went through %s into the %s the data path had not propagated", within, delay)
 	}
-	time.Sleep(700 * time.Millisecond)
+	link := lb.DataLink(a)
+	deadline := began.Add(delay + 10*time.Second)
+	for link.IsDown() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the data link is still down %s after the propagation began", time.Since(began))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if up := time.Since(began); up < delay {
+		t.Errorf("the data link came up %s after the propagation began, before the %s delay", up, delay)
+	}
 	if err := roundTrip(t, lb.NodeAddrs()[0], "y"); err != nil {
 		t.Errorf("after the propagation delay: %v", err)
 	}
@@ -485,4 +520,197 @@ func TestDeregistrationDrains(t *testing.T) {
 	if _, err := io.ReadFull(toA, make([]byte, 1)); err == nil {
 		t.Error("the drained target's connection is still open after the delay")
 	}
+}
+
+// A node goes down and comes back three times on the same sockets: while
+// down its plain and TLS ports refuse connections and stay its own (no other
+// listener can bind them, so coming back cannot fail for want of them) and
+// a connection it carried goes on; after each up both accept again, on the
+// same ports, served by a restarted accept goroutine. Nothing leaks.
+func TestNodeDownKeepsItsPortsAndComesBack(t *testing.T) {
+	a := linkstest.Echo(t)
+	ca, err := tlsca.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	cert, err := ca.Issue("node.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := net.Listen("tcp", "127.0.1.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsPort := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	hub := links.NewHub()
+	defer hub.Close()
+	rec := &nlbtest.Recorder{}
+	lb, err := nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a},
+		Links: hub, HealthCheck: fast, Observer: rec.Add, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPort: tlsPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	nodes := lb.NodeAddrs()
+	plain, overTLS := nodes[0], net.JoinHostPort("127.0.1.1", strconv.Itoa(tlsPort))
+	tlsTrip := func() error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", overTLS, &tls.Config{RootCAs: ca.Pool(), ServerName: "node.test"})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("s")); err != nil {
+			return err
+		}
+		_, err = io.ReadFull(c, make([]byte, 1))
+		return err
+	}
+	held, err := net.Dial("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	heldTrip := func() error {
+		held.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := held.Write([]byte("h")); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(held, make([]byte, 1))
+		return err
+	}
+	if err := heldTrip(); err != nil { // carried, not waiting in the accept queue
+		t.Fatal(err)
+	}
+	const cycles = 3
+	for cycle := 1; cycle <= cycles; cycle++ {
+		for range 2 { // idempotent
+			if err := lb.NodeDown(0); err != nil {
+				t.Fatalf("cycle %d: %v", cycle, err)
+			}
+		}
+		for _, addr := range []string{plain, overTLS} {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+				if c != nil {
+					c.Close()
+				}
+				t.Errorf("cycle %d: connecting to %s while the node is down: %v; want connection refused", cycle, addr, err)
+			}
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				ln.Close()
+				t.Errorf("cycle %d: another listener bound %s while the node was down", cycle, addr)
+			}
+		}
+		if err := heldTrip(); err != nil {
+			t.Errorf("cycle %d: a connection the node carried: %v; want it to go on", cycle, err)
+		}
+		if err := roundTrip(t, nodes[1], "o"); err != nil {
+			t.Errorf("cycle %d: the other node while node 1 is down: %v", cycle, err)
+		}
+		for range 2 {
+			if err := lb.NodeUp(0); err != nil {
+				t.Fatalf("cycle %d: %v", cycle, err)
+			}
+		}
+		if got := lb.NodeAddrs(); got[0] != plain {
+			t.Errorf("cycle %d: node 1 at %s after up, want %s", cycle, got[0], plain)
+		}
+		for j := range 3 { // several: the accept goroutine loops again
+			if err := roundTrip(t, plain, "p"); err != nil {
+				t.Errorf("cycle %d: plain connection %d after up: %v", cycle, j, err)
+			}
+			if err := tlsTrip(); err != nil {
+				t.Errorf("cycle %d: TLS connection %d after up: %v", cycle, j, err)
+			}
+		}
+	}
+	downs, ups := 0, 0
+	for _, e := range rec.Events() {
+		switch e.Kind {
+		case "node.down":
+			downs++
+		case "node.up":
+			ups++
+		}
+	}
+	if downs != cycles || ups != cycles {
+		t.Errorf("%d node.down and %d node.up events, want %d each", downs, ups, cycles)
+	}
+	held.Close()
+	lb.Close()
+	hub.Close()
+}
+
+// A check whose timer ran later than the check's timeout is discarded: it
+// is reported with its lag and Discarded, and does not count towards the
+// thresholds. Every check of a target that fails them is made late here (its
+// due time moved into the past) until the hook lets go: the target stays
+// initial through more discarded failures than the threshold, then turns
+// unhealthy after exactly UnhealthyThreshold counted ones.
+func TestLateChecksAreDiscarded(t *testing.T) {
+	late := 3 * fast.Timeout
+	var making atomic.Bool
+	making.Store(true)
+	restore := nlb.SetDueHook(func(_ string, due time.Time) time.Time {
+		if making.Load() {
+			return due.Add(-late)
+		}
+		return due
+	})
+	t.Cleanup(restore)    // after the load balancer's Close, which nlbtest registers later
+	gone := closedPort(t) // the health link accepts, then finds nothing behind: every check fails
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{gone}, HealthCheck: fast})
+	discarded := func(evs []nlb.Event) []nlb.Event {
+		var out []nlb.Event
+		for _, e := range evs {
+			if e.Kind == "hc.result" && e.Discarded {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	want := fast.UnhealthyThreshold + 2
+	deadline := time.Now().Add(5 * time.Second)
+	for len(discarded(rec.Events())) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d discarded checks within 5 s, want %d: %+v", len(discarded(rec.Events())), want, rec.Events())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	evs := rec.Events()
+	for _, e := range evs {
+		if e.Kind == "target.state" {
+			t.Fatalf("the target changed state on discarded checks: %+v", e)
+		}
+		if e.Kind == "hc.result" && (!e.Discarded || e.OK || e.Lag < late) {
+			t.Errorf("check %+v while every check was made %s late: want a failed, discarded check with its lag", e, late)
+		}
+	}
+	if st := lb.Targets()[0]; st.State != nlb.StateInitial || st.ConsecFail != 0 {
+		t.Errorf("after %d discarded failures: %+v; want initial, no failure counted", len(discarded(evs)), st)
+	}
+	making.Store(false)
+	evs = rec.WaitFor(t, 5*time.Second, becomes(gone, nlb.StateUnhealthy))
+	if n := trailingRun(evs, gone, false); n != fast.UnhealthyThreshold {
+		t.Errorf("unhealthy after %d counted failures, want exactly %d", n, fast.UnhealthyThreshold)
+	}
+	for _, e := range evs {
+		if e.Kind == "hc.result" && !e.Discarded && e.Lag > fast.Timeout {
+			t.Errorf("check %+v counted with a lag beyond the timeout %s", e, fast.Timeout)
+		}
+	}
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

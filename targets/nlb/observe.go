@@ -109,10 +109,10 @@ func (ex *exchange) emit(p pendingRequest, ok bool, detail string) {
 }
 
 // listenTLS binds a node's TLS listener.
-func (lb *LB) listenTLS(addr string) (net.Listener, error) {
+func (lb *LB) listenTLS(addr string) (*nodeListener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("nlb %s: TLS listener: %w", lb.cfg.Region, err)
 	}
-	return tls.NewListener(ln, lb.cfg.TLS), nil
+	return newNodeListener(ln.(*net.TCPListener), tls.NewListener(ln, lb.cfg.TLS)), nil
 }
