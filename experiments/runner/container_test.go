@@ -37,15 +37,22 @@ func TestContainerFlagshipWithContainerizedClient(t *testing.T) {
 		t.Fatalf("run broke: %v", res.Err)
 	}
 	s := res.Summary
+	if s.Harness.Starved {
+		if s.Verdict != measure.Invalid {
+			t.Errorf("the harness was starved (%q) but the verdict is %s", s.Harness.Reasons, s.Verdict)
+		}
+		t.Logf("the harness was starved: %q; the numbers are not checked", s.Harness.Reasons)
+		return
+	}
 	if s.Verdict != measure.Pass {
-		t.Errorf("verdict = %s, want pass (the flagship unchanged); assertions %+v", s.Verdict, s.Assertions)
+		t.Errorf("verdict = %s, want pass (the flagship unchanged); %q", s.Verdict, s.Reasons)
 	}
 	a := clientReport(t, s, "app")
 	if a.Requests < 100 {
 		t.Fatalf("the application reported %d requests; want about 240", a.Requests)
 	}
 	if a.Metrics.FailoverMS == nil || *a.Metrics.FailoverMS >= 2000 {
-		t.Errorf("app failover_ms = %v; want it measured from its JSON lines, below 2000", a.Metrics.FailoverMS)
+		t.Errorf("app failover_ms = %s; want it measured from its JSON lines, below 2000", val(a.Metrics.FailoverMS))
 	}
 	if a.ErrorClasses["dns-notfound"] == 0 {
 		t.Errorf("app error classes = %v; want dns-notfound, as its text reported", a.ErrorClasses)
