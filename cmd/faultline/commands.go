@@ -50,9 +50,11 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(err.Error(), exitUsage)
 			}
-			if done, err := enterSandbox(exp); done {
+			done, cleanup, err := enterSandbox(exp)
+			if done {
 				return err
 			}
+			defer cleanup()
 			opts := runner.Options{OutDir: c.String("out"), Progress: os.Stderr}
 			if opts.OutDir == "" {
 				opts.OutDir = filepath.Join("out", exp.Name)
@@ -457,27 +459,33 @@ func schemaCommand() *cli.Command {
 
 // enterSandbox runs the command again inside faultline's sandbox when the
 // experiment has clients that are commands (done is then true and err
-// carries the sandboxed run's exit status); inside, it readies the sandbox.
-func enterSandbox(exp *spec.Experiment) (done bool, err error) {
+// carries the sandboxed run's exit status); inside, it readies the sandbox,
+// and cleanup removes the sandbox's files when the run is over. (Not
+// before: a command's own resolv.conf is mounted over the sandbox's, which
+// cannot be done once the file under it is deleted.)
+func enterSandbox(exp *spec.Experiment) (done bool, cleanup func(), err error) {
+	cleanup = func() {}
 	if !runner.NeedsSandbox(exp) {
-		return false, nil
+		return false, cleanup, nil
 	}
 	if !sandbox.Inside() {
 		code, err := sandbox.Reexec(os.Args[1:])
 		if err != nil {
-			return true, cli.Exit(err.Error(), exitBrokenRun)
+			return true, cleanup, cli.Exit(err.Error(), exitBrokenRun)
 		}
 		if code != 0 {
-			return true, cli.Exit("", code)
+			return true, cleanup, cli.Exit("", code)
 		}
-		return true, nil
+		return true, cleanup, nil
 	}
 	dir, err := os.MkdirTemp("", "faultline-sandbox-")
 	if err != nil {
-		return true, cli.Exit(err.Error(), exitBrokenRun)
+		return true, cleanup, cli.Exit(err.Error(), exitBrokenRun)
 	}
+	cleanup = func() { os.RemoveAll(dir) }
 	if err := sandbox.Prepare(dir, runner.AppDNS); err != nil {
-		return true, cli.Exit(err.Error(), exitBrokenRun)
+		cleanup()
+		return true, cleanup, cli.Exit(err.Error(), exitBrokenRun)
 	}
-	return false, nil
+	return false, cleanup, nil
 }

@@ -173,11 +173,20 @@ schedule:
     - {kind: dns.empty, target: dynamodb.us-east-1.amazonaws.com, start: 1s, duration: 20s}
 `), 0o644)
 	out := filepath.Join(dir, "out")
+	tmp := t.TempDir() // the run's own temporary files go here, and must be gone after it
 	cmd := exec.Command(binary, "run", "--out", out, exp)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	err := interruptWhenApplied(t, cmd, nil)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("exit = %v; want 3", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the run left %v in its TMPDIR", names)
 	}
 	journal, _ := os.ReadFile(filepath.Join(out, "journal.jsonl"))
 	if !strings.Contains(string(journal), `"type":"fault.healed"`) || !strings.Contains(string(journal), `"status":"incomplete"`) {

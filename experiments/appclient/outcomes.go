@@ -3,6 +3,7 @@ package appclient
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,7 @@ func (o outcomes) scan(stream string, r io.Reader) {
 // line handles one line of stream.
 func (o outcomes) line(stream string, line []byte) {
 	trimmed := bytes.TrimSpace(line)
-	meant := stream == "events" && len(trimmed) > 0 || stream == "stdout" && len(trimmed) > 0 && trimmed[0] == '{'
+	meant := stream == "events" && len(trimmed) > 0 || stream == "stdout" && len(trimmed) > 0 && trimmed[0] == '{' && !structuredLog(trimmed)
 	if !meant {
 		o.tail.add(string(line))
 		if o.output != nil {
@@ -94,6 +95,26 @@ func (o outcomes) line(stream string, line []byte) {
 		err = fmt.Errorf("%w; on the events pipe every line is an outcome", err)
 	}
 	o.reject(stream, string(line), err)
+}
+
+// outcomeKeys are the fields only an outcome line has (and the names a
+// near miss uses for them): a JSON object on stdout with none of them is the
+// application's structured logging (Go's slog, pino, bunyan, structlog all
+// write "time" and "msg"), not an outcome that broke the schema.
+var outcomeKeys = []string{"operation", "op", "ok", "region", "latency_ms", "latency"}
+
+// structuredLog: a valid JSON object with none of the outcome's fields.
+func structuredLog(line []byte) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) != nil {
+		return false // broken JSON that starts with '{' is a broken outcome
+	}
+	for _, k := range outcomeKeys {
+		if _, ok := fields[k]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // readLine reads one line without its end; a line longer than max comes

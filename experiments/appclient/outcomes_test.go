@@ -106,7 +106,7 @@ func TestRejectedLinesKeepTheirTextTwentyTimes(t *testing.T) {
 	o := r.outcomes("chatty")
 	var lines []string
 	for i := range 30 {
-		lines = append(lines, fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 400)))
+		lines = append(lines, fmt.Sprintf(`{"n":%d,"op":"GetItem","pad":"%s"}`, i, strings.Repeat("x", 400)))
 	}
 	o.scan("stdout", strings.NewReader(strings.Join(lines, "\n")))
 	rejected := r.of(journal.OutcomeRejected)
@@ -169,5 +169,21 @@ func TestReadLine(t *testing.T) {
 		if string(line) != want.line || tooLong != want.tooLong || (err != nil) != want.end {
 			t.Errorf("readLine = %q, %v, %v; want %q, %v, end %v", line, tooLong, err, want.line, want.tooLong, want.end)
 		}
+	}
+}
+
+// Structured logging on stdout (Go's slog, pino, structlog) is logging: a
+// JSON object with none of an outcome's fields is not a rejected outcome.
+func TestStructuredLoggingIsNotRejected(t *testing.T) {
+	r := newRecorder()
+	o := r.outcomes("app")
+	o.scan("stdout", strings.NewReader(strings.Join([]string{
+		`{"time":"2026-12-02T05:00:00Z","level":"INFO","msg":"listening","port":8080}`,
+		`{"level":30,"time":1796187121883,"pid":7,"hostname":"h","msg":"request done"}`,
+		`{"event":"retrying","timestamp":"2026-12-02T05:00:00Z","level":"warning"}`,
+		`{"t":1796187121883,"op":"GetItem"}`, // a near miss of the schema: an outcome, rejected
+	}, "\n")))
+	if got := r.of(journal.OutcomeRejected); len(got) != 1 || !strings.Contains(got[0].Line, `"op"`) {
+		t.Errorf("rejected %+v; want only the near miss", got)
 	}
 }

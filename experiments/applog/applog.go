@@ -155,7 +155,13 @@ func has(fields map[string]json.RawMessage) string {
 }
 
 // jsonReason is encoding/json's complaint without its package prefix.
-func jsonReason(err error) string { return strings.TrimPrefix(err.Error(), "json: ") }
+func jsonReason(err error) string {
+	r := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.Contains(r, "after top-level value") {
+		r += ": more than one JSON object on one line? write each outcome on a line of its own, ending in a newline (and flush it)"
+	}
+	return r
+}
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 

@@ -80,14 +80,3 @@ func unmeasured(c ClientReport, view, viewsMeasured bool) string {
 	}
 	return ""
 }
-
-// noRequests: the assertion's client reported no request, so whatever the
-// assertion says, it measured nothing.
-func noRequests(a AssertionOutcome, clients []ClientReport) bool {
-	for _, c := range clients {
-		if c.Name == a.Client {
-			return c.Requests == 0
-		}
-	}
-	return false
-}

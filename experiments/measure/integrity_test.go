@@ -119,3 +119,53 @@ func TestRunEndInvalidIsTheVerdict(t *testing.T) {
 		t.Errorf("verdict %s, reasons %q", s.Verdict, s.Reasons)
 	}
 }
+
+// A gate on how a client failed over from a fault that never reached it
+// (pooled connections, a client pinned to another region) measured nothing:
+// its failover_ms is not 0 but null, and the run is invalid, not a pass.
+func TestGateOnAClientTheFaultDidNotReach(t *testing.T) {
+	pooled := j{}.client("pooled", "us-east-1", "127.0.0.11").fault("f1", "dns.empty", "x.", 1000, f(2000)).
+		reqs("pooled", 0, "..............................")
+	s := run(pooled, "pooled: failover_ms < 2000", "pooled: availability > 0.9")
+	m := s.Clients[0].Metrics
+	if m.FaultReached || m.FailoverMS != nil || m.DetectMS != nil || m.RecoverMS != nil {
+		t.Errorf("reached %v, detect %s, failover %s, recover %s; want not reached and all null", m.FaultReached, str(m.DetectMS), str(m.FailoverMS), str(m.RecoverMS))
+	}
+	if s.Verdict != Invalid || !strings.Contains(strings.Join(s.Reasons, " "), "the fault did not reach pooled") {
+		t.Errorf("verdict %s, reasons %q; want invalid: the gate measured nothing", s.Verdict, s.Reasons)
+	}
+	if a := s.Assertions[1]; !a.Pass || a.Unmeasured != "" {
+		t.Errorf("availability over the run was measured: %+v", a)
+	}
+}
+
+// Stock boto3 rides out a DNS fault with one call that stalls through all of
+// it: no request failed, but none was served while the fault was applied
+// either. That is not a failover in 0 ms: failover_ms is null.
+func TestAStallIsNotAFailover(t *testing.T) {
+	ev := j{}.client("boto3", "us-east-1", "127.0.0.11").fault("f1", "dns.empty", "x.", 1000, f(6000)).
+		reqs("boto3", 0, "..........").req("boto3", "us-east-1", 1000, 6400, true, "")
+	for i := 0; i < 10; i++ {
+		ev = ev.req("boto3", "us-east-1", 7500+float64(i*100), 5, true, "")
+	}
+	m := metricsOf(t, ev, 5)
+	eq(t, "detect_ms", m.DetectMS, nil)
+	eq(t, "failover_ms", m.FailoverMS, nil)
+}
+
+func TestSilenceIsExplainedByView(t *testing.T) {
+	for name, want := range map[string]string{
+		"orders.probe":  "its health URL never answered 2xx",
+		"orders.server": "the nodes carried no request of orders",
+		"orders":        "no outcome line of its was accepted",
+	} {
+		ev := j{}.app(name)
+		if name != "orders" {
+			ev = j{}.app("orders").app(name).reqs("orders", 0, ".....")
+		}
+		s := run(ev, name+": availability > 0.5")
+		if got := strings.Join(s.Reasons, " "); s.Verdict != Invalid || !strings.Contains(got, want) {
+			t.Errorf("%s: verdict %s, reasons %q; want invalid saying %q", name, s.Verdict, got, want)
+		}
+	}
+}

@@ -234,10 +234,19 @@ func ForClient(events []journal.Event, c ClientInfo, f *FaultWindow, k int) Metr
 	}
 	m.DNSQueriesInFault = dnsQueriesShaped(events, c, f)
 	m.FaultReached = reached(events, reqs, c, f, m.DNSQueriesInFault)
+	if !m.FaultReached {
+		// Nothing shows the fault touched the client: how fast it noticed,
+		// failed over and recovered from it measured nothing.
+		return m
+	}
 	m.DetectMS, m.FailoverMS = detectAndFailover(c, reqs, f, k)
 	m.RecoverMS = recoverTime(c, reqs, f, k)
 	return m
 }
+
+// FaultMetrics are the metrics relative to a fault: they measure nothing
+// for a client the fault did not reach.
+var FaultMetrics = []string{"detect_ms", "failover_ms", "recover_ms"}
 
 // windowMetrics are the metrics any set of requests has: counts,
 // availability and latency percentiles.
@@ -276,14 +285,16 @@ func windowMetrics(c ClientInfo, reqs []journal.Event) Metrics {
 // start; failover is the first success of the first run of k consecutive
 // served requests after it, minus the fault start, provided that success
 // came while the fault was still applied. No request failed: detect null,
-// failover 0 — but only when requests met the fault's window at all; with
-// none there, both are null (nothing was measured).
+// and failover 0 only if the client went on serving while the fault was
+// applied (a request served inside its window); a client that served
+// nothing then (it sent nothing, or one call stalled through the whole
+// fault) did not fail over: null.
 func detectAndFailover(c ClientInfo, reqs []journal.Event, f *FaultWindow, k int) (detect, failover *float64) {
-	first, inWindow := -1, false
+	first, servedInWindow := -1, false
 	for i, r := range reqs {
 		known := c.knownAt(r)
-		if f.overlaps(r.T, known) {
-			inWindow = true
+		if c.served(r) && known >= f.StartMS && (f.EndMS == nil || known <= *f.EndMS) {
+			servedInWindow = true
 		}
 		if known >= f.StartMS && !c.served(r) && (f.EndMS == nil || r.T < *f.EndMS) {
 			first = i
@@ -291,7 +302,7 @@ func detectAndFailover(c ClientInfo, reqs []journal.Event, f *FaultWindow, k int
 		}
 	}
 	if first < 0 {
-		if !inWindow {
+		if !servedInWindow {
 			return nil, nil
 		}
 		return nil, ptr(0)

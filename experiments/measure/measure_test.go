@@ -3,6 +3,7 @@ package measure
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
@@ -57,6 +58,12 @@ func metricsOf(t *testing.T, events j, k int) Metrics {
 	var w *FaultWindow
 	if len(ws) > 0 {
 		w = &ws[0]
+		// These tests are about the definitions: the fault reached the
+		// client (one of its answers was shaped), unless the test says
+		// otherwise with DNS events of its own. Reach has tests of its own.
+		if !slices.ContainsFunc(events, func(e journal.Event) bool { return e.Type == journal.DNSQuery }) {
+			events = append(events, journal.Event{T: w.StartMS, Type: journal.DNSQuery, Addr: cs[0].SourceIP + ":1", Fault: w.ID, QType: "A"})
+		}
 	}
 	return ForClient(events, cs[0], w, k)
 }

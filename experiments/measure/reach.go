@@ -15,12 +15,20 @@ func reached(events []journal.Event, reqs []journal.Event, c ClientInfo, f *Faul
 	case ReachDNS, ReachDNSEmpty:
 		return dnsShaped > 0
 	case ReachNode:
-		return refusedAtNode(events, c, f) || failedPastDNS(reqs, f, "connect-refused")
+		return refusedAtNode(events, c, f) || (trusted(c) && failedPastDNS(reqs, f, "connect-refused"))
 	case ReachHealth:
-		return connFailed(events, c, f) || failedPastDNS(reqs, f, "") || answerChanges(events, c, f) > 0
+		return connFailed(events, c, f) || (trusted(c) && failedPastDNS(reqs, f, "")) || answerChanges(events, c, f) > 0
 	default: // ReachRegion: the region's links carry every connection through its nodes
-		return connectionsMet(events, c, f) || carriedPastDNS(reqs, f)
+		return connectionsMet(events, c, f) || (trusted(c) && carriedPastDNS(reqs, f))
 	}
+}
+
+// trusted: the client's requests are faultline's own record of what went
+// on the wire (a reference client's, or what the nodes saw of an
+// application: NAME.server). An application's own lines are its word, not
+// evidence: that a fault touched it must show at the nodes or in its DNS.
+func trusted(c ClientInfo) bool {
+	return c.Strategy != "app" || strings.HasSuffix(c.Name, ".server")
 }
 
 // clientEvent: a connection event of c's (an application's views share its

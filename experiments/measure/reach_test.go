@@ -42,7 +42,9 @@ func TestReachMeansTouched(t *testing.T) {
 		{"link: another region's connection", app.regionFault("f1", "link.down", ReachRegion, "us-east-1", 1000, 2000).conn(journal.ConnAccepted, "orders", "us-west-2", 1500), "orders", false},
 		{"link: a connection before the fault", app.regionFault("f1", "link.down", ReachRegion, "us-east-1", 1000, 2000).conn(journal.ConnAccepted, "orders", "us-east-1", 900), "orders", false},
 		{"link: requests that never got past DNS", app.regionFault("f1", "link.down", ReachRegion, "us-east-1", 1000, 2000).reqs("orders", 0, "..........xxxxxxxxxx"), "orders", false},
-		{"link: a request carried in the window", app.regionFault("f1", "link.latency", ReachRegion, "us-east-1", 1000, 2000).reqs("orders", 0, "..............."), "orders", true},
+		{"link: a reference client's request carried in the window", j{}.client("c", "us-east-1", "127.0.0.11").regionFault("f1", "link.latency", ReachRegion, "us-east-1", 1000, 2000).reqs("c", 0, "..............."), "c", true},
+		{"link: an application's own word is not evidence", app.regionFault("f1", "link.down", ReachRegion, "us-east-1", 1000, 2000).reqs("orders", 0, "..............."), "orders", false},
+		{"link: what the nodes saw of it is", app.regionFault("f1", "link.latency", ReachRegion, "us-east-1", 1000, 2000).reqs("orders.server", 0, "..............."), "orders.server", true},
 		// node down: only an attempt at that node counts, not a pooled connection carrying on.
 		{"node: requests on a pooled connection", app.regionFault("f1", "nlb.node-down", ReachNode, "us-east-1", 1000, 2000).reqs("orders", 0, "..............."), "orders", false},
 		{"node: an attempt refused at the node", app.regionFault("f1", "nlb.node-down", ReachNode, "us-east-1", 1000, 2000).

@@ -2,6 +2,7 @@ package measure
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,6 +88,10 @@ type AssertionOutcome struct {
 	Value  *float64 `json:"value"`
 	Pass   bool     `json:"pass"`
 	Note   string   `json:"note,omitempty"`
+	// Unmeasured says why the assertion measured nothing, whatever its
+	// value: the client reported no request, or the fault never reached it.
+	// The run is then invalid.
+	Unmeasured string `json:"unmeasured,omitempty"`
 }
 
 // SteadyOutcome is one steady-state check of one client in one window.
@@ -113,7 +118,28 @@ func SteadyMetric(metric string) bool {
 }
 
 // NotReached is the warning every report shows for a client the fault never touched.
-const NotReached = "fault did not reach this client: none of its DNS answers was changed by the fault, and none of its connections or requests met it, so its metrics prove nothing about it"
+const NotReached = "fault did not reach this client: " + notReachedWhy + ", so its metrics prove nothing about it"
+
+const notReachedWhy = "none of its DNS answers was changed by the fault, and none of its connections or requests met it (pooled connections outlive a DNS fault; pair it with a link.down to close them)"
+
+// silence says why a client has no request, in its own terms.
+func silence(c ClientInfo) string {
+	switch {
+	case strings.HasSuffix(c.Name, ".probe"):
+		return "has no successful probe: its health URL never answered 2xx (probes count from the first success)"
+	case strings.HasSuffix(c.Name, ".server"):
+		return "was seen by nobody: the nodes carried no request of " + c.Base() + " and no DNS answer for it was shaped"
+	case c.Strategy == "app":
+		return "reported no request: no outcome line of its was accepted (an application that writes none is measured by " + c.Name + ".server, or " + c.Name + ".probe with a health URL)"
+	}
+	return "sent no request"
+}
+
+// hasFault: the run has the fault an assertion is relative to ("" is the
+// first); without it, a fault metric is simply null.
+func hasFault(id string, windows []FaultWindow) bool {
+	return slices.ContainsFunc(windows, func(w FaultWindow) bool { return id == "" || w.ID == id })
+}
 
 // Summarize computes the summary of a journal: the whole report is a pure
 // function of the events.
@@ -177,7 +203,7 @@ func Summarize(events []journal.Event) Summary {
 		}
 	}
 	for _, a := range asserts {
-		s.Assertions = append(s.Assertions, evaluate(a, clients, metricsFor)...)
+		s.Assertions = append(s.Assertions, evaluate(a, clients, windows, metricsFor)...)
 	}
 	s.SteadyState = steadyOutcomes(events, steady, clients, windows, s.DurationMS)
 	s.Harness = harnessLag(events, clients)
@@ -217,8 +243,8 @@ func verdict(s Summary, unmeasured []string) (string, []string) {
 	}
 	for _, a := range s.Assertions {
 		switch {
-		case noRequests(a, s.Clients):
-			invalid = append(invalid, fmt.Sprintf("assertion %s: %s measured nothing: %s reported no request (an application that prints no outcome lines is measured by NAME.server or NAME.probe)", a.Client, a.Expr, a.Client))
+		case a.Unmeasured != "":
+			invalid = append(invalid, fmt.Sprintf("assertion %s: %s measured nothing: %s", a.Client, a.Expr, a.Unmeasured))
 		case !a.Pass:
 			failed = append(failed, fmt.Sprintf("assertion failed: %s: %s (value %s)", a.Client, a.Expr, valueText(a.Value)))
 		}
@@ -297,7 +323,7 @@ func windowsAfterFirst(ws []FaultWindow) []FaultWindow {
 	return ws[1:]
 }
 
-func evaluate(a journal.Event, clients []ClientInfo, metricsFor func(ClientInfo, string) Metrics) []AssertionOutcome {
+func evaluate(a journal.Event, clients []ClientInfo, windows []FaultWindow, metricsFor func(ClientInfo, string) Metrics) []AssertionOutcome {
 	expr, err := ParseExpr(a.Expr)
 	if err != nil {
 		return []AssertionOutcome{{Client: a.Client, Expr: a.Expr, Fault: a.Fault, Note: err.Error()}}
@@ -309,10 +335,20 @@ func evaluate(a journal.Event, clients []ClientInfo, metricsFor func(ClientInfo,
 		}
 		// One run is one trial: an aggregation of one value is that value.
 		o := AssertionOutcome{Client: c.Name, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault}
-		if v, ok := metricsFor(c, a.Fault).Value(expr.Metric); ok {
+		m := metricsFor(c, a.Fault)
+		if v, ok := m.Value(expr.Metric); ok {
 			o.Value, o.Pass = &v, expr.Holds(v)
 		} else {
 			o.Note = expr.Metric + " is null for this client, so the assertion cannot hold"
+		}
+		switch {
+		case m.Requests == 0:
+			o.Unmeasured = c.Name + " " + silence(c)
+		case slices.Contains(FaultMetrics, expr.Metric) && !m.FaultReached && hasFault(a.Fault, windows):
+			o.Unmeasured = "the fault did not reach " + c.Name + " (" + notReachedWhy + "): how it noticed, failed over or recovered from it was not measured"
+		}
+		if o.Unmeasured != "" {
+			o.Pass, o.Note = false, o.Unmeasured
 		}
 		out = append(out, o)
 	}
