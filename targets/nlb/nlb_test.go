@@ -3,6 +3,7 @@ package nlb_test
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -538,21 +539,26 @@ func TestNodeDownKeepsItsPortsAndComesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	free, err := net.Listen("tcp", "127.0.1.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsPort := free.Addr().(*net.TCPAddr).Port
-	free.Close()
-
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	hub := links.NewHub()
 	defer hub.Close()
 	rec := &nlbtest.Recorder{}
-	lb, err := nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a},
-		Links: hub, HealthCheck: fast, Observer: rec.Add, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPort: tlsPort})
-	if err != nil {
-		t.Fatal(err)
+	var lb *nlb.LB
+	var tlsPort int
+	for try := 0; lb == nil; try++ {
+		// A free port for the TLS listener, which another process may
+		// take before the load balancer binds it: then another.
+		free, err := net.Listen("tcp", "127.0.1.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsPort = free.Addr().(*net.TCPAddr).Port
+		free.Close()
+		lb, err = nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a},
+			Links: hub, HealthCheck: fast, Observer: rec.Add, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPort: tlsPort})
+		if err != nil && (try == 4 || !errors.Is(err, syscall.EADDRINUSE)) {
+			t.Fatal(err)
+		}
 	}
 	defer lb.Close()
 	nodes := lb.NodeAddrs()
@@ -705,12 +711,22 @@ func TestLateChecksAreDiscarded(t *testing.T) {
 	}
 }
 
-// closedPort is a loopback address nothing listens on.
+// closedPort is a loopback address nothing listens on: connecting is
+// refused. The port stays bound (not listening, without SO_REUSEADDR) until
+// the test ends, so no other process can take it meanwhile, as one could a
+// port merely closed.
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
