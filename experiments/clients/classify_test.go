@@ -219,15 +219,24 @@ func TestRooted(t *testing.T) {
 	}
 }
 
-// closedPort is a loopback address nothing listens on: connecting is refused.
+// closedPort is a loopback address nothing listens on: connecting is
+// refused. The port stays bound (not listening, without SO_REUSEADDR) until
+// the test ends, so no other process can take it meanwhile, as one could a
+// port merely closed.
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 // listen accepts connections on loopback and hands each to serve.

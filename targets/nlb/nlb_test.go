@@ -3,6 +3,7 @@ package nlb_test
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -75,14 +76,21 @@ func TestForwardsRoundRobinOnSharedPort(t *testing.T) {
 			t.Errorf("node %s does not listen on the shared port %d", n, lb.Port())
 		}
 	}
-	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
-	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	settled := max(len(rec.WaitFor(t, 5*time.Second, becomes(a, nlb.StateHealthy))),
+		len(rec.WaitFor(t, 5*time.Second, becomes(b, nlb.StateHealthy))))
 	for i := 0; i < 10; i++ {
 		if err := roundTrip(t, nodes[i%2], "ping"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	evs := rec.Events()
+	for _, e := range evs[settled:] {
+		if e.Kind == "target.state" {
+			// A loaded machine failed a check and moved a target: the
+			// healthy set changed under the round robin.
+			t.Skipf("a target changed state during the round robin (%+v): 5/5 cannot be expected", e)
+		}
+	}
 	if na, nb := count(evs, "conn.accepted", a, false), count(evs, "conn.accepted", b, false); na != 5 || nb != 5 {
 		t.Errorf("connections to a/b = %d/%d, want 5/5 (round robin)", na, nb)
 	}
@@ -146,36 +154,62 @@ func TestThresholdsCountExactly(t *testing.T) {
 func TestUnhealthyTargetIsAvoidedAndItsConnectionsReset(t *testing.T) {
 	a, b := linkstest.Echo(t), linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a, b}, HealthCheck: fast})
-	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
-	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	rec.WaitFor(t, 5*time.Second, becomes(a, nlb.StateHealthy))
+	rec.WaitFor(t, 5*time.Second, becomes(b, nlb.StateHealthy))
 	node := lb.NodeAddrs()[0]
-	// Hold one connection to each target.
-	var held []net.Conn
-	for i := 0; i < 2; i++ {
+	// Hold one connection to each target. Which target a connection went
+	// to is read from its conn.accepted event: on a loaded machine a health
+	// check may fail and change the round robin.
+	held := map[string]net.Conn{}
+	for i := 0; i < 20 && len(held) < 2; i++ {
+		before := len(rec.Events())
 		c, err := net.Dial("tcp", node)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
 		c.Write([]byte("x"))
-		io.ReadFull(c, make([]byte, 1))
-		held = append(held, c)
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		var to string
+		for _, e := range rec.Events()[before:] {
+			if e.Kind == "conn.accepted" {
+				to = e.Target
+			}
+		}
+		if held[to] != nil || to == "" {
+			c.Close()
+			continue
+		}
+		held[to] = c
+		defer c.Close()
+	}
+	if held[a] == nil || held[b] == nil {
+		t.Fatalf("no connection to each target in 20 tries: %v", held)
 	}
 	lb.HealthLink(a).Down()
-	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateUnhealthy))
-	// The connection to a is reset; the one to b lives.
-	reset, alive := 0, 0
-	for _, c := range held {
-		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
-		c.Write([]byte("y"))
-		if _, err := io.ReadFull(c, make([]byte, 1)); err == nil {
-			alive++
-		} else if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
-			reset++
+	rec.WaitFor(t, 5*time.Second, becomes(a, nlb.StateUnhealthy))
+	// b's connection lives, unless a loaded machine failed b's checks too.
+	bSteady := func() bool {
+		for _, e := range rec.Events() {
+			if e.Kind == "target.state" && e.Target == b && e.To != nlb.StateHealthy {
+				return false
+			}
 		}
+		return true
 	}
-	if reset != 1 || alive != 1 {
-		t.Errorf("after a turned unhealthy: %d reset, %d alive; want 1 and 1", reset, alive)
+	alive := func(c net.Conn) error {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		c.Write([]byte("y"))
+		_, err := io.ReadFull(c, make([]byte, 1))
+		return err
+	}
+	if err := alive(held[a]); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+		t.Errorf("the connection to a after a turned unhealthy: %v; want it reset", err)
+	}
+	if err := alive(held[b]); err != nil && bSteady() {
+		t.Errorf("the connection to b, which stayed healthy: %v; want it alive", err)
 	}
 	before := count(rec.Events(), "conn.accepted", a, false)
 	for i := 0; i < 6; i++ {
@@ -183,7 +217,9 @@ func TestUnhealthyTargetIsAvoidedAndItsConnectionsReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if after := count(rec.Events(), "conn.accepted", a, false); after != before {
+	// While b is healthy nothing goes to a (with b unhealthy too, the
+	// load balancer would rightly fail open).
+	if after := count(rec.Events(), "conn.accepted", a, false); after != before && bSteady() {
 		t.Errorf("%d new connections went to the unhealthy target", after-before)
 	}
 }
@@ -475,31 +511,32 @@ func TestHTTPHealthChecks(t *testing.T) {
 func TestDeregistrationDrains(t *testing.T) {
 	a, b := linkstest.Echo(t), linkstest.Echo(t)
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{a, b}, HealthCheck: fast})
-	rec.WaitFor(t, 3*time.Second, becomes(a, nlb.StateHealthy))
-	rec.WaitFor(t, 3*time.Second, becomes(b, nlb.StateHealthy))
+	rec.WaitFor(t, 5*time.Second, becomes(a, nlb.StateHealthy))
+	rec.WaitFor(t, 5*time.Second, becomes(b, nlb.StateHealthy))
 	node := lb.NodeAddrs()[0]
 	var toA net.Conn
-	for i := 0; i < 4 && toA == nil; i++ { // round robin: one of the first two goes to a
+	for i := 0; i < 20 && toA == nil; i++ { // round robin: one of the first two goes to a, unless a check failed
 		c, err := net.Dial("tcp", node)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
 		c.Write([]byte("x"))
 		io.ReadFull(c, make([]byte, 1))
-		if count(rec.Events(), "conn.accepted", a, false) > 0 && toA == nil {
+		if count(rec.Events(), "conn.accepted", a, false) > 0 {
 			toA = c
-			defer c.Close()
-			break
 		}
-		defer c.Close()
 	}
 	if toA == nil {
 		t.Fatal("no connection reached a")
 	}
-	if err := lb.Deregister(a, 300*time.Millisecond); err != nil {
+	const delay = time.Second
+	deregistered := time.Now()
+	if err := lb.Deregister(a, delay); err != nil {
 		t.Fatal(err)
 	}
-	rec.WaitFor(t, time.Second, becomes(a, nlb.StateDraining))
+	rec.WaitFor(t, 5*time.Second, becomes(a, nlb.StateDraining))
 	before := count(rec.Events(), "conn.accepted", a, false)
 	for i := 0; i < 4; i++ {
 		if err := roundTrip(t, node, "y"); err != nil {
@@ -511,10 +548,13 @@ func TestDeregistrationDrains(t *testing.T) {
 	}
 	toA.SetDeadline(time.Now().Add(time.Second))
 	toA.Write([]byte("z"))
-	if _, err := io.ReadFull(toA, make([]byte, 1)); err != nil {
-		t.Errorf("the draining target's open connection died before the delay: %v", err)
+	_, err := io.ReadFull(toA, make([]byte, 1))
+	// Checked only if the round trip ended within the delay: a loaded
+	// machine may get here after it.
+	if within := time.Since(deregistered); err != nil && within < delay {
+		t.Errorf("the draining target's open connection died %s into the %s deregistration delay: %v", within, delay, err)
 	}
-	rec.WaitFor(t, 2*time.Second, becomes(a, nlb.StateUnused))
+	rec.WaitFor(t, delay+5*time.Second, becomes(a, nlb.StateUnused))
 	toA.SetDeadline(time.Now().Add(time.Second))
 	toA.Write([]byte("w"))
 	if _, err := io.ReadFull(toA, make([]byte, 1)); err == nil {
@@ -538,21 +578,26 @@ func TestNodeDownKeepsItsPortsAndComesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	free, err := net.Listen("tcp", "127.0.1.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsPort := free.Addr().(*net.TCPAddr).Port
-	free.Close()
-
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	hub := links.NewHub()
 	defer hub.Close()
 	rec := &nlbtest.Recorder{}
-	lb, err := nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a},
-		Links: hub, HealthCheck: fast, Observer: rec.Add, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPort: tlsPort})
-	if err != nil {
-		t.Fatal(err)
+	var lb *nlb.LB
+	var tlsPort int
+	for try := 0; lb == nil; try++ {
+		// A free port for the TLS listener, which another process may
+		// take before the load balancer binds it: then another.
+		free, err := net.Listen("tcp", "127.0.1.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsPort = free.Addr().(*net.TCPAddr).Port
+		free.Close()
+		lb, err = nlb.Start(t.Context(), nlb.Config{Region: "r", NodeIPs: []string{"127.0.1.1", "127.0.1.2"}, Targets: []string{a},
+			Links: hub, HealthCheck: fast, Observer: rec.Add, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPort: tlsPort})
+		if err != nil && (try == 4 || !errors.Is(err, syscall.EADDRINUSE)) {
+			t.Fatal(err)
+		}
 	}
 	defer lb.Close()
 	nodes := lb.NodeAddrs()
@@ -705,12 +750,22 @@ func TestLateChecksAreDiscarded(t *testing.T) {
 	}
 }
 
-// closedPort is a loopback address nothing listens on.
+// closedPort is a loopback address nothing listens on: connecting is
+// refused. The port stays bound (not listening, without SO_REUSEADDR) until
+// the test ends, so no other process can take it meanwhile, as one could a
+// port merely closed.
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
