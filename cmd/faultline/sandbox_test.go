@@ -213,7 +213,7 @@ topology:
   regions: [{name: us-east-1}, {name: us-west-2}]
 clients:
   - name: quiet
-    command: [sh, -c, 'echo "{\"t\": 1796185514965}"; exec sleep 60']
+    command: [sh, -c, 'echo "{\"t\": 1796185514965, \"op\": \"GetItem\"}"; exec sleep 60']
 schedule:
   duration: 5s
   ready_timeout: 2s
@@ -221,7 +221,7 @@ schedule:
 	out := filepath.Join(filepath.Dir(exp), "out")
 	code, text := faultline(t, "run", "--out", out, exp)
 	if code != 3 || !strings.Contains(text, "the run is invalid: client quiet was not ready within 2s") ||
-		!strings.Contains(text, `(rejected: "time": missing (the line has "t")`) {
+		!strings.Contains(text, `(rejected: "time": missing (the line has "op", "t")`) {
 		t.Errorf("exit %d; want 3 and the reason:\n%s", code, text)
 	}
 	var rep struct{ Verdict, Status string }
