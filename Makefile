@@ -9,11 +9,14 @@ build:
 	$(GO) build -o bin/faultline ./cmd/faultline
 
 # The README's test command; CI runs exactly this (through .ci/run): every
-# test with the race detector, then a short run of every fuzz target.
+# test with the race detector, then a short run of every fuzz target: a
+# count of inputs, not a time, since Go 1.26's fuzzer can fail a run whose
+# -fuzztime runs out while a worker is mid-input (go.dev/issue/75804, fixed
+# in Go 1.27), and that happens on a busy machine.
 test:
 	$(GO) test -race -count=1 -timeout 15m -skip '$(SYSTEM_TESTS)' $(TESTARGS) ./...
 	$(MAKE) test-system
-	$(MAKE) fuzz FUZZTIME=5s
+	$(MAKE) fuzz FUZZTIME=20000x
 
 # The tests that need more than Go: Docker (containers), namespaces (the
 # sandbox and the third-party SDKs in it), Chromium (report.html). They skip,
