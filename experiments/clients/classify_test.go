@@ -20,6 +20,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dnsstub/dnsstubtest"
+	"github.com/faultline-dev/faultline/targets/netbind/netbindtest"
 )
 
 // Real errors from real servers, as Go's resolver and dialer return them,
@@ -73,7 +74,7 @@ func TestClassifyRealErrors(t *testing.T) {
 		{lookup(dnsstub.Refused()), ClassDNSServFail},
 		{lookupWithin(dnsstub.Timeout(), 400*time.Millisecond), ClassDNSTimeout},
 		{lookup(dnsstub.Empty(dnsstub.EmptyOptions{NoAA: true})), ClassDNSOther},
-		{dialWithin(closedPort(t), 5*time.Second), ClassConnectRefused},
+		{dialWithin(netbindtest.ClosedPort(t), 5*time.Second), ClassConnectRefused},
 		{readAfterReset(), ClassReset},
 		{ctx.Err(), ClassCancelled},
 		{context.DeadlineExceeded, ClassTimeout},
@@ -115,7 +116,7 @@ func TestClassesThroughTheSDK(t *testing.T) {
 		{"lame", dnsstub.Empty(dnsstub.EmptyOptions{NoAA: true}), "", ClassDNSOther, "lame referral"},
 		{"servfail", dnsstub.ServFail(), "", ClassDNSServFail, "server misbehaving"},
 		{"dns-timeout", dnsstub.Timeout(), "", ClassDNSTimeout, "no DNS answer"},
-		{"refused", nil, closedPort(t), ClassConnectRefused, "connection refused"},
+		{"refused", nil, netbindtest.ClosedPort(t), ClassConnectRefused, "connection refused"},
 		{"connect-timeout", nil, fullBacklog(t), ClassConnectTimeout, "no TCP connection"},
 		{"reset", nil, resetter(t), ClassReset, "reset by peer"},
 		{"hang", nil, hang, ClassTimeout, "no response"},
@@ -217,26 +218,6 @@ func TestRooted(t *testing.T) {
 			t.Errorf("rooted(%q) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-// closedPort is a loopback address nothing listens on: connecting is
-// refused. The port stays bound (not listening, without SO_REUSEADDR) until
-// the test ends, so no other process can take it meanwhile, as one could a
-// port merely closed.
-func closedPort(t *testing.T) string {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 // listen accepts connections on loopback and hands each to serve.

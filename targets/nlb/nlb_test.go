@@ -3,7 +3,6 @@ package nlb_test
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/links/linkstest"
+	"github.com/faultline-dev/faultline/targets/netbind/netbindtest"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/nlb/nlbtest"
 	"github.com/faultline-dev/faultline/targets/tlsca"
@@ -706,8 +706,8 @@ func TestLateChecksAreDiscarded(t *testing.T) {
 		}
 		return due
 	})
-	t.Cleanup(restore)    // after the load balancer's Close, which nlbtest registers later
-	gone := closedPort(t) // the health link accepts, then finds nothing behind: every check fails
+	t.Cleanup(restore)                // after the load balancer's Close, which nlbtest registers later
+	gone := netbindtest.ClosedPort(t) // the health link accepts, then finds nothing behind: every check fails
 	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{gone}, HealthCheck: fast})
 	discarded := func(evs []nlb.Event) []nlb.Event {
 		var out []nlb.Event
@@ -748,24 +748,4 @@ func TestLateChecksAreDiscarded(t *testing.T) {
 			t.Errorf("check %+v counted with a lag beyond the timeout %s", e, fast.Timeout)
 		}
 	}
-}
-
-// closedPort is a loopback address nothing listens on: connecting is
-// refused. The port stays bound (not listening, without SO_REUSEADDR) until
-// the test ends, so no other process can take it meanwhile, as one could a
-// port merely closed.
-func closedPort(t *testing.T) string {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
