@@ -1,14 +1,17 @@
 package spec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
@@ -86,16 +89,9 @@ func Parse(file string, data []byte) (*Experiment, error) {
 		d.errs = append(d.errs, &Error{Pos: Pos{file, 1, 1}, Msg: fmt.Sprintf("file is %d bytes; an experiment file is at most %d", len(data), maxFileSize)})
 		return nil, d.errs
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line := 1
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = yamlLine.ReplaceAllString(msg, "")
-		msg = strings.TrimPrefix(strings.TrimSpace(msg), ": ")
-		d.errs = append(d.errs, &Error{Pos: Pos{file, line, 1}, Msg: "YAML syntax error: " + msg})
+	doc, err := oneDocument(data)
+	if err != nil {
+		d.errs = append(d.errs, yamlError(file, data, err))
 		return nil, d.errs
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -112,6 +108,75 @@ func Parse(file string, data []byte) (*Experiment, error) {
 		return nil, errs
 	}
 	return exp, nil
+}
+
+// errSecondDocument: the file holds more than one YAML document.
+type errSecondDocument struct{ line, col int }
+
+func (e errSecondDocument) Error() string {
+	return "a second YAML document starts here: an experiment file holds one experiment, and faultline would ignore everything from here on; remove the --- or split the file"
+}
+
+// oneDocument reads the file's one YAML document. A second one is an
+// error: a stray --- would otherwise turn the rest of the file, a CI gate's
+// assertions say, into nothing.
+func oneDocument(data []byte) (yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return doc, err
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+		return doc, nil
+	case err != nil:
+		return doc, err
+	case next.Kind == yaml.DocumentNode && len(next.Content) == 0:
+		return doc, nil // a trailing --- with nothing after it
+	default:
+		return doc, errSecondDocument{line: next.Line, col: next.Column}
+	}
+}
+
+// yamlError places a YAML error in the file: its line when the parser gave
+// one, else where the offending text is (a control character, an unknown
+// anchor), and says what went wrong.
+func yamlError(file string, data []byte, err error) *Error {
+	var second errSecondDocument
+	if errors.As(err, &second) {
+		return &Error{Pos: Pos{file, max(second.line, 1), max(second.col, 1)}, Msg: second.Error()}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	pos := Pos{file, 1, 1}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		pos.Line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimPrefix(strings.TrimSpace(yamlLine.ReplaceAllString(msg, "")), ": ")
+	} else if line, col, ok := offendingText(data, msg); ok {
+		pos.Line, pos.Col = line, col
+	}
+	return &Error{Pos: pos, Msg: "YAML syntax error: " + msg}
+}
+
+// yamlAnchor finds the anchor an "unknown anchor" error names.
+var yamlAnchor = regexp.MustCompile(`unknown anchor '([^']*)' referenced`)
+
+// offendingText finds what a YAML error without a line is about: the first
+// control character, or the alias of an unknown anchor.
+func offendingText(data []byte, msg string) (line, col int, ok bool) {
+	at := -1
+	switch {
+	case strings.Contains(msg, "control characters"):
+		at = bytes.IndexFunc(data, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f })
+	case yamlAnchor.MatchString(msg):
+		at = bytes.Index(data, []byte("*"+yamlAnchor.FindStringSubmatch(msg)[1]))
+	}
+	if at < 0 {
+		return 0, 0, false
+	}
+	line = 1 + bytes.Count(data[:at], []byte("\n"))
+	col = 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:at], '\n')+1:at])
+	return line, col, true
 }
 
 func (d *decoder) experiment(root *yaml.Node) *Experiment {
@@ -158,7 +223,7 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 		d.schedule(scheduleNode, exp)
 	}
 	if assertionsNode != nil {
-		exp.Assertions = d.assertions(assertionsNode, exp)
+		exp.Assertions = d.assertions(assertionsNode, exp, "assertions")
 	}
 	if steadyNode != nil {
 		exp.SteadyState = d.steadyState(steadyNode, exp, "steady_state")
@@ -498,6 +563,8 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 		return
 	}
 	ids := map[string]bool{}
+	var kindNodes []*yaml.Node
+	defer func() { d.dnsConflicts(exp, kindNodes) }()
 	d.list(faultsNode, "schedule.faults", func(i int, el *yaml.Node) {
 		what := fmt.Sprintf("schedule.faults[%d]", i)
 		f := faults.Fault{ID: fmt.Sprintf("f%d", i+1), Params: map[string]string{}}
@@ -526,6 +593,10 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				}
 				for j := 0; j+1 < len(v.Content); j += 2 {
 					k, val := v.Content[j], v.Content[j+1]
+					if first, dup := paramNodes[k.Value]; dup {
+						d.errorf(k, "%s.params: parameter %q appears twice (first at line %d); give it once", what, k.Value, first.Line)
+						continue
+					}
 					if s, ok := d.scalar(val, what+".params."+k.Value); ok {
 						f.Params[k.Value] = s
 						paramNodes[k.Value] = k
@@ -573,6 +644,7 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 			}
 		}
 		exp.Faults = append(exp.Faults, f)
+		kindNodes = append(kindNodes, kindNode)
 	})
 }
 
@@ -616,10 +688,10 @@ func (d *decoder) faultTarget(n *yaml.Node, what string, kind faults.Kind, f *fa
 	}
 }
 
-func (d *decoder) assertions(n *yaml.Node, exp *Experiment) []Assertion {
+func (d *decoder) assertions(n *yaml.Node, exp *Experiment, list string) []Assertion {
 	var out []Assertion
-	d.list(n, "assertions", func(i int, el *yaml.Node) {
-		what := fmt.Sprintf("assertions[%d]", i)
+	d.list(n, list, func(i int, el *yaml.Node) {
+		what := fmt.Sprintf("%s[%d]", list, i)
 		a := Assertion{Pos: d.pos(el)}
 		var clientNode, exprNode, faultNode *yaml.Node
 		d.mapping(el, what, []field{
@@ -648,7 +720,7 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment) []Assertion {
 // steadyState parses the steady-state hypothesis: assertions on the metrics
 // a window of requests has (no fault-relative ones).
 func (d *decoder) steadyState(n *yaml.Node, exp *Experiment, what string) []Assertion {
-	out := d.assertions(n, exp)
+	out := d.assertions(n, exp, what)
 	for i, a := range out {
 		if a.Metric != "" && !measure.SteadyMetric(a.Metric) {
 			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is relative to a fault; %s takes %s", what, i, a.Metric, what, strings.Join(measure.SteadyMetrics, ", "))

@@ -144,6 +144,12 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"missing required key", strings.Replace(minimal, "    strategy: failover\n", "", 1), "7:5", `missing required key "strategy"`},
 		{"latency objective not a duration", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {latency_objective: 2}\n", 1), "2:30", "bare number 2"},
 		{"client latency objective too small", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    latency_objective: 0s\n", 1), "9:24", "latency_objective"},
+		{"duplicate parameter", strings.Replace(minimal, "      duration: 2s\n", "      duration: 2s\n      params:\n        soa: true\n        soa: false\n", 1), "19:9", `parameter "soa" appears twice (first at line 18)`},
+		{"a second document", minimal + "---\nname: y\n", "20:1", "a second YAML document starts here"},
+		{"a control character", strings.Replace(minimal, "name: x\n", "name: x\n\x01\n", 1), "2:1", "control characters are not allowed"},
+		{"an unknown anchor", strings.Replace(minimal, "name: x\n", "name: x\ndescription: *nothing\n", 1), "2:14", "unknown anchor 'nothing' referenced"},
+		{"steady state entry named as such", minimal + "steady_state:\n  - client: c\n    expr: speed > 1\n", "22:11", "steady_state[0].expr: unknown metric"},
+		{"stop condition named as such", minimal + "stop_when:\n  - client: nobody\n    expr: errors > 1\n", "21:13", "stop_when[0].client"},
 		{"list where a map is expected", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: [5]\n", 1), "2:10", "metrics: expected a mapping of keys"},
 		{"timeout not below interval", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {interval: 100ms, timeout: 200ms}\n", 1), "6:48", "must be shorter than the interval"},
 		{"threshold outside AWS range", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      health_check: {healthy_threshold: 11}\n", 1), "6:41", "11 is out of range; expected 2 to 10"},
@@ -237,5 +243,41 @@ func TestAppClientAndContainerBackend(t *testing.T) {
 	plain, _ := Parse("x.yaml", []byte(minimal))
 	if plain.Topology.Regions[0].Backend != BackendEmbedded {
 		t.Errorf("default backend = %q; want embedded", plain.Topology.Regions[0].Backend)
+	}
+}
+
+// Two DNS faults that would answer the same query at once: one would
+// silently not happen, so the file is refused; disjoint names, times,
+// query types or clients, or a probability, make them compatible.
+func TestConflictingDNSFaults(t *testing.T) {
+	second := func(fault string) string {
+		return strings.Replace(minimal, "assertions:", "    - "+fault+"\nassertions:", 1)
+	}
+	bad := []struct{ name, fault string }{
+		{"empty and nxdomain on one name", "{kind: dns.nxdomain, target: dynamodb.us-east-1.amazonaws.com, start: 2s, duration: 2s}"},
+		{"a pattern over the name", `{kind: dns.servfail, target: "dynamodb.*.amazonaws.com", start: 1500ms, duration: 1s}`},
+		{"a suffix over the name, one qtype", "{kind: dns.timeout, target: .amazonaws.com, start: 2s, duration: 1s, params: {qtype: A}}"},
+	}
+	for _, c := range bad {
+		_, err := Parse("x.yaml", []byte(second(c.fault)))
+		if err == nil || !strings.Contains(err.Error(), "x.yaml:17:14: schedule.faults[1]") || !strings.Contains(err.Error(), "overlaps fault f1 (dns.empty") {
+			t.Errorf("%s: %v; want the second fault refused at its kind, naming f1", c.name, err)
+		}
+	}
+	good := []struct{ name, fault string }{
+		{"after the first", "{kind: dns.nxdomain, target: dynamodb.us-east-1.amazonaws.com, start: 3s, duration: 2s}"},
+		{"another name", "{kind: dns.nxdomain, target: dynamodb.us-west-2.amazonaws.com, start: 1s, duration: 2s}"},
+		{"AAAA only beside A only", "{kind: dns.nxdomain, target: dynamodb.us-east-1.amazonaws.com, start: 1s, duration: 2s, params: {qtype: AAAA}}"},
+		{"a share of the queries", "{kind: dns.servfail, target: dynamodb.us-east-1.amazonaws.com, start: 1s, duration: 2s, params: {probability: 0.5}}"},
+		{"a link fault on the region", "{kind: link.down, target: us-east-1, start: 1s, duration: 2s}"},
+	}
+	for _, c := range good {
+		text := second(c.fault)
+		if c.name == "AAAA only beside A only" {
+			text = strings.Replace(text, "      duration: 2s\n", "      duration: 2s\n      params: {qtype: A}\n", 1)
+		}
+		if _, err := Parse("x.yaml", []byte(text)); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }
