@@ -160,10 +160,21 @@ func (r *Resolver) serve(w dns.ResponseWriter, req *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
+	if opt := req.IsEdns0(); opt != nil && opt.Version() != 0 {
+		// RFC 6891 §6.1.3: BADVERS, with an OPT of the version spoken.
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.SetEdns0(dns.DefaultMsgSize, opt.Do())
+		m.Rcode = dns.RcodeBadVers
+		m.RecursionAvailable = true
+		w.WriteMsg(m)
+		return
+	}
 	q := req.Question[0]
 	ev := Event{Client: w.RemoteAddr().String(), Proto: proto, Name: strings.ToLower(q.Name), Type: dns.TypeToString[q.Qtype]}
 	resp := r.resolve(req, &ev)
 	resp.Id = req.Id
+	resp.RecursionDesired = req.RecursionDesired // RFC 1035 §4.1.1: copied into the response
 	resp.RecursionAvailable = true
 	if proto == "udp" {
 		size := dns.MinMsgSize
@@ -306,14 +317,18 @@ func minTTL(rrs []dns.RR) time.Duration {
 	return time.Duration(ttl) * time.Second
 }
 
-// answer turns an upstream answer into the reply to req.
+// answer turns an upstream answer into the reply to req: the query's RD is
+// copied (RFC 1035 §4.1.1), recursion is available, and its DO bit comes
+// back in the OPT (RFC 3225 §3).
 func answer(req, up *dns.Msg) *dns.Msg {
 	m := up.Copy()
 	m.Id = req.Id
 	m.Authoritative = false
+	m.RecursionDesired = req.RecursionDesired
+	m.RecursionAvailable = true
 	m.Extra = nil
-	if req.IsEdns0() != nil {
-		m.SetEdns0(dns.DefaultMsgSize, false)
+	if opt := req.IsEdns0(); opt != nil {
+		m.SetEdns0(dns.DefaultMsgSize, opt.Do())
 	}
 	return m
 }

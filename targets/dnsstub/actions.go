@@ -103,9 +103,23 @@ func Delay(fixed, jitter time.Duration, rng *rand.Rand) Action {
 func reply(req *dns.Msg) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
-	if req.IsEdns0() != nil {
-		m.SetEdns0(dns.DefaultMsgSize, false)
+	if opt := req.IsEdns0(); opt != nil {
+		// The DO bit is copied into the answer (RFC 3225 §3).
+		m.SetEdns0(dns.DefaultMsgSize, opt.Do())
 	}
+	return m
+}
+
+// badVersion answers a query whose EDNS version this server does not
+// speak: BADVERS with an OPT of the version it does, 0 (RFC 6891 §6.1.3).
+// nil when the query's EDNS is version 0 or it has none.
+func badVersion(req *dns.Msg) *dns.Msg {
+	opt := req.IsEdns0()
+	if opt == nil || opt.Version() == 0 {
+		return nil
+	}
+	m := reply(req)
+	m.Rcode = dns.RcodeBadVers // packed into the OPT's extended rcode
 	return m
 }
 

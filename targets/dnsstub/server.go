@@ -186,6 +186,9 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 		m.SetRcodeFormatError(req)
 		return m
 	}
+	if m := badVersion(req); m != nil {
+		return m // a protocol answer, before any fault
+	}
 	q := req.Question[0]
 	name := dns.CanonicalName(q.Name)
 	ev.Name = name

@@ -3,6 +3,7 @@ package dnsstub
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -279,6 +280,24 @@ func (s *store) answer(req *dns.Msg, shared bool) *dns.Msg {
 		}
 	}
 	sets, exists := z.names[name]
+	if q.Qtype == dns.TypeANY && len(sets) > 0 {
+		// RFC 8482 §4: a non-empty answer to ANY. This server gives the
+		// name's record sets ("conventional" ANY, §4.3 allows it), in type
+		// order so that the answer is the same every time.
+		types := make([]uint16, 0, len(sets))
+		for t := range sets {
+			types = append(types, t)
+		}
+		slices.Sort(types)
+		for _, t := range types {
+			for _, rr := range sets[t] {
+				resp.Answer = append(resp.Answer, cp(rr))
+			}
+		}
+		if len(resp.Answer) > 0 {
+			return resp
+		}
+	}
 	if rrs := sets[q.Qtype]; len(rrs) > 0 {
 		for _, rr := range rrs {
 			resp.Answer = append(resp.Answer, cp(rr))
