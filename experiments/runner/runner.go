@@ -186,7 +186,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	}
 	res.Events = r.j.Events()
 	res.Summary = measure.Summarize(res.Events)
-	if err := WriteReports(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
+	if err := reports.WriteDir(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
 		res.Err = err
 	}
 	return res
@@ -756,31 +756,6 @@ func (r *run) onNLB(e nlb.Event) {
 
 func (r *run) onPublish(name string, values []string) {
 	r.j.Add(journal.Event{Type: journal.DNSPublish, Name: name, QType: "A", Detail: strings.Join(values, ",")})
-}
-
-// WriteReports writes report.json, report.md and junit.xml into dir ("" writes
-// nothing).
-func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
-	if dir == "" {
-		return nil
-	}
-	write := func(name string, render func(io.Writer) error) error {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := render(f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return f.Close()
-	}
-	return errors.Join(
-		write("report.json", func(w io.Writer) error { return reports.JSON(w, s) }),
-		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, events) }),
-		write("junit.xml", func(w io.Writer) error { return reports.JUnit(w, s) }),
-		write("report.html", func(w io.Writer) error { return reports.HTML(w, s, events) }),
-	)
 }
 
 // startLive calls Options.Live with the progress until the returned stop.
