@@ -94,7 +94,7 @@ type Container struct {
 }
 
 // World is a built topology. Its methods are plain: the fault catalogue's
-// view of it (faults.World) is an adapter in experiments/engine.
+// view of it is an adapter in experiments/engine.
 type World struct {
 	cfg      Config
 	hub      *links.Hub
