@@ -1,8 +1,9 @@
 // Package topology builds the small world an experiment runs in: per region a
 // DynamoDB backend (embedded, or DynamoDB Local in a container), an NLB whose targets reach it through links, and
 // one DNS server authoritative for the regions' endpoint names, which resolve
-// to each region's NLB node addresses. It knows nothing about experiments:
-// the runner translates a spec into a Config.
+// to each region's NLB node addresses. It knows nothing about experiments or
+// faults: the runner translates a spec into a Config, and the Engine
+// (experiments/engine) builds it and adapts it for the fault catalogue.
 package topology
 
 import (
