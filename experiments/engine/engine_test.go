@@ -466,3 +466,58 @@ func TestAttribution(t *testing.T) {
 			refConn, appConn, dnsView, httpView)
 	}
 }
+
+// Faults healing at their bounds while Close heals everything: each is
+// healed exactly once, and nothing is applied after Close began.
+func TestBoundsRacingClose(t *testing.T) {
+	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: journal.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; ; j++ {
+				_, err := e.ApplyFor(faults.Fault{ID: fmt.Sprintf("g%d-%d", i, j), Kind: "dns.delay", Target: east,
+					Params: map[string]string{"delay": "1ms"}}, "test", time.Duration(j%3+1)*time.Millisecond)
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(150 * time.Millisecond)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	time.Sleep(20 * time.Millisecond) // a bound's timer that fired late finds its fault healed
+	applied := map[string]int{}
+	for _, ev := range eventsOf(e, journal.FaultApplied) {
+		applied[ev.Fault]++
+	}
+	healed := map[string]int{}
+	for _, ev := range eventsOf(e, journal.FaultHealed) {
+		healed[ev.Fault]++
+	}
+	if len(applied) == 0 {
+		t.Fatal("nothing was applied")
+	}
+	for id, n := range applied {
+		if n != 1 || healed[id] != 1 {
+			t.Errorf("fault %s applied %d times, healed %d times; want once each", id, n, healed[id])
+		}
+	}
+	if len(healed) != len(applied) {
+		t.Errorf("%d faults healed, %d applied", len(healed), len(applied))
+	}
+	if len(e.Active()) != 0 {
+		t.Errorf("active after Close: %d", len(e.Active()))
+	}
+}
