@@ -43,8 +43,11 @@
 //	func Late(d time.Duration) Option  // how late against a schedule: journaled as LagMS
 //
 // A fault without an ID gets the first free "fN". Errors: ErrClosed,
-// ErrUnknownFault, ErrHealed, ErrDuplicate; a bad kind, parameter or target
-// is an error that says what was expected, and nothing is applied.
+// ErrUnknownFault, ErrHealed, ErrDuplicate; a bad kind, parameter, target
+// or bound is an error that says what was expected and wraps ErrInvalid
+// (the faults package's *ParamError too, for a parameter), and nothing is
+// applied; an error that does not wrap ErrInvalid is the world failing to
+// apply a valid fault.
 //
 // # Clients
 //

@@ -153,8 +153,13 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		{faults.Fault{Kind: "dns.delay", Target: east, Params: map[string]string{"delay": "soon"}}, "delay"},
 		{faults.Fault{Kind: "nlb.node-down", Target: "us-east-1", Params: map[string]string{"node": "7"}}, "applying fault"},
 	} {
-		if _, err := e.Apply(c.f, "test"); err == nil || !strings.Contains(err.Error(), c.want) {
+		_, err := e.Apply(c.f, "test")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Apply(%+v) = %v; want an error containing %q", c.f, err, c.want)
+		}
+		// Bad input is ErrInvalid; the world refusing a valid fault is not.
+		if bad := c.want != "applying fault"; errors.Is(err, ErrInvalid) != bad {
+			t.Errorf("Apply(%+v) = %v: errors.Is(ErrInvalid) = %v, want %v", c.f, err, !bad, bad)
 		}
 	}
 	if n := len(eventsOf(e, journal.FaultApplied)); n != 0 || len(e.Active()) != 0 {
@@ -163,8 +168,12 @@ func TestApplyRefusesBadInput(t *testing.T) {
 	if answers(e.World().DNSAddr(), east) != 2 {
 		t.Error("the record changed")
 	}
-	if _, err := e.ApplyFor(faults.Fault{Kind: "dns.empty", Target: east}, "test", 0); err == nil {
-		t.Error("ApplyFor with no bound applied")
+	if _, err := e.ApplyFor(faults.Fault{Kind: "dns.empty", Target: east}, "test", 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ApplyFor with no bound: %v", err)
+	}
+	var pe *faults.ParamError
+	if _, err := e.Apply(faults.Fault{Kind: "dns.delay", Target: east, Params: map[string]string{"delay": "soon"}}, "test"); !errors.As(err, &pe) || pe.Param != "delay" {
+		t.Errorf("a bad parameter: %v; want a *faults.ParamError naming it", err)
 	}
 }
 

@@ -21,7 +21,21 @@ var (
 	ErrUnknownFault = errors.New("no fault with that id was applied")
 	ErrHealed       = errors.New("the fault is already healed")
 	ErrDuplicate    = errors.New("a fault with that id was applied already")
+	// ErrInvalid wraps every refusal of a fault's kind, parameters, target
+	// or bound (bad input: nothing was applied); an error that does not
+	// wrap it is the world failing to apply a valid fault.
+	ErrInvalid = errors.New("invalid fault")
 )
+
+// invalid is a refusal of bad input: it reads as msg and wraps ErrInvalid.
+type invalid struct{ msg error }
+
+func (e invalid) Error() string { return e.msg.Error() }
+func (e invalid) Unwrap() []error {
+	return []error{e.msg, ErrInvalid}
+}
+
+func invalidf(format string, args ...any) error { return invalid{fmt.Errorf(format, args...)} }
 
 // Applied is a fault the Engine applied.
 type Applied struct {
@@ -72,7 +86,7 @@ func (e *Engine) Apply(f faults.Fault, by string, opts ...Option) (Applied, erro
 // "bound of D reached", by "bound"), unless something healed it before.
 func (e *Engine) ApplyFor(f faults.Fault, by string, bound time.Duration, opts ...Option) (Applied, error) {
 	if bound <= 0 {
-		return Applied{}, fmt.Errorf("fault %s: the bound must be positive, got %s", f.ID, bound)
+		return Applied{}, invalidf("fault %s: the bound must be positive, got %s", f.ID, bound)
 	}
 	return e.apply(f, by, bound, opts)
 }
@@ -99,18 +113,18 @@ func (e *Engine) apply(f faults.Fault, by string, bound time.Duration, opts []Op
 	_, dup := e.byID[f.ID]
 	e.mu.Unlock()
 	if dup {
-		return Applied{}, fmt.Errorf("fault %s: %w", f.ID, ErrDuplicate)
+		return Applied{}, invalidf("fault %s: %w", f.ID, ErrDuplicate)
 	}
 	kind, ok := faults.Lookup(f.Kind)
 	if !ok {
-		return Applied{}, fmt.Errorf("fault %s: unknown kind %q; expected one of: %s", f.ID, f.Kind, strings.Join(faults.Names(), ", "))
+		return Applied{}, invalidf("fault %s: unknown kind %q; expected one of: %s", f.ID, f.Kind, strings.Join(faults.Names(), ", "))
 	}
 	vals, err := faults.Validate(kind, f.Params)
 	if err != nil {
-		return Applied{}, fmt.Errorf("fault %s: %w", f.ID, err)
+		return Applied{}, invalidf("fault %s: %w", f.ID, err)
 	}
 	if f.Target, err = e.target(kind, f.Target); err != nil {
-		return Applied{}, fmt.Errorf("fault %s: %w", f.ID, err)
+		return Applied{}, invalidf("fault %s: %w", f.ID, err)
 	}
 	if faults.ReachOf(kind) == faults.ReachNode {
 		e.watchRefusals() // the applications' attempts at the node it takes down
