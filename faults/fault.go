@@ -1,8 +1,8 @@
 // Package faults is the fault catalogue: each kind is one small type,
 // registered by name, that validates its parameters and applies itself to the
 // world through a narrow injector interface (the DNS server's rule table, a
-// link's toxics). The runner keeps the heal function of every applied fault and
-// calls each exactly once. Toxiproxy's toxics are the model: adding a kind
+// link's toxics). The Engine (experiments/engine) alone applies faults: it
+// keeps the heal function of every applied fault and calls each exactly once. Toxiproxy's toxics are the model: adding a kind
 // touches one file and the registry.
 package faults
 
@@ -48,7 +48,7 @@ type Kind interface {
 	Apply(w World, f Fault, v Values) (heal func() error, err error)
 }
 
-// World is what kinds act on; the runner implements it over the topology.
+// World is what kinds act on; the Engine implements it over the topology.
 type World interface {
 	DNS() DNSRules
 	// RegionLinks are the data links from a region's NLB to its targets.
@@ -83,7 +83,7 @@ type DNSAutomation interface {
 // applied, is the fault reaching a client.
 type ShowsAsEmptyAnswers interface{ ShowsAsEmptyAnswers() }
 
-// What shows that an applied fault touched a client: the runner journals a
+// What shows that an applied fault touched a client: the Engine journals a
 // fault's reach with it, so metrics need no catalogue (experiments/measure
 // reads the same words).
 const (

@@ -290,7 +290,7 @@ func reportCommand() *cli.Command {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return cli.Exit(err.Error(), exitBrokenRun)
 				}
-				if err := runner.WriteReports(dir, s, events); err != nil {
+				if err := reports.WriteDir(dir, s, events); err != nil {
 					return cli.Exit(err.Error(), exitBrokenRun)
 				}
 			}

@@ -17,8 +17,8 @@ const (
 	RunEnd        = "run.end"        // Status: complete|incomplete|stopped|invalid; Detail: reason
 	Phase         = "phase"          // Detail: warmup|faults|cooldown|stop
 	ClientStart   = "client.start"   // Client, Strategy, Region (primary), Addr (source IP the client uses)
-	FaultApplied  = "fault.applied"  // Fault (id), Kind, Target
-	FaultHealed   = "fault.healed"   // Fault, Kind, Target; Detail: error, if healing failed
+	FaultApplied  = "fault.applied"  // Fault (id), Kind, Target, Reach, Name, Node, LagMS; By (who)
+	FaultHealed   = "fault.healed"   // Fault, Kind, Target, LagMS; By (who); Detail: why, and the error if healing failed
 	DNSQuery      = "dns.query"      // Addr (client ip:port), Proto, Name, QType, Rcode, Answers, Fault
 	DNSPublish    = "dns.publish"    // Name, QType, Detail: comma-separated values
 	DNSAutomation = "dns.automation" // Name, Node (planner, enactor-N, operator), Status (the step), Detail
@@ -105,6 +105,11 @@ type Event struct {
 	// requests in the region, or its DNS answer changing; Name is the
 	// region's endpoint), "node" (connection attempts at the node in Node).
 	Reach string `json:"reach,omitempty"`
+	// By, on fault.applied and fault.healed, says who did it: "schedule",
+	// "bound" (a fault healing by itself at the end of its bound),
+	// "rollback" (the run ending), "test", "api:NAME" (the holder of the
+	// control API's token).
+	By string `json:"by,omitempty"`
 
 	Status string `json:"status,omitempty"`
 	Seed   *int64 `json:"seed,omitempty"`

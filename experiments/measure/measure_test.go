@@ -242,31 +242,6 @@ func TestSummaryVerdicts(t *testing.T) {
 	}
 }
 
-func TestParseExpr(t *testing.T) {
-	good := map[string]Expr{
-		"failover_ms < 2000":      {Metric: "failover_ms", Op: "<", Value: 2000},
-		"availability >= 0.99":    {Metric: "availability", Op: ">=", Value: 0.99},
-		"errors == 0":             {Metric: "errors", Op: "==", Value: 0},
-		"p95(failover_ms) < 1500": {Metric: "failover_ms", Op: "<", Value: 1500, Agg: "p95"},
-		"max(detect_ms) < 500":    {Metric: "detect_ms", Op: "<", Value: 500, Agg: "max"},
-	}
-	for s, want := range good {
-		got, err := ParseExpr(s)
-		if err != nil || got != want {
-			t.Errorf("ParseExpr(%q) = %+v, %v; want %+v", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "failover_ms", "speed < 3", "failover_ms =< 3", "failover_ms < soon", "a < 1 b", "p42(failover_ms) < 1", "p95(speed) < 1"} {
-		if _, err := ParseExpr(s); err == nil {
-			t.Errorf("ParseExpr(%q) succeeded, want an error", s)
-		}
-	}
-	e := Expr{Metric: "x", Op: "<=", Value: 2}
-	if !e.Holds(2) || e.Holds(2.1) {
-		t.Error("<= compares wrongly")
-	}
-}
-
 func TestDNSAnswerChanges(t *testing.T) {
 	ev := j{}.client("c", "us-east-1", "127.0.0.11")
 	for i, n := range []int{2, 2, 1, 1, 2, 0, 2} {

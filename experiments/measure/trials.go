@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"github.com/montanaflynn/stats"
+
+	"github.com/faultline-dev/faultline/experiments/assert"
 )
 
 // Dist is a metric across trials: failover time is a distribution, not a
@@ -77,7 +79,7 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 			if values[c.Name] == nil {
 				values[c.Name] = map[string][]float64{}
 			}
-			for _, m := range MetricNames {
+			for _, m := range assert.MetricNames {
 				if v, ok := c.Metrics.Value(m); ok {
 					values[c.Name][m] = append(values[c.Name][m], v)
 				}
@@ -102,7 +104,7 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 			continue
 		}
 		seen[key] = true
-		expr, err := ParseExpr(a.Expr)
+		expr, err := assert.ParseExpr(a.Expr)
 		if err != nil {
 			continue
 		}

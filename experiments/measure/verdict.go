@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/experiments/journal"
 )
 
@@ -101,20 +102,6 @@ type SteadyOutcome struct {
 	When   string   `json:"when"` // before (the first fault) or after (the last heal)
 	Value  *float64 `json:"value"`
 	Holds  bool     `json:"holds"`
-}
-
-// SteadyMetrics are the metrics a window of requests has.
-var SteadyMetrics = []string{"availability", "latency_p50_ms", "latency_p99_ms", "ok_latency_p50_ms", "ok_latency_p99_ms",
-	"requests", "errors", "slow_requests"}
-
-// SteadyMetric reports whether the steady state may use metric.
-func SteadyMetric(metric string) bool {
-	for _, m := range SteadyMetrics {
-		if m == metric {
-			return true
-		}
-	}
-	return false
 }
 
 // NotReached is the warning every report shows for a client the fault never touched.
@@ -281,7 +268,7 @@ func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, window
 	}
 	var out []SteadyOutcome
 	for _, st := range steady {
-		expr, err := ParseExpr(st.Expr)
+		expr, err := assert.ParseExpr(st.Expr)
 		if err != nil {
 			continue
 		}
@@ -324,7 +311,7 @@ func windowsAfterFirst(ws []FaultWindow) []FaultWindow {
 }
 
 func evaluate(a journal.Event, clients []ClientInfo, windows []FaultWindow, metricsFor func(ClientInfo, string) Metrics) []AssertionOutcome {
-	expr, err := ParseExpr(a.Expr)
+	expr, err := assert.ParseExpr(a.Expr)
 	if err != nil {
 		return []AssertionOutcome{{Client: a.Client, Expr: a.Expr, Fault: a.Fault, Note: err.Error()}}
 	}
@@ -371,85 +358,4 @@ func errorClasses(events []journal.Event, client string) map[string]int {
 		}
 	}
 	return out
-}
-
-// Metric names an assertion may use.
-var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms",
-	"latency_p99_ms", "ok_latency_p50_ms", "ok_latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes",
-	"requests", "errors", "slow_requests"}
-
-// Expr is a parsed assertion expression: METRIC OP NUMBER, as k6 thresholds read.
-type Expr struct {
-	Metric, Op string
-	Value      float64
-	Agg        string // across trials: min, max, median, mean, p90, p95, p99; "" means every trial
-}
-
-// Aggregations an assertion may apply across trials.
-var Aggregations = []string{"min", "max", "median", "mean", "p90", "p95", "p99"}
-
-// ParseExpr parses "failover_ms < 2000".
-func ParseExpr(s string) (Expr, error) {
-	fields := strings.Fields(s)
-	if len(fields) != 3 {
-		return Expr{}, fmt.Errorf("expected METRIC OP NUMBER, like \"failover_ms < 2000\", got %q", s)
-	}
-	e := Expr{Metric: fields[0], Op: fields[1]}
-	if open := strings.IndexByte(e.Metric, '('); open > 0 && strings.HasSuffix(e.Metric, ")") {
-		e.Agg, e.Metric = e.Metric[:open], e.Metric[open+1:len(e.Metric)-1]
-		if !slicesContains(Aggregations, e.Agg) {
-			return Expr{}, fmt.Errorf("unknown aggregation %q; expected one of: %s", e.Agg, strings.Join(Aggregations, ", "))
-		}
-	}
-	if !knownMetric(e.Metric) {
-		return Expr{}, fmt.Errorf("unknown metric %q; expected one of: %s", e.Metric, strings.Join(MetricNames, ", "))
-	}
-	switch e.Op {
-	case "<", "<=", ">", ">=", "==", "!=":
-	default:
-		return Expr{}, fmt.Errorf("unknown comparison %q; expected one of: < <= > >= == !=", e.Op)
-	}
-	v, err := strconv.ParseFloat(fields[2], 64)
-	if err != nil {
-		return Expr{}, fmt.Errorf("expected a number after %q, got %q", e.Op, fields[2])
-	}
-	e.Value = v
-	return e, nil
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func knownMetric(m string) bool {
-	for _, n := range MetricNames {
-		if n == m {
-			return true
-		}
-	}
-	return false
-}
-
-// Holds compares v with the expression's value.
-func (e Expr) Holds(v float64) bool {
-	switch e.Op {
-	case "<":
-		return v < e.Value
-	case "<=":
-		return v <= e.Value
-	case ">":
-		return v > e.Value
-	case ">=":
-		return v >= e.Value
-	case "==":
-		return v == e.Value
-	case "!=":
-		return v != e.Value
-	}
-	return false
 }

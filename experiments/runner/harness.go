@@ -22,7 +22,7 @@ const (
 const schedLatencies = "/sched/latencies:seconds"
 
 // watchHarness samples until ctx ends, then journals the last window.
-func watchHarness(ctx context.Context, j *journal.Journal) {
+func watchHarness(ctx context.Context, record func(journal.Event)) {
 	sample := []metrics.Sample{{Name: schedLatencies}}
 	metrics.Read(sample)
 	prev := histogramOf(sample[0])
@@ -38,7 +38,7 @@ func watchHarness(ctx context.Context, j *journal.Journal) {
 		if p99, ok := p99Between(prev, cur); ok {
 			e.SchedP99MS = &p99
 		}
-		j.Add(e)
+		record(e)
 		prev, worst = cur, 0
 	}
 	for {

@@ -1,8 +1,9 @@
-// Package runner is faultline's only orchestrator: it builds the topology an
-// experiment describes, starts the clients, applies and heals faults on
-// schedule, and always rolls back — on success, error, signal or panic every
-// applied fault is healed exactly once, the clients stop, every listener
-// closes and the journal and reports are written.
+// Package runner runs an experiment file on an Engine (experiments/engine):
+// it opens the world the experiment describes, starts the clients, applies
+// and heals the faults on schedule, checks the steady state and the stop
+// conditions, and always rolls back — on success, error, signal or panic
+// the Engine heals every applied fault exactly once, the clients stop,
+// every listener closes and the journal and reports are written.
 package runner
 
 import (
@@ -14,12 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/faultline-dev/faultline/experiments/appclient"
 	"github.com/faultline-dev/faultline/experiments/clients"
+	"github.com/faultline-dev/faultline/experiments/engine"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/spec"
@@ -27,7 +28,6 @@ import (
 	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
-	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/tlsca"
 	"github.com/faultline-dev/faultline/targets/topology"
@@ -87,17 +87,14 @@ type run struct {
 	progress io.Writer
 	j        *journal.Journal
 	file     *os.File
-	world    *topology.World
+	eng      *engine.Engine  // the open world; nil until it is built
+	world    *topology.World // eng's
 
 	// The applications (image or command clients), in client order: each
-	// has an identity (apps.go) and a readiness; the reference clients'
-	// source addresses name their connections.
-	apps         []*appIdentity
-	appByName    map[string]*appIdentity
-	referenceIPs map[string]string // source IP → reference client
-	notReady     string            // why the run is invalid: an application never got ready
-	refused      *refusals         // the applications' attempts at a down node, when watched
-	nodePorts    []int             // the ports every node listens on (plain, and TLS in the sandbox)
+	// has an identity (the Engine's, apps.go) and a readiness.
+	apps      []*appIdentity
+	appByName map[string]*appIdentity
+	notReady  string // why the run is invalid: an application never got ready
 
 	// The sandbox's, when a client is a command: the run's own directory
 	// (CA, events pipes, resolv.conf files) and its CA.
@@ -110,15 +107,8 @@ type run struct {
 	tally   *measure.Tally
 	seen    int // journal events the tally has
 
-	mu      sync.Mutex
-	applied []*appliedFault
-	tripped string // the stop condition that ended the run, if one did
-}
-
-type appliedFault struct {
-	fault faults.Fault
-	once  sync.Once
-	heal  func() error
+	mu      sync.Mutex // guards the applications' lastProbe
+	tripped string     // the stop condition that ended the run, if one did
 }
 
 func (r *run) run(ctx context.Context) (res *Result) {
@@ -150,17 +140,17 @@ func (r *run) run(ctx context.Context) (res *Result) {
 		}()
 		res.Err = r.execute(ctx, seed)
 	}()
-	if healErr := r.healAll("rollback"); healErr != nil && res.Err == nil {
-		res.Err = healErr
+	if r.eng != nil {
+		if healErr := r.eng.HealAll("rollback", "rollback"); healErr != nil && res.Err == nil {
+			res.Err = healErr
+		}
 	}
 	r.setPhase("tearing down")
-	r.closeRelays()
-	r.closeRefusals()
 	defer r.removeTmp()
-	if r.world != nil {
+	if r.eng != nil {
 		r.say("tearing down")
-		if err := r.world.Close(); err != nil && res.Err == nil {
-			res.Err = fmt.Errorf("teardown: %w", err)
+		if err := r.eng.Close(); err != nil && res.Err == nil {
+			res.Err = err // the teardown's: every fault is healed already
 		}
 	}
 	switch {
@@ -186,7 +176,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	}
 	res.Events = r.j.Events()
 	res.Summary = measure.Summarize(res.Events)
-	if err := WriteReports(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
+	if err := reports.WriteDir(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
 		res.Err = err
 	}
 	return res
@@ -229,19 +219,20 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	r.say("building topology: %d regions, DNS server, load balancers, %s", len(r.exp.Topology.Regions), backends)
 	built := time.Now()
 	cfg := r.topologyConfig(seed)
+	r.planApps()
 	if err := r.prepareSandbox(&cfg); err != nil {
 		return err
 	}
-	w, err := topology.Build(ctx, cfg)
+	eng, err := engine.Open(ctx, engine.Config{Topology: cfg, Journal: r.j, Apps: len(r.apps), Log: r.say})
 	if err != nil {
-		return fmt.Errorf("building the topology: %w", err)
+		return err
 	}
-	r.world = w
-	if lb, ok := w.NLB(r.exp.Topology.Regions[0].Name); ok {
-		r.nodePorts = append(r.nodePorts, lb.Port())
-	}
-	if cfg.TLS != nil {
-		r.nodePorts = append(r.nodePorts, cfg.TLSPort)
+	r.eng, r.world = eng, eng.World()
+	w := r.world
+	for i, c := range r.exp.Clients {
+		if !c.App() {
+			eng.AddClient(c.Name, engine.ReferenceIP(i))
+		}
 	}
 	r.say("topology up in %s (DNS %s)", time.Since(built).Round(time.Millisecond), w.DNSAddr())
 	if r.opts.onReady != nil {
@@ -262,7 +253,6 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	if err := r.startRelays(); err != nil {
 		return err
 	}
-	r.watchRefusals()
 	goRun := func(run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -287,7 +277,7 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 		}
 		for _, start := range starts {
 			start.ObjectiveMS = ms(c.Objective(r.exp.Metrics)) // its views are held to it too
-			r.j.Add(start)
+			r.add(start)
 		}
 		if !c.App() {
 			reference = append(reference, runs...)
@@ -325,18 +315,18 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	r.started = start
 	r.liveMu.Unlock()
 	r.setPhase("running")
-	r.j.Add(journal.Event{Type: journal.Phase, Detail: "experiment"})
+	r.add(journal.Event{Type: journal.Phase, Detail: "experiment"})
 	r.say("running %s for %s", r.exp.Name, r.exp.Duration)
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { defer close(watched); watchHarness(watchCtx, r.j) }()
+	go func() { defer close(watched); watchHarness(watchCtx, r.add) }()
 	err = r.schedule(ctx, start, errs)
 	stopWatching()
 	<-watched
 	if err != nil {
 		return errors.Join(err, stopped())
 	}
-	r.j.Add(journal.Event{Type: journal.Phase, Detail: "stop"})
+	r.add(journal.Event{Type: journal.Phase, Detail: "stop"})
 	r.setPhase("stopping")
 	return stopped()
 }
@@ -389,13 +379,15 @@ func (r *run) schedule(ctx context.Context, start time.Time, clientErrs <-chan e
 		case s.fault.ID == "":
 			// the end of the experiment
 		case s.heal:
-			if err := r.heal(s.fault.ID, "scheduled", lag); err != nil {
+			if err := r.eng.Heal(s.fault.ID, "scheduled", "schedule", engine.Late(lag)); err != nil && !errors.Is(err, engine.ErrHealed) {
 				return err
 			}
+			r.reportLive()
 		default:
-			if err := r.apply(s.fault, lag); err != nil {
+			if _, err := r.eng.Apply(s.fault, "schedule", engine.Late(lag)); err != nil {
 				return err
 			}
+			r.reportLive() // the live view shows a fault the moment it is on
 		}
 	}
 	return nil
@@ -443,7 +435,7 @@ func (r *run) stopConditionTrips() bool {
 			v, ok := measure.WindowMetrics(info[name], measure.Requests(events, name)).Value(cond.Metric)
 			if ok && cond.Holds(v) {
 				r.tripped = fmt.Sprintf("%s: %s (value %g)", name, cond.Expr, v)
-				r.j.Add(journal.Event{Type: journal.StopCondition, Client: name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
+				r.add(journal.Event{Type: journal.StopCondition, Client: name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
 				r.say("stop condition tripped: %s; healing and stopping", r.tripped)
 				return true
 			}
@@ -452,91 +444,14 @@ func (r *run) stopConditionTrips() bool {
 	return false
 }
 
-// apply applies f; lag is how late against its schedule.
-func (r *run) apply(f faults.Fault, lag time.Duration) error {
-	kind, ok := faults.Lookup(f.Kind)
-	if !ok {
-		return fmt.Errorf("fault %s: unknown kind %q", f.ID, f.Kind)
+// add journals e: through the Engine once the world is open (so its event
+// stream has it), straight into the journal before.
+func (r *run) add(e journal.Event) {
+	if r.eng != nil {
+		r.eng.Record(e)
+		return
 	}
-	vals, err := faults.Validate(kind, f.Params)
-	if err != nil {
-		return fmt.Errorf("fault %s: %w", f.ID, err)
-	}
-	heal, err := kind.Apply(r.world, f, vals)
-	if err != nil {
-		return fmt.Errorf("applying fault %s (%s on %s): %w", f.ID, f.Kind, f.Target, err)
-	}
-	r.mu.Lock()
-	r.applied = append(r.applied, &appliedFault{fault: f, heal: heal})
-	r.mu.Unlock()
-	r.j.Add(r.appliedEvent(f, kind, vals, lag))
-	r.say("applied %s: %s on %s", f.ID, f.Kind, f.Target)
-	r.reportLive() // the live view shows a fault the moment it is on
-	return nil
-}
-
-// appliedEvent journals what the metrics need of an applied fault: its
-// reach (what shows it touched a client), the endpoint of a region it
-// targets, the node of a node fault, and how late it came.
-func (r *run) appliedEvent(f faults.Fault, kind faults.Kind, vals faults.Values, lag time.Duration) journal.Event {
-	e := journal.Event{Type: journal.FaultApplied, Fault: f.ID, Kind: f.Kind, Target: f.Target, Reach: faults.ReachOf(kind), LagMS: ms(lag)}
-	if kind.Target() == faults.TargetRegion {
-		e.Name, _ = r.world.Endpoint(f.Target)
-	}
-	if e.Reach == faults.ReachNode {
-		if lb, ok := r.world.NLB(f.Target); ok {
-			if nodes, i := lb.NodeAddrs(), vals.Int("node")-1; i >= 0 && i < len(nodes) {
-				e.Node = nodes[i]
-			}
-		}
-	}
-	return e
-}
-
-// heal heals one applied fault, at most once whoever asks; lag is how late
-// against its schedule.
-func (r *run) heal(id, why string, lag time.Duration) error {
-	r.mu.Lock()
-	var target *appliedFault
-	for _, a := range r.applied {
-		if a.fault.ID == id {
-			target = a
-		}
-	}
-	r.mu.Unlock()
-	if target == nil {
-		return nil
-	}
-	var err error
-	target.once.Do(func() {
-		err = target.heal()
-		e := journal.Event{Type: journal.FaultHealed, Fault: id, Kind: target.fault.Kind, Target: target.fault.Target, Detail: why, LagMS: ms(lag)}
-		if err != nil {
-			e.Detail = why + ": " + err.Error()
-		}
-		r.j.Add(e)
-		r.say("healed %s (%s)", id, why)
-		r.reportLive()
-	})
-	if err != nil {
-		return fmt.Errorf("healing fault %s: %w", id, err)
-	}
-	return nil
-}
-
-// healAll heals every fault still applied, newest first.
-func (r *run) healAll(why string) error {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.applied))
-	for i := len(r.applied) - 1; i >= 0; i-- {
-		ids = append(ids, r.applied[i].fault.ID)
-	}
-	r.mu.Unlock()
-	var errs []error
-	for _, id := range ids {
-		errs = append(errs, r.heal(id, why, 0))
-	}
-	return errors.Join(errs...)
+	r.j.Add(e)
 }
 
 func (r *run) say(format string, args ...any) {
@@ -552,14 +467,9 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 	cfg := topology.Config{
 		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL, RunID: r.runID(),
 		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
-		DNSObserver:      r.onDNS,
-		ResolverObserver: r.onResolver,
-		NLBObserver:      r.onNLB,
-		PublishObserver:  r.onPublish,
 	}
 	if a := t.Automation; a != nil {
 		cfg.Automation = &dnsauto.Config{Enactors: a.Enactors, PlanInterval: a.PlanInterval, Fix: a.Fix}
-		cfg.AutomationObserver = r.onAutomation
 	}
 	if t.Resolver != "" {
 		p, _ := dnscache.LookupPreset(t.Resolver) // the spec checked the name
@@ -609,10 +519,6 @@ func boolRank(b bool) int {
 	}
 	return 0
 }
-
-// clientSourceIP gives client i an address of its own, so the DNS server's
-// journal can tell whose queries a fault shaped.
-func clientSourceIP(i int) string { return fmt.Sprintf("127.0.0.%d", 11+i) }
 
 // clientRunner is how client i runs (with its health probe, for an
 // application that has one) and its client.start events: an application's
@@ -695,92 +601,11 @@ func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 	}
 	return clients.Config{
 		Name: c.Name, Strategy: c.Strategy, Regions: c.Regions, Endpoints: endpoints,
-		DNSServer: r.world.ClientDNSAddr(), SourceIP: clientSourceIP(i),
+		DNSServer: r.world.ClientDNSAddr(), SourceIP: engine.ReferenceIP(i),
 		Rate: c.Rate, Operations: c.Operations, Timeout: c.Timeout, KeepAlive: c.KeepAlive,
 		ProbeInterval: c.ProbeInterval, Table: r.exp.Topology.Table.Name, Items: r.exp.Topology.Table.Items,
-		Record: r.j.Add, Now: r.j.Now,
+		Record: r.add, Now: r.j.Now,
 	}, nil
-}
-
-func (r *run) onDNS(q dnsstub.QueryEvent) {
-	e := journal.Event{T: r.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
-		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault}
-	r.j.Add(e)
-	r.serverSideDNS(e)
-}
-
-// onResolver journals the caching resolver's answers to clients: the client
-// address is the client's, and the fault is the one that shaped the cached
-// upstream answer, so dns_queries_in_fault counts answers served from cache.
-func (r *run) onResolver(e dnscache.Event) {
-	ev := journal.Event{T: r.j.Since(e.Time), Type: journal.DNSQuery, Addr: e.Client, Proto: e.Proto,
-		Name: e.Name, QType: e.Type, Rcode: e.Rcode, Answers: journal.Int(e.Answers), Fault: e.Fault, Detail: "resolver:" + e.Cache}
-	r.j.Add(ev)
-	r.serverSideDNS(ev)
-}
-
-// onAutomation journals each step of the DNS automation (plan, pick, apply,
-// cleanup, emptied, stuck, repair).
-func (r *run) onAutomation(name string, e dnsauto.Event) {
-	r.j.Add(journal.Event{T: r.j.Since(e.Time), Type: journal.DNSAutomation, Name: name, Node: e.Actor, Status: e.Step,
-		Detail: fmt.Sprintf("plan %d, in effect %d. %s", e.Plan, e.Applied, e.Detail)})
-}
-
-func (r *run) onNLB(e nlb.Event) {
-	if e.Kind == "http.request" {
-		r.serverSideHTTP(e)
-		return
-	}
-	ev := journal.Event{T: r.j.Since(e.Time), Type: e.Kind, Region: e.Region, Node: e.Node, Target: e.Target,
-		From: e.From, To: e.To, Detail: e.Detail}
-	switch e.Kind {
-	case "hc.result":
-		ev.OK = journal.Bool(e.OK)
-		ev.LagMS = float64(e.Lag.Microseconds()) / 1000
-		if e.Discarded {
-			ev.Status = journal.HCDiscarded // a late check: not counted towards the target's health
-		}
-	case journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed:
-		// Whose connection: a reference client by its source address, an
-		// application by the alias it arrived at.
-		ev.Client, ev.Addr = r.clientOfConn(e.Local, e.Client), e.Client
-	}
-	r.j.Add(ev)
-	switch e.Kind {
-	case journal.ConnFailed:
-		r.serverSideConnFailed(e)
-	case "node.down", "node.up":
-		r.refused.nodeDown(e, e.Kind == "node.up")
-	}
-}
-
-func (r *run) onPublish(name string, values []string) {
-	r.j.Add(journal.Event{Type: journal.DNSPublish, Name: name, QType: "A", Detail: strings.Join(values, ",")})
-}
-
-// WriteReports writes report.json, report.md and junit.xml into dir ("" writes
-// nothing).
-func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
-	if dir == "" {
-		return nil
-	}
-	write := func(name string, render func(io.Writer) error) error {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := render(f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return f.Close()
-	}
-	return errors.Join(
-		write("report.json", func(w io.Writer) error { return reports.JSON(w, s) }),
-		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, events) }),
-		write("junit.xml", func(w io.Writer) error { return reports.JUnit(w, s) }),
-		write("report.html", func(w io.Writer) error { return reports.HTML(w, s, events) }),
-	)
 }
 
 // startLive calls Options.Live with the progress until the returned stop.

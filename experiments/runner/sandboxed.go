@@ -37,7 +37,6 @@ func NeedsSandbox(exp *spec.Experiment) bool {
 // directory, its CA with a certificate for every endpoint name, and the
 // nodes on ports 80 and 443.
 func (r *run) prepareSandbox(cfg *topology.Config) error {
-	r.planApps(cfg)
 	if !NeedsSandbox(r.exp) {
 		return nil
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 
-	"github.com/faultline-dev/faultline/experiments/measure"
+	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
@@ -703,7 +703,7 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment, list string) []Asser
 			d.errorf(clientNode, "%s.client: %s; expected a client's name, an application's NAME.server (or NAME.probe, with health), or \"*\" for every client", what, noClient(exp.Clients, a.Client))
 		}
 		if exprNode != nil && a.Expr != "" {
-			e, err := measure.ParseExpr(a.Expr)
+			e, err := assert.ParseExpr(a.Expr)
 			if err != nil {
 				d.errorf(exprNode, "%s.expr: %v", what, err)
 			}
@@ -722,8 +722,8 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment, list string) []Asser
 func (d *decoder) steadyState(n *yaml.Node, exp *Experiment, what string) []Assertion {
 	out := d.assertions(n, exp, what)
 	for i, a := range out {
-		if a.Metric != "" && !measure.SteadyMetric(a.Metric) {
-			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is relative to a fault; %s takes %s", what, i, a.Metric, what, strings.Join(measure.SteadyMetrics, ", "))
+		if a.Metric != "" && !assert.SteadyMetric(a.Metric) {
+			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is relative to a fault; %s takes %s", what, i, a.Metric, what, strings.Join(assert.SteadyMetrics, ", "))
 		}
 		if a.Fault != "" {
 			d.errorf(deref(n).Content[i], "%s[%d]: not about one fault; remove fault", what, i)
@@ -734,11 +734,11 @@ func (d *decoder) steadyState(n *yaml.Node, exp *Experiment, what string) []Asse
 
 // Holds compares v with the assertion's value.
 func (a Assertion) Holds(v float64) bool {
-	return measure.Expr{Metric: a.Metric, Op: a.Op, Value: a.Value}.Holds(v)
+	return assert.Expr{Metric: a.Metric, Op: a.Op, Value: a.Value}.Holds(v)
 }
 
 // MetricNames are the metrics an assertion may name.
-func MetricNames() []string { return append([]string(nil), measure.MetricNames...) }
+func MetricNames() []string { return append([]string(nil), assert.MetricNames...) }
 
 // hasClient: name is one of the clients' views (Client.Views).
 func hasClient(cs []Client, name string) bool {

@@ -38,7 +38,7 @@ type Experiment struct {
 	Clients     []Client
 	Metrics     Metrics
 	Duration    time.Duration
-	Faults      []faults.Fault // Params raw; the runner validates them again into typed values
+	Faults      []faults.Fault // Params raw; the Engine validates them again into typed values
 	Assertions  []Assertion
 	SteadyState []Assertion // checked before the first fault and after the last heal
 	StopWhen    []Assertion // checked while the run goes; one that holds heals everything and ends it

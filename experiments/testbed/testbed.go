@@ -3,8 +3,10 @@
 // DNS server authoritative for the real endpoint names), gives the test an
 // http.Client and a net.Resolver that go through it, applies and heals
 // faults, and computes the metrics of the requests the test made, as
-// `faultline run` would. Nothing leaves loopback; Start's cleanup tears
-// everything down and heals what is still applied.
+// `faultline run` would. It is an Engine (experiments/engine) and
+// t.Cleanup: the Engine journals the world's events and applies the faults.
+// Nothing leaves loopback; Start's cleanup heals what is still applied and
+// tears everything down.
 //
 //	tb := testbed.Start(t, testbed.Options{})
 //	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", HTTPClient: tb.HTTPClient(),
@@ -17,27 +19,29 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/faultline-dev/faultline/experiments/clients"
+	"github.com/faultline-dev/faultline/experiments/engine"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/faults"
-	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
 
 // ClientName is how the journal names the test's own requests.
 const ClientName = "test"
+
+// clientIP is where the test's connections and queries come from: the
+// loopback source Linux picks for 127.0.0.0/8.
+const clientIP = "127.0.0.1"
 
 // Options of a testbed; zero values take the defaults.
 type Options struct {
@@ -55,14 +59,10 @@ type Options struct {
 
 // Testbed is a running world.
 type Testbed struct {
-	opts  Options
-	world *topology.World
-	j     *journal.Journal
-	http  *http.Client
-
-	mu      sync.Mutex
-	faults  int
-	healers map[string]func() error
+	opts Options
+	eng  *engine.Engine
+	j    *journal.Journal
+	http *http.Client
 }
 
 // Start builds the world and registers its teardown with t.Cleanup.
@@ -83,22 +83,23 @@ func Start(t testing.TB, opts Options) *Testbed {
 	if opts.K == 0 {
 		opts.K = 5
 	}
-	tb := &Testbed{opts: opts, j: journal.New(nil), healers: map[string]func() error{}}
+	tb := &Testbed{opts: opts, j: journal.New(nil)}
 	tb.j.Add(journal.Event{Type: journal.RunStart, Detail: t.Name(), Seed: &opts.Seed, K: opts.K})
 	cfg := topology.Config{Zone: "amazonaws.com.", RecordTTL: opts.TTL, NegativeTTL: opts.TTL, Table: opts.Table,
-		Items: opts.Items, Seed: opts.Seed, DNSObserver: tb.onDNS}
+		Items: opts.Items, Seed: opts.Seed}
 	for _, r := range opts.Regions {
 		cfg.Regions = append(cfg.Regions, topology.Region{Name: r, Endpoint: "dynamodb." + r + ".amazonaws.com.",
 			Nodes: 2, Targets: 2, HealthCheck: nlb.HealthCheck{Interval: 500 * time.Millisecond, Timeout: 250 * time.Millisecond,
 				HealthyThreshold: 3, UnhealthyThreshold: 2}})
 	}
-	w, err := topology.Build(context.Background(), cfg)
+	eng, err := engine.Open(context.Background(), engine.Config{Topology: cfg, Journal: tb.j})
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
-	tb.world = w
+	tb.eng = eng
 	t.Cleanup(tb.close)
-	tb.j.Add(journal.Event{Type: journal.ClientStart, Client: ClientName, Strategy: "test", Region: opts.Regions[0], Addr: "127.0.0.1"})
+	eng.AddClient(ClientName, clientIP)
+	eng.Record(journal.Event{Type: journal.ClientStart, Client: ClientName, Strategy: "test", Region: opts.Regions[0], Addr: clientIP})
 	tb.http = &http.Client{Transport: &recorder{tb: tb, next: &http.Transport{
 		DialContext: (&net.Dialer{Resolver: tb.Resolver(), Timeout: 2 * time.Second}).DialContext,
 		Proxy:       nil, MaxIdleConnsPerHost: 16, DisableKeepAlives: !opts.KeepAlive,
@@ -108,7 +109,7 @@ func Start(t testing.TB, opts Options) *Testbed {
 
 // Resolver resolves through faultline's DNS server (Go's own resolver).
 func (tb *Testbed) Resolver() *net.Resolver {
-	addr := tb.world.ClientDNSAddr()
+	addr := tb.eng.World().ClientDNSAddr()
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}
@@ -122,7 +123,7 @@ func (tb *Testbed) HTTPClient() *http.Client { return tb.http }
 // Endpoint is a region's endpoint URL, with the real name:
 // "http://dynamodb.us-east-1.amazonaws.com:PORT".
 func (tb *Testbed) Endpoint(region string) string {
-	u, err := tb.world.EndpointURL(region)
+	u, err := tb.eng.World().EndpointURL(region)
 	if err != nil {
 		panic(fmt.Sprintf("testbed: %v (regions: %v)", err, tb.opts.Regions))
 	}
@@ -130,56 +131,29 @@ func (tb *Testbed) Endpoint(region string) string {
 }
 
 // World is the topology, for what this package does not wrap.
-func (tb *Testbed) World() *topology.World { return tb.world }
+func (tb *Testbed) World() *topology.World { return tb.eng.World() }
+
+// Engine is the Engine the testbed runs on: its event stream, its active
+// faults, faults with a bound.
+func (tb *Testbed) Engine() *engine.Engine { return tb.eng }
 
 // Apply applies a fault now (any kind of `faultline list`; target an
-// endpoint name or a region, params as in an experiment file) and returns
-// its heal, which may be called once; whatever is still applied is healed at
-// cleanup.
+// endpoint name or a region, params as in an experiment file), journaled as
+// applied by "test", and returns its heal, which may be called once;
+// whatever is still applied is healed at cleanup.
 func (tb *Testbed) Apply(t testing.TB, kind, target string, params map[string]string) (heal func()) {
 	t.Helper()
-	k, ok := faults.Lookup(kind)
-	if !ok {
-		t.Fatalf("testbed: unknown fault kind %q; expected one of: %s", kind, strings.Join(faults.Names(), ", "))
-	}
-	if k.Target() == faults.TargetDNSName {
-		target = dns.Fqdn(strings.ToLower(target))
-	}
 	if params == nil {
 		params = map[string]string{}
 	}
-	vals, err := faults.Validate(k, params)
+	a, err := tb.eng.Apply(faults.Fault{Kind: kind, Target: target, Params: params}, "test")
 	if err != nil {
-		t.Fatalf("testbed: %s: %v", kind, err)
+		t.Fatalf("testbed: %v", err)
 	}
-	tb.mu.Lock()
-	tb.faults++
-	f := faults.Fault{ID: fmt.Sprintf("f%d", tb.faults), Kind: kind, Target: target, Params: params}
-	tb.mu.Unlock()
-	undo, err := k.Apply(tb.world, f, vals)
-	if err != nil {
-		t.Fatalf("testbed: applying %s on %s: %v", kind, target, err)
-	}
-	tb.j.Add(journal.Event{Type: journal.FaultApplied, Fault: f.ID, Kind: kind, Target: target})
-	var once sync.Once
-	healIt := func() error {
-		var err error
-		once.Do(func() {
-			err = undo()
-			tb.j.Add(journal.Event{Type: journal.FaultHealed, Fault: f.ID, Kind: kind, Target: target})
-			tb.mu.Lock()
-			delete(tb.healers, f.ID)
-			tb.mu.Unlock()
-		})
-		return err
-	}
-	tb.mu.Lock()
-	tb.healers[f.ID] = healIt
-	tb.mu.Unlock()
 	return func() {
 		t.Helper()
-		if err := healIt(); err != nil {
-			t.Errorf("testbed: healing %s: %v", kind, err)
+		if err := tb.eng.Heal(a.Fault.ID, "healed by the test", "test"); err != nil && !errors.Is(err, engine.ErrHealed) {
+			t.Errorf("testbed: %v", err)
 		}
 	}
 }
@@ -205,25 +179,10 @@ func (tb *Testbed) Summary() measure.Summary {
 // Events is the journal so far.
 func (tb *Testbed) Events() []journal.Event { return tb.j.Events() }
 
+// close heals what is still applied and tears the world down.
 func (tb *Testbed) close() {
-	tb.mu.Lock()
-	var heals []func() error
-	for _, h := range tb.healers {
-		heals = append(heals, h)
-	}
-	tb.mu.Unlock()
-	for _, h := range heals {
-		h()
-	}
 	tb.http.CloseIdleConnections()
-	tb.world.Close()
-}
-
-// onDNS journals the DNS server's answers: how the metrics see that a
-// fault reached the test's queries.
-func (tb *Testbed) onDNS(q dnsstub.QueryEvent) {
-	tb.j.Add(journal.Event{T: tb.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
-		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault})
+	tb.eng.Close()
 }
 
 // recorder journals each request: region from the endpoint name, outcome
@@ -249,7 +208,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	default:
 		e.OK = journal.Bool(true)
 	}
-	r.tb.j.Add(e)
+	r.tb.eng.Record(e)
 	return resp, err
 }
 

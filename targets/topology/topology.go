@@ -1,8 +1,9 @@
 // Package topology builds the small world an experiment runs in: per region a
 // DynamoDB backend (embedded, or DynamoDB Local in a container), an NLB whose targets reach it through links, and
 // one DNS server authoritative for the regions' endpoint names, which resolve
-// to each region's NLB node addresses. It knows nothing about experiments:
-// the runner translates a spec into a Config.
+// to each region's NLB node addresses. It knows nothing about experiments or
+// faults: the runner translates a spec into a Config, and the Engine
+// (experiments/engine) builds it and adapts it for the fault catalogue.
 package topology
 
 import (
@@ -19,7 +20,6 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/miekg/dns"
 
-	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
@@ -94,7 +94,8 @@ type Container struct {
 	Image string // "" for container.DefaultImage
 }
 
-// World is a built topology. It implements faults.World.
+// World is a built topology. Its methods are plain: the fault catalogue's
+// view of it is an adapter in experiments/engine.
 type World struct {
 	cfg      Config
 	hub      *links.Hub
@@ -278,8 +279,9 @@ func (w *World) automate(r *region) error {
 	return nil
 }
 
-// Automation implements faults.World.
-func (w *World) Automation(name string) (faults.DNSAutomation, bool) {
+// Automation is the DNS automation publishing an endpoint name, when the
+// world has one.
+func (w *World) Automation(name string) (*dnsauto.Automation, bool) {
 	for _, r := range w.regions {
 		if r.cfg.Endpoint == name && r.auto != nil {
 			return r.auto, true
@@ -335,10 +337,10 @@ func (w *World) NLB(regionName string) (*nlb.LB, bool) {
 	return r.lb, true
 }
 
-// DNS implements faults.World.
-func (w *World) DNS() faults.DNSRules { return w.dns }
+// DNS is the authoritative DNS server (its rule table is how DNS faults act).
+func (w *World) DNS() *dnsstub.Server { return w.dns }
 
-// RegionLinks implements faults.World: the data links of a region's NLB.
+// RegionLinks are the data links of a region's NLB, one per target.
 func (w *World) RegionLinks(regionName string) ([]*links.Link, error) {
 	r, ok := w.regions[regionName]
 	if !ok {
@@ -353,8 +355,8 @@ func (w *World) RegionLinks(regionName string) ([]*links.Link, error) {
 	return ls, nil
 }
 
-// RegionHealthLinks implements faults.World: the health-check links of a
-// region's NLB.
+// RegionHealthLinks are the health-check links of a region's NLB, one per
+// target.
 func (w *World) RegionHealthLinks(regionName string) ([]*links.Link, error) {
 	r, ok := w.regions[regionName]
 	if !ok {
@@ -369,7 +371,8 @@ func (w *World) RegionHealthLinks(regionName string) ([]*links.Link, error) {
 	return ls, nil
 }
 
-// PropagationDelay implements faults.World.
+// PropagationDelay is the setter of how long a region's targets that turn
+// healthy keep refusing data connections.
 func (w *World) PropagationDelay(regionName string) (func(time.Duration), error) {
 	r, ok := w.regions[regionName]
 	if !ok {
@@ -378,7 +381,7 @@ func (w *World) PropagationDelay(regionName string) (func(time.Duration), error)
 	return r.lb.SetPropagationDelay, nil
 }
 
-// NodeDown implements faults.World.
+// NodeDown stops node i (from 0) of a region's NLB; undo starts it again.
 func (w *World) NodeDown(regionName string, i int) (func() error, error) {
 	r, ok := w.regions[regionName]
 	if !ok {
@@ -390,7 +393,7 @@ func (w *World) NodeDown(regionName string, i int) (func() error, error) {
 	return func() error { return r.lb.NodeUp(i) }, nil
 }
 
-// Rand implements faults.World: every call gives a generator of its own (a
+// Rand gives, at every call, a generator of its own (a
 // fault draws from it while answering queries concurrently with others),
 // seeded from the run's seed in the order faults are applied, so runs repeat.
 func (w *World) Rand() *rand.Rand {
@@ -399,7 +402,7 @@ func (w *World) Rand() *rand.Rand {
 	return rand.New(rand.NewSource(w.rng.Int63()))
 }
 
-// Endpoint implements faults.World.
+// Endpoint is a region's endpoint name (fqdn).
 func (w *World) Endpoint(region string) (string, bool) {
 	r, ok := w.regions[region]
 	if !ok {
@@ -439,5 +442,3 @@ func (w *World) Close() error {
 	})
 	return w.closeErr
 }
-
-var _ faults.World = (*World)(nil)

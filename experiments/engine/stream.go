@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/faultline-dev/faultline/experiments/journal"
+)
+
+// Bounds of the event stream.
+const (
+	// DefaultBuffer is a subscription's buffer when Subscribe is given 0.
+	DefaultBuffer = 1024
+	// MaxBuffer bounds a subscription's buffer.
+	MaxBuffer = 16384
+	// Retained is how many of the latest events the Engine keeps for
+	// Resume.
+	Retained = 4096
+	// MaxSubscribers bounds the subscriptions open at once.
+	MaxSubscribers = 64
+)
+
+// Errors of the event stream.
+var (
+	ErrTooManySubscribers = fmt.Errorf("at most %d event subscriptions are open at once", MaxSubscribers)
+	ErrGone               = errors.New("the events after that sequence number are no longer retained")
+)
+
+// Delivery is one event of the stream: its sequence number (from 1, in the
+// order the Engine recorded the events) and the event as journaled.
+type Delivery struct {
+	Seq   uint64
+	Event journal.Event
+}
+
+// LaggedError is why a subscription that let its buffer fill was cut off:
+// Missed is the first event it did not get.
+type LaggedError struct{ Missed uint64 }
+
+func (e *LaggedError) Error() string {
+	return fmt.Sprintf("the subscriber fell behind: its buffer was full at event %d, so it was cut off (resume after the last event it read)", e.Missed)
+}
+
+// Subscription is a view of the event stream.
+type Subscription struct {
+	e   *Engine
+	ch  chan Delivery
+	err error // why it ended; guarded by stream.smu
+	end bool  // guarded by stream.smu
+}
+
+type stream struct {
+	smu   sync.Mutex // orders the journal, the sequence and the deliveries
+	seq   uint64
+	ring  []Delivery // the latest Retained events, oldest at ring[head] once full
+	head  int
+	subs  map[*Subscription]struct{}
+	ended bool
+}
+
+func (s *stream) init() { s.subs = map[*Subscription]struct{}{} }
+
+// Record journals ev (stamped with the current journal time unless it is a
+// request or carries its own time) and delivers it to every subscriber
+// without waiting for any. Drivers record their own events (clients,
+// phases, the harness) through it so that the stream has them all; events
+// journaled before Open or after Close go to the journal alone.
+func (e *Engine) Record(ev journal.Event) {
+	if ev.T == 0 && ev.Type != journal.Request {
+		ev.T = e.j.Now()
+	}
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	e.j.Add(ev)
+	if e.ended {
+		return
+	}
+	e.seq++
+	d := Delivery{Seq: e.seq, Event: ev}
+	if len(e.ring) < Retained {
+		e.ring = append(e.ring, d)
+	} else {
+		e.ring[e.head] = d
+		e.head = (e.head + 1) % Retained
+	}
+	for s := range e.subs {
+		select {
+		case s.ch <- d:
+		default:
+			e.endLocked(s, &LaggedError{Missed: d.Seq})
+		}
+	}
+}
+
+// Subscribe streams the events recorded from now on. buffer bounds how many
+// may wait for the subscriber (0: DefaultBuffer; at most MaxBuffer): one
+// that lets it fill is cut off (Err says so) and the world never waits.
+func (e *Engine) Subscribe(buffer int) (*Subscription, error) {
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	return e.subscribeLocked(buffer, nil)
+}
+
+// Resume streams, first, the retained events after sequence number after,
+// then the events recorded from now on. It returns ErrGone when some of the
+// events after after are no longer retained (the subscriber must catch up
+// from the journal file instead).
+func (e *Engine) Resume(after uint64, buffer int) (*Subscription, error) {
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	var replay []Delivery
+	for i := range e.ring {
+		if d := e.ring[(e.head+i)%len(e.ring)]; d.Seq > after {
+			replay = append(replay, d)
+		}
+	}
+	if after < e.seq && (len(replay) == 0 || replay[0].Seq != after+1) {
+		return nil, fmt.Errorf("resuming after event %d: %w (the oldest retained is %d)", after, ErrGone, e.seq-uint64(len(e.ring))+1)
+	}
+	return e.subscribeLocked(buffer, replay)
+}
+
+func (e *Engine) subscribeLocked(buffer int, replay []Delivery) (*Subscription, error) {
+	switch {
+	case e.ended:
+		return nil, ErrClosed
+	case len(e.subs) >= MaxSubscribers:
+		return nil, ErrTooManySubscribers
+	case buffer <= 0:
+		buffer = DefaultBuffer
+	}
+	buffer = min(buffer, MaxBuffer)
+	s := &Subscription{e: e, ch: make(chan Delivery, buffer+len(replay))}
+	for _, d := range replay {
+		s.ch <- d
+	}
+	e.subs[s] = struct{}{}
+	return s, nil
+}
+
+// endLocked ends a subscription: its channel closes once drained.
+func (e *Engine) endLocked(s *Subscription, why error) {
+	if s.end {
+		return
+	}
+	s.end, s.err = true, why
+	delete(e.subs, s)
+	close(s.ch)
+}
+
+// closeStream ends every subscription (Err: ErrClosed).
+func (e *Engine) closeStream() {
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	e.ended = true
+	for s := range e.subs {
+		e.endLocked(s, ErrClosed)
+	}
+	e.ring = nil
+}
+
+// C delivers the events; it is closed when the subscription ends.
+func (s *Subscription) C() <-chan Delivery { return s.ch }
+
+// Err says why the subscription ended: nil while it runs or after Close,
+// ErrClosed when the Engine closed, a *LaggedError when it fell behind.
+func (s *Subscription) Err() error {
+	s.e.smu.Lock()
+	defer s.e.smu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription; its channel closes.
+func (s *Subscription) Close() {
+	s.e.smu.Lock()
+	defer s.e.smu.Unlock()
+	s.e.endLocked(s, nil)
+}
