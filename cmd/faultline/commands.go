@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -33,8 +32,8 @@ func runCommand() *cli.Command {
 		Usage:     "run an experiment (a file, or a built-in name from `faultline list`)",
 		ArgsUsage: "[--out DIR] [--seed N] EXPERIMENT",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Usage: "directory for journal.jsonl, report.json and report.md (default out/NAME)"},
-			&cli.Int64Flag{Name: "seed", Usage: "seed for random choices (overrides the experiment's)"},
+			&cli.StringFlag{Name: "out", Usage: "directory for journal.jsonl, report.json, report.md, junit.xml and report.html", DefaultText: "out/NAME"},
+			&cli.Int64Flag{Name: "seed", Usage: "seed for random choices (overrides the experiment's)", DefaultText: "the experiment's seed, else 1"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "validate, build the world, print the planned timeline; run no client, apply no fault"},
 			&cli.IntFlag{Name: "trials", Value: 1, Usage: "run N times with the faults shifted by a seeded random phase; metrics become distributions"},
@@ -73,10 +72,12 @@ func runCommand() *cli.Command {
 			if err := containerOptions(c, exp, &opts); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := c.Context // cancelled by SIGINT or SIGTERM (main)
 			if c.Bool("dry-run") {
 				opts.DryRun, opts.Progress, opts.OutDir = true, os.Stdout, ""
+				if c.Bool("quiet") {
+					opts.Progress = nil // the dry run's verdict is its exit code
+				}
 				if res := runner.Run(ctx, exp, opts); res.Err != nil {
 					return cli.Exit("dry run: "+res.Err.Error(), exitBrokenRun)
 				}
@@ -251,15 +252,19 @@ func listCommand() *cli.Command {
 		Name:  "list",
 		Usage: "list the built-in experiments",
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usage(c, "list takes no arguments, got %d (to see one experiment: faultline explain NAME)", c.NArg())
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 			for _, name := range library.Names() {
 				file, data, _ := library.Get(name)
 				exp, err := spec.Parse(file, data)
 				if err != nil {
-					return cli.Exit(fmt.Sprintf("built-in experiment %s is invalid: %v", name, err), exitBrokenRun)
+					return cli.Exit(fmt.Sprintf("built-in experiment %s is invalid: %v", name, err), exitCrash)
 				}
-				fmt.Printf("%-24s %s\n", name, exp.Description)
+				fmt.Fprintf(w, "%s\t%s\n", name, exp.Description)
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 }
@@ -284,6 +289,9 @@ func reportCommand() *cli.Command {
 			events, err := journal.ReadFile(path)
 			if err != nil {
 				return cli.Exit(err.Error(), exitUsage)
+			}
+			if len(events) == 0 {
+				return cli.Exit(path+": the journal has no events; expected a journal.jsonl a run wrote", exitUsage)
 			}
 			s := measure.Summarize(events)
 			if dir := c.String("out"); dir != "" {
@@ -404,8 +412,7 @@ func cleanupCommand() *cli.Command {
 			if c.NArg() != 0 {
 				return usage(c, "cleanup takes no arguments, got %d", c.NArg())
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := c.Context // cancelled by SIGINT or SIGTERM (main)
 			var found []container.Leftover
 			var err error
 			if c.Bool("dry-run") {

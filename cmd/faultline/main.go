@@ -3,29 +3,62 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/faultline-dev/faultline/cmd/faultline/internal/earlysignal"
 )
 
 // Exit codes: the contract CI pipelines gate on (ARCHITECTURE.md).
 const (
 	exitPass      = 0 // every assertion held
 	exitFail      = 1 // an assertion failed
-	exitUsage     = 2 // bad usage or invalid experiment
-	exitBrokenRun = 3 // the environment could not be built or the run broke
+	exitUsage     = 2 // bad usage or invalid input (an experiment file, a journal)
+	exitBrokenRun = 3 // the run proves nothing: invalid, the environment could not be built, the run broke or was interrupted
+	exitCrash     = 4 // faultline itself failed (a bug: please report it with the message)
 )
 
 func main() {
-	os.Exit(run(os.Args))
+	// Signals are taken from the start (earlysignal's init): a SIGINT while
+	// the experiment is still being read must not kill the process unheard.
+	ctx, stop := earlysignal.Context()
+	defer stop()
+	code := run(ctx, os.Args)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
+func run(ctx context.Context, args []string) (code int) {
+	defer crashed(&code)
 	app := newApp()
-	err := app.Run(flagsFirst(app, args))
+	err := app.RunContext(ctx, flagsFirst(app, args))
+	code = exitCode(err)
+	// A signal that came while the run was ending (its teardown, its
+	// reports) still makes the exit say it was interrupted.
+	if code == exitPass && ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "faultline: interrupted")
+		code = exitBrokenRun
+	}
+	return code
+}
+
+// crashed turns a panic into exit code 4, with the stack: a crash must never
+// read as bad usage (2) or as a verdict. Deferred by run.
+func crashed(code *int) {
+	if p := recover(); p != nil {
+		fmt.Fprintf(os.Stderr, "faultline crashed (a bug in faultline, not in your experiment; please report it with this text): %v\n%s", p, debug.Stack())
+		*code = exitCrash
+	}
+}
+
+// exitCode prints an error and maps it to the exit-code contract.
+func exitCode(err error) int {
 	if err == nil {
 		return exitPass
 	}
@@ -37,36 +70,64 @@ func run(args []string) int {
 		return coder.ExitCode()
 	}
 	// Anything urfave/cli itself rejects (unknown flag, bad value) is usage.
-	fmt.Fprintln(os.Stderr, "faultline:", err)
+	fmt.Fprintln(os.Stderr, "faultline:", longFlags(err.Error()))
 	return exitUsage
 }
 
+// longFlags writes the flags urfave/cli names with one dash ("-seed") as
+// they are typed ("--seed").
+func longFlags(msg string) string {
+	return strings.ReplaceAll(msg, "flag -", "flag --")
+}
+
 func newApp() *cli.App {
+	commands := []*cli.Command{
+		runCommand(),
+		validateCommand(),
+		listCommand(),
+		kindsCommand(),
+		reportCommand(),
+		explainCommand(),
+		cleanupCommand(),
+		schemaCommand(),
+		versionCommand(),
+		completionCommand(),
+	}
+	for _, c := range commands {
+		c.HideHelpCommand = true // `faultline help COMMAND`, or COMMAND --help
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return cli.Exit(longFlags(err.Error())+" (faultline help "+c.Name+" tells more)", exitUsage)
+		}
+	}
 	return &cli.App{
-		Name:            "faultline",
-		Usage:           "rehearse DNS and load-balancer failures and measure how fast clients fail over",
-		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // main maps errors to exit codes
-		Commands: []*cli.Command{
-			runCommand(),
-			validateCommand(),
-			listCommand(),
-			reportCommand(),
-			explainCommand(),
-			cleanupCommand(),
-			schemaCommand(),
-		},
+		Name:                 "faultline",
+		HideHelpCommand:      false, // `faultline help [COMMAND]`
+		Usage:                "rehearse DNS and load-balancer failures and measure how fast clients fail over",
+		Version:              version(),
+		HideVersion:          true, // `faultline version` says more
+		EnableBashCompletion: true, // the hidden --generate-bash-completion the completion scripts call
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		Commands:             commands,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return cli.Exit(err.Error(), exitUsage)
+			return cli.Exit(longFlags(err.Error()), exitUsage)
 		},
 		// Without a command, print help; an unknown command is bad usage.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain, cleanup, schema", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: %s (faultline help COMMAND tells more)",
+					c.Args().First(), strings.Join(commandNames(commands), ", ")), exitUsage)
 			}
 			return cli.ShowAppHelp(c)
 		},
 	}
+}
+
+func commandNames(cs []*cli.Command) []string {
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Name)
+	}
+	return append(names, "help")
 }
 
 // usage reports a usage error with the command's synopsis.

@@ -1,0 +1,32 @@
+// Package earlysignal takes SIGINT and SIGTERM from the moment the program
+// starts. Go initialises packages with no dependency of their own early, and
+// this one needs only os/signal: its init runs before the heavy packages'
+// (the SDKs, the JSON Schema compiler, testcontainers), so a Ctrl-C in the
+// first milliseconds is heard rather than killing the process unseen.
+package earlysignal
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+var signals = make(chan os.Signal, 8)
+
+func init() { signal.Notify(signals, os.Interrupt, syscall.SIGTERM) }
+
+// Context is cancelled by the first SIGINT or SIGTERM since the program
+// started (at once, if one came already). stop releases it; later signals
+// are still caught, not fatal, until the program exits.
+func Context() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
