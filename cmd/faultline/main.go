@@ -104,8 +104,8 @@ func newApp() *cli.App {
 		HideHelpCommand:      false, // `faultline help [COMMAND]`
 		Usage:                "rehearse DNS and load-balancer failures and measure how fast clients fail over",
 		Version:              version(),
-		HideVersion:          true, // `faultline version` says more
-		EnableBashCompletion: true, // the hidden --generate-bash-completion the completion scripts call
+		HideVersion:          true,                         // `faultline version` says more
+		EnableBashCompletion: true,                         // the hidden --generate-bash-completion the completion scripts call
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		Commands:             commands,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
