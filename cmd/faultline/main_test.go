@@ -36,7 +36,14 @@ func TestMain(m *testing.M) {
 // faultline runs the binary and returns its exit code and output.
 func faultline(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return faultlineIn(t, "", args...)
+}
+
+// faultlineIn runs the binary in dir ("" for the test's own).
+func faultlineIn(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
