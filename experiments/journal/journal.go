@@ -22,7 +22,6 @@ type Journal struct {
 	start time.Time
 
 	mu        sync.Mutex
-	events    []Event // going: the runner still reads them (Events, EventsFrom)
 	observers []func(Event)
 	w         *bufio.Writer
 	err       error
@@ -79,7 +78,6 @@ func (j *Journal) Add(e Event) {
 	if e.T == 0 && e.Type != Request {
 		e.T = j.Since(now)
 	}
-	j.events = append(j.events, e)
 	for _, o := range j.observers {
 		o(e)
 	}
@@ -100,24 +98,6 @@ func (j *Journal) Add(e Event) {
 		j.err = j.w.Flush()
 		j.last = now
 	}
-}
-
-// Events returns a copy of everything recorded so far.
-func (j *Journal) Events() []Event {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]Event(nil), j.events...)
-}
-
-// EventsFrom returns a copy of the events recorded after the first i, and
-// how many there are now: a reader that keeps up reads each event once.
-func (j *Journal) EventsFrom(i int) ([]Event, int) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if i > len(j.events) {
-		i = len(j.events)
-	}
-	return append([]Event(nil), j.events[i:]...), len(j.events)
 }
 
 // Close flushes the sink; later Adds are ignored. It returns the first write

@@ -305,9 +305,9 @@ func randomJournal(rng *rand.Rand) []journal.Event {
 }
 
 func TestFoldAgreesWithTheOracleOnRandomJournals(t *testing.T) {
-	n := 300
+	n := 150
 	if testing.Short() {
-		n = 60
+		n = 40
 	}
 	late := 0
 	for seed := int64(1); seed <= int64(n); seed++ {

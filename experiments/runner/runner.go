@@ -60,11 +60,14 @@ type Options struct {
 }
 
 // Result of a run. Summary is set whenever the journal could be summarised,
-// even when Err is set (a broken run still reports what it measured).
+// even when Err is set (a broken run still reports what it measured). The
+// run's events are not held: they are in Journal, the file, for whoever
+// needs them; Summary and Trace were folded from them as they came.
 type Result struct {
 	Summary measure.Summary
-	Events  []journal.Event
-	Err     error // the environment could not be built or the run broke
+	Trace   *reports.Trace // what the timelines and charts draw
+	Journal string         // the journal.jsonl written ("" without OutDir)
+	Err     error          // the environment could not be built or the run broke
 }
 
 // clientStopGrace bounds how long clients may take to finish their in-flight
@@ -107,8 +110,17 @@ type run struct {
 	liveMu  sync.Mutex
 	phase   string
 	started time.Time // when the clients started
-	tally   *measure.Tally
-	seen    int // journal events the tally has
+
+	// Folds of the journal, fed by its observers as events come: the
+	// summary and the reports' trace (read once the journal is closed),
+	// the live view's tally and the stop conditions' (read while it goes,
+	// under foldMu).
+	fold      *measure.Fold
+	trace     *reports.Trace
+	foldMu    sync.Mutex
+	tally     *measure.Tally
+	stopTally *measure.WindowTally
+	other     *otherQueries // DNS queries from sources that are no client's
 
 	mu      sync.Mutex
 	applied []*appliedFault
@@ -127,6 +139,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 		res.Err = err
 		return res
 	}
+	res.Journal = r.journalPath()
 	stopLive := r.startLive()
 	seed := r.seed()
 	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses})
@@ -175,6 +188,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 		status, reason = "stopped", "stop condition tripped: "+r.tripped
 	}
 	stopLive()
+	r.other.flush()
 	r.j.Add(journal.Event{Type: journal.RunEnd, Status: status, Detail: reason})
 	if err := r.j.Close(); err != nil && res.Err == nil {
 		res.Err = fmt.Errorf("writing the journal: %w", err)
@@ -184,9 +198,8 @@ func (r *run) run(ctx context.Context) (res *Result) {
 			res.Err = fmt.Errorf("writing the journal: %w", err)
 		}
 	}
-	res.Events = r.j.Events()
-	res.Summary = measure.Summarize(res.Events)
-	if err := WriteReports(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
+	res.Summary, res.Trace = r.fold.Summary(), r.trace
+	if err := WriteReports(r.opts.OutDir, res.Summary, res.Trace); err != nil && res.Err == nil {
 		res.Err = err
 	}
 	return res
@@ -205,6 +218,7 @@ func (r *run) seed() int64 {
 func (r *run) openJournal() error {
 	if r.opts.OutDir == "" {
 		r.j = journal.New(nil)
+		r.observe()
 		return nil
 	}
 	if err := os.MkdirAll(r.opts.OutDir, 0o755); err != nil {
@@ -216,7 +230,34 @@ func (r *run) openJournal() error {
 	}
 	r.file = f
 	r.j = journal.New(f)
+	r.observe()
 	return nil
+}
+
+// journalPath is the journal file ("" when the run writes none).
+func (r *run) journalPath() string {
+	if r.file == nil {
+		return ""
+	}
+	return r.file.Name()
+}
+
+// observe registers the journal's observers before anything is recorded.
+func (r *run) observe() {
+	r.fold, r.trace = measure.NewFold(), reports.NewTrace()
+	r.j.Observe(r.fold.Add)
+	r.j.Observe(r.trace.Add)
+	r.other = newOtherQueries(r.j.Add)
+	if r.opts.Live == nil && len(r.exp.StopWhen) == 0 {
+		return
+	}
+	r.tally, r.stopTally = measure.NewTally(), measure.NewWindowTally()
+	r.j.Observe(func(e journal.Event) {
+		r.foldMu.Lock()
+		r.tally.Observe(e)
+		r.stopTally.Add(e)
+		r.foldMu.Unlock()
+	})
 }
 
 // execute builds the world, runs clients and faults for the experiment's
@@ -430,17 +471,15 @@ func (r *run) stopConditionTrips() bool {
 	if len(r.exp.StopWhen) == 0 {
 		return false
 	}
-	events := r.j.Events()
-	info := map[string]measure.ClientInfo{} // each client's latency objective
-	for _, c := range measure.Clients(events) {
-		info[c.Name] = c
-	}
 	for _, cond := range r.exp.StopWhen {
 		for _, name := range r.views() { // a client's own, and an application's .server and .probe
 			if cond.Client != "*" && cond.Client != name {
 				continue
 			}
-			v, ok := measure.WindowMetrics(info[name], measure.Requests(events, name)).Value(cond.Metric)
+			r.foldMu.Lock()
+			m := r.stopTally.Metrics(name)
+			r.foldMu.Unlock()
+			v, ok := m.Value(cond.Metric)
 			if ok && cond.Holds(v) {
 				r.tripped = fmt.Sprintf("%s: %s (value %g)", name, cond.Expr, v)
 				r.j.Add(journal.Event{Type: journal.StopCondition, Client: name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
@@ -703,6 +742,10 @@ func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 }
 
 func (r *run) onDNS(q dnsstub.QueryEvent) {
+	if !r.clientSource(q.Client) {
+		r.other.count(r.j.Since(q.Time), q.Rcode, q.Answers)
+		return
+	}
 	e := journal.Event{T: r.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
 		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault}
 	r.j.Add(e)
@@ -713,10 +756,22 @@ func (r *run) onDNS(q dnsstub.QueryEvent) {
 // address is the client's, and the fault is the one that shaped the cached
 // upstream answer, so dns_queries_in_fault counts answers served from cache.
 func (r *run) onResolver(e dnscache.Event) {
+	if !r.clientSource(e.Client) {
+		r.other.count(r.j.Since(e.Time), e.Rcode, e.Answers)
+		return
+	}
 	ev := journal.Event{T: r.j.Since(e.Time), Type: journal.DNSQuery, Addr: e.Client, Proto: e.Proto,
 		Name: e.Name, QType: e.Type, Rcode: e.Rcode, Answers: journal.Int(e.Answers), Fault: e.Fault, Detail: "resolver:" + e.Cache}
 	r.j.Add(ev)
 	r.serverSideDNS(ev)
+}
+
+// clientSource says whether a DNS query came from a client of the run: a
+// reference client's address (127.0.0.11 and up) or an application's
+// relay (127.54.x.y). Everyone else's queries are only counted.
+func (r *run) clientSource(addr string) bool {
+	host := hostOf(addr)
+	return r.referenceIPs[host] != "" || strings.HasPrefix(host, "127.54.")
 }
 
 // onAutomation journals each step of the DNS automation (plan, pick, apply,
@@ -760,7 +815,7 @@ func (r *run) onPublish(name string, values []string) {
 
 // WriteReports writes report.json, report.md and junit.xml into dir ("" writes
 // nothing).
-func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
+func WriteReports(dir string, s measure.Summary, tr *reports.Trace) error {
 	if dir == "" {
 		return nil
 	}
@@ -777,9 +832,9 @@ func WriteReports(dir string, s measure.Summary, events []journal.Event) error {
 	}
 	return errors.Join(
 		write("report.json", func(w io.Writer) error { return reports.JSON(w, s) }),
-		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, events) }),
+		write("report.md", func(w io.Writer) error { return reports.Markdown(w, s, tr) }),
 		write("junit.xml", func(w io.Writer) error { return reports.JUnit(w, s) }),
-		write("report.html", func(w io.Writer) error { return reports.HTML(w, s, events) }),
+		write("report.html", func(w io.Writer) error { return reports.HTML(w, s, tr) }),
 	)
 }
 
@@ -788,7 +843,6 @@ func (r *run) startLive() (stop func()) {
 	if r.opts.Live == nil {
 		return func() {}
 	}
-	r.tally = measure.NewTally()
 	r.setPhase("building")
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -829,13 +883,12 @@ func (r *run) reportLive() {
 	}
 	r.liveMu.Lock()
 	defer r.liveMu.Unlock()
-	events, n := r.j.EventsFrom(r.seen)
-	r.seen = n
-	r.tally.Add(events)
 	p := measure.Progress{Experiment: r.exp.Name, Phase: r.phase, Duration: r.exp.Duration}
 	if !r.started.IsZero() {
 		p.Elapsed = min(time.Since(r.started), r.exp.Duration)
 	}
+	r.foldMu.Lock()
 	p.Clients, p.Faults = r.tally.Snapshot()
+	r.foldMu.Unlock()
 	r.opts.Live(p)
 }
