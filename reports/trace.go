@@ -37,7 +37,7 @@ type Trace struct {
 }
 
 // MaxPoints is how many requests of each client the charts draw one by one.
-const MaxPoints = 5_000
+const MaxPoints = 2_000
 
 // MaxSteps is how many state changes of each target are kept one by one.
 const MaxSteps = 1_000

@@ -61,7 +61,7 @@ type Fold struct {
 	rejects map[string]*rejectFold
 	pending []delayed // requests of clients not started yet
 
-	queue          []delayed // judged settleMS after their time, in journal order
+	queue          []queued // judged settleMS after their time, in journal order
 	qHead          int
 	wm             float64 // the journal's clock: the latest time of an event that is not a request
 	judgedUpTo     float64 // the latest time of an event judged from the queue
@@ -169,6 +169,26 @@ type rejectFold struct {
 type delayed struct {
 	e   journal.Event
 	seq uint64
+}
+
+// queued is what the queue keeps of an event: the fields judge reads,
+// under half of an event's size.
+type queued struct {
+	t, lag, latency                                             float64
+	sched                                                       *float64
+	answers                                                     *int
+	typ, client, addr, name, qtype, fault, region, node, status string
+	probe                                                       bool
+}
+
+func queueOf(e journal.Event) queued {
+	return queued{t: e.T, lag: e.LagMS, latency: e.LatencyMS, sched: e.SchedP99MS, answers: e.Answers, typ: e.Type, client: e.Client,
+		addr: e.Addr, name: e.Name, qtype: e.QType, fault: e.Fault, region: e.Region, node: e.Node, status: e.Status, probe: e.Probe}
+}
+
+func (q queued) event() journal.Event {
+	return journal.Event{T: q.t, LagMS: q.lag, LatencyMS: q.latency, SchedP99MS: q.sched, Answers: q.answers, Type: q.typ, Client: q.client,
+		Addr: q.addr, Name: q.name, QType: q.qtype, Fault: q.fault, Region: q.region, Node: q.node, Status: q.status, Probe: q.probe}
 }
 
 // Add folds the next event of the journal in.
@@ -525,12 +545,12 @@ func (f *Fold) request(e journal.Event, seq uint64) {
 func (f *Fold) settle(all bool) {
 	for f.qHead < len(f.queue) {
 		d := f.queue[f.qHead]
-		if !all && d.e.T >= f.wm-settleMS && len(f.queue)-f.qHead <= maxQueue {
+		if !all && d.t >= f.wm-settleMS && len(f.queue)-f.qHead <= maxQueue {
 			break
 		}
-		f.queue[f.qHead] = delayed{}
+		f.queue[f.qHead] = queued{}
 		f.qHead++
-		f.judge(d.e)
+		f.judge(d.event())
 	}
 	if f.qHead > 1024 && f.qHead*2 > len(f.queue) {
 		f.queue = append(f.queue[:0], f.queue[f.qHead:]...)
@@ -544,7 +564,10 @@ func (f *Fold) settle(all bool) {
 }
 
 func (f *Fold) enqueue(e journal.Event) {
-	f.queue = append(f.queue, delayed{e: e})
+	if e.Type == journal.Request && e.Probe {
+		return // the harness does not weigh probes
+	}
+	f.queue = append(f.queue, queueOf(e))
 }
 
 // judge weighs a queued event against the fault windows and phases.
