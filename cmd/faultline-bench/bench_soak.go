@@ -39,6 +39,7 @@ var (
 	soakRate     = flag.Float64("soak-rate", 100, "soak: requests/s per client")
 	soakFor      = flag.Duration("soak-duration", 0, "soak: how long (default 30m, 2m with -short)")
 	soakReportGB = flag.Float64("soak-report-gb", 1, "soak: size of the journal `faultline report` reads, in GB (0: skip)")
+	soakNoRun    = flag.Bool("soak-report-only", false, "soak: only the report of a generated journal")
 )
 
 const (
@@ -66,7 +67,10 @@ func benchSoak(ctx context.Context, out *os.File) error {
 	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/faultline").CombinedOutput(); err != nil {
 		return fmt.Errorf("building faultline: %v\n%s", err, b)
 	}
-	runErr := soakRun(ctx, out, bin, tmp, d)
+	var runErr error
+	if !*soakNoRun {
+		runErr = soakRun(ctx, out, bin, tmp, d)
+	}
 	var reportErr error
 	if *soakReportGB > 0 {
 		reportErr = soakReport(ctx, out, bin, tmp, *soakReportGB)
@@ -155,10 +159,15 @@ func soakRun(ctx context.Context, out *os.File, bin, tmp string, d time.Duration
 	started := make(chan time.Time, 1)
 	go func() {
 		re := regexp.MustCompile(`\(DNS (127\.[0-9.]+:[0-9]+)\)`)
-		sc := bufio.NewScanner(stderr)
+		rd := bufio.NewReaderSize(stderr, 1<<16)
 		sentDNS, sentStart := false, false
-		for sc.Scan() {
-			line := sc.Text()
+		for {
+			// Drain every line, however long: a child blocked writing its
+			// progress would stall its run.
+			line, err := rd.ReadString('\n')
+			if err != nil && line == "" {
+				return
+			}
 			if m := re.FindStringSubmatch(line); m != nil && !sentDNS {
 				dnsAddr <- m[1]
 				sentDNS = true

@@ -56,6 +56,8 @@ func (o *otherQueries) flushLocked() {
 	if len(o.counts) == 0 {
 		return
 	}
-	o.add(journal.Event{T: o.second, Type: journal.DNSOther, Counts: o.counts})
+	// The first second starts at 0, which Add would read as "stamp it
+	// now": a microsecond past it is the same second.
+	o.add(journal.Event{T: max(o.second, 0.001), Type: journal.DNSOther, Counts: o.counts})
 	o.counts = nil
 }
