@@ -3,7 +3,7 @@ GO       ?= go
 SHELL    := /bin/bash
 TESTARGS ?=
 
-.PHONY: build test test-system fuzz run bench bench-dns bench-nlb sdk-table bench-deps lint clean
+.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak sdk-table bench-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -51,6 +51,13 @@ bench-dns:
 
 bench-nlb:
 	$(GO) run ./cmd/faultline-bench -only nlb
+
+# Memory over a long run: 32 clients at 100/s with hc.flap and dns.flap for
+# 30 minutes (SOAKARGS=-short: 2), a dnsperf flood in the middle, then
+# `faultline report` of a 1 GB journal; RSS from /proc and wait4.
+SOAKARGS ?=
+bench-soak:
+	$(GO) run ./cmd/faultline-bench -only soak $(SOAKARGS)
 
 # The README's table of how stock SDKs (boto3, the AWS CLI, the Node SDK)
 # behave on DNS failures: each run unchanged in faultline's sandbox (root or

@@ -7,14 +7,14 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
 // WriteDir writes a run's report directory: report.json, report.md,
-// junit.xml and report.html into dir ("" writes nothing). The directory
-// must exist (the run's journal.jsonl is already there).
-func WriteDir(dir string, s measure.Summary, events []journal.Event) error {
+// junit.xml and report.html into dir ("" writes nothing), from the run's
+// summary and its journal's trace. The directory must exist (the run's
+// journal.jsonl is already there).
+func WriteDir(dir string, s measure.Summary, tr *Trace) error {
 	if dir == "" {
 		return nil
 	}
@@ -31,8 +31,8 @@ func WriteDir(dir string, s measure.Summary, events []journal.Event) error {
 	}
 	return errors.Join(
 		write("report.json", func(w io.Writer) error { return JSON(w, s) }),
-		write("report.md", func(w io.Writer) error { return Markdown(w, s, events) }),
+		write("report.md", func(w io.Writer) error { return Markdown(w, s, tr) }),
 		write("junit.xml", func(w io.Writer) error { return JUnit(w, s) }),
-		write("report.html", func(w io.Writer) error { return HTML(w, s, events) }),
+		write("report.html", func(w io.Writer) error { return HTML(w, s, tr) }),
 	)
 }

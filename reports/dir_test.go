@@ -16,11 +16,11 @@ func TestWriteDir(t *testing.T) {
 		{T: 10, Type: journal.RunEnd, Status: "complete"},
 	}
 	s := measure.Summarize(events)
-	if err := WriteDir("", s, events); err != nil {
+	if err := WriteDir("", s, TraceOf(events)); err != nil {
 		t.Fatalf("WriteDir(\"\") = %v, want nil", err)
 	}
 	dir := t.TempDir()
-	if err := WriteDir(dir, s, events); err != nil {
+	if err := WriteDir(dir, s, TraceOf(events)); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"report.json", "report.md", "junit.xml", "report.html"} {
@@ -28,7 +28,7 @@ func TestWriteDir(t *testing.T) {
 			t.Errorf("%s: %v (empty or missing)", name, err)
 		}
 	}
-	if err := WriteDir(filepath.Join(dir, "missing"), s, events); err == nil {
+	if err := WriteDir(filepath.Join(dir, "missing"), s, TraceOf(events)); err == nil {
 		t.Error("WriteDir into a missing directory succeeded")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"text/template"
 
-	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
@@ -33,9 +32,10 @@ var page = template.Must(template.New("report").Parse(pageTemplate))
 // run drawn from the journal: fault bands, each client's requests as points
 // coloured by outcome and region against their latency, the DNS server's
 // answers by rcode, each target's health, and the detect, failover and
-// recover marks.
-func HTML(w io.Writer, s measure.Summary, events []journal.Event) error {
-	data, err := json.Marshal(chartData(s, events)) // escapes <, > and &: safe inside <script>
+// recover marks. A client's requests are points up to MaxPoints; beyond,
+// one point per bucket and region (the slowest, n saying how many).
+func HTML(w io.Writer, s measure.Summary, tr *Trace) error {
+	data, err := json.Marshal(chartData(s, tr)) // escapes <, > and &: safe inside <script>
 	if err != nil {
 		return err
 	}
@@ -91,6 +91,12 @@ type clientChart struct {
 	Region   []string       `json:"region"`
 	Class    []string       `json:"class"`
 	Classes  map[string]int `json:"classes"`
+	// Requests is how many requests the client made; N, when it made more
+	// than MaxPoints, how many each point stands for (the slowest of a
+	// Bucket-second bucket in one region, after the first MaxPoints).
+	Requests int     `json:"requests"`
+	N        []int   `json:"n,omitempty"`
+	Bucket   float64 `json:"bucket,omitempty"`
 }
 
 type mark struct {
@@ -124,7 +130,10 @@ type assertionRow struct {
 	When   string   `json:"when,omitempty"`
 }
 
-func chartData(s measure.Summary, events []journal.Event) charts {
+func chartData(s measure.Summary, tr *Trace) charts {
+	if tr == nil {
+		tr = NewTrace()
+	}
 	c := charts{Experiment: s.Experiment, Verdict: s.Verdict, Status: s.Status, Reason: s.Reason, Seed: s.Seed,
 		Duration: s.DurationMS / 1000, Notices: notices(s), Harness: harnessText(s.Harness)}
 	for _, f := range s.Faults {
@@ -137,16 +146,18 @@ func chartData(s measure.Summary, events []journal.Event) charts {
 	}
 	regions := map[string]bool{}
 	for _, cr := range s.Clients {
-		cc := clientChart{Name: cr.Name, Strategy: cr.Strategy, Primary: cr.Primary, Classes: cr.ErrorClasses}
-		reqs := measure.Requests(events, cr.Name)
-		sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].End() < reqs[j].End() })
-		for _, r := range reqs {
-			cc.T = append(cc.T, r.End()/1000)
-			cc.Latency = append(cc.Latency, math.Max(r.LatencyMS, 0.01))
-			cc.OK = append(cc.OK, r.Succeeded())
-			cc.Region = append(cc.Region, r.Region)
-			cc.Class = append(cc.Class, r.Error)
-			regions[r.Region] = true
+		cc := clientChart{Name: cr.Name, Strategy: cr.Strategy, Primary: cr.Primary, Classes: cr.ErrorClasses, Requests: cr.Requests}
+		pts, n := tr.requests(cr.Name)
+		for _, r := range pts {
+			cc.T = append(cc.T, r.end/1000)
+			cc.Latency = append(cc.Latency, math.Max(r.latency, 0.01))
+			cc.OK = append(cc.OK, r.ok)
+			cc.Region = append(cc.Region, r.region)
+			cc.Class = append(cc.Class, r.class)
+			regions[r.region] = true
+		}
+		if n != nil {
+			cc.N, cc.Bucket = n, tr.width/1000
 		}
 		if len(s.Faults) > 0 {
 			f := s.Faults[0]
@@ -170,8 +181,8 @@ func chartData(s measure.Summary, events []journal.Event) charts {
 		c.Regions = append(c.Regions, r)
 	}
 	sort.Strings(c.Regions)
-	c.DNS = dnsBuckets(events, s.DurationMS)
-	c.Targets = targetLanes(events)
+	c.DNS = tr.dnsBuckets(s.DurationMS)
+	c.Targets = tr.targetLanes()
 	for _, a := range s.Assertions {
 		c.Assertions = append(c.Assertions, assertionRow{Client: a.Client, Expr: a.Expr, Value: a.Value, Pass: a.Pass, Note: a.Note})
 	}
@@ -180,62 +191,4 @@ func chartData(s measure.Summary, events []journal.Event) charts {
 	}
 	c.Table = clientTable(s)
 	return c
-}
-
-// dnsBuckets counts the DNS server's answers per rcode in about 200 buckets
-// over the run, as answers per second.
-func dnsBuckets(events []journal.Event, durationMS float64) dnsChart {
-	bucket := math.Max(100, math.Ceil(durationMS/200/50)*50) // ms, a multiple of 50
-	n := int(math.Ceil(durationMS/bucket)) + 1
-	d := dnsChart{Bucket: bucket / 1000, Rcodes: map[string][]float64{}}
-	for i := 0; i < n; i++ {
-		d.T = append(d.T, float64(i)*bucket/1000)
-	}
-	for _, e := range events {
-		if e.Type != journal.DNSQuery {
-			continue
-		}
-		rcode := e.Rcode
-		if rcode == "NOERROR" && e.Answers != nil && *e.Answers == 0 {
-			rcode = "NODATA"
-		}
-		i := int(e.T / bucket)
-		if i < 0 || i >= n {
-			continue
-		}
-		if d.Rcodes[rcode] == nil {
-			d.Rcodes[rcode] = make([]float64, n)
-		}
-		d.Rcodes[rcode][i] += 1000 / bucket
-	}
-	return d
-}
-
-// targetLanes is each target's health over the run, from its state changes.
-func targetLanes(events []journal.Event) []targetLane {
-	index := map[string]int{}
-	var lanes []targetLane
-	for _, e := range events {
-		if e.Type != journal.TargetState {
-			continue
-		}
-		key := e.Region + "/" + e.Target
-		i, ok := index[key]
-		if !ok {
-			i = len(lanes)
-			index[key] = i
-			lanes = append(lanes, targetLane{Region: e.Region, Target: e.Target})
-			if e.From != "" {
-				lanes[i].States = append(lanes[i].States, stateStep{0, e.From})
-			}
-		}
-		lanes[i].States = append(lanes[i].States, stateStep{e.T / 1000, e.To})
-	}
-	sort.SliceStable(lanes, func(i, j int) bool {
-		if lanes[i].Region != lanes[j].Region {
-			return lanes[i].Region < lanes[j].Region
-		}
-		return lanes[i].Target < lanes[j].Target
-	})
-	return lanes
 }

@@ -21,7 +21,7 @@ func TestHTMLCarriesTheTimeline(t *testing.T) {
 		journal.Event{T: 600, Type: journal.TargetState, Region: "us-east-1", Target: "127.0.100.1:9", From: "healthy", To: "unhealthy"})
 	s := measure.Summarize(events)
 	var buf bytes.Buffer
-	if err := HTML(&buf, s, events); err != nil {
+	if err := HTML(&buf, s, TraceOf(events)); err != nil {
 		t.Fatal(err)
 	}
 	raw := regexp.MustCompile(`(?s)<script id="report-data" type="application/json">(.*?)</script>`).FindSubmatch(buf.Bytes())
@@ -75,4 +75,65 @@ func sum(xs []float64) float64 {
 		t += x
 	}
 	return t
+}
+
+// A client with more requests than MaxPoints: every point up to it, then
+// one per bucket and region, the slowest, saying how many it stands for;
+// the page's data stays bounded however long the run.
+func TestHTMLBoundsTheClientPoints(t *testing.T) {
+	tr := NewTrace()
+	events := []journal.Event{{T: 0, Type: journal.RunStart, Detail: "long"},
+		{Type: journal.ClientStart, Client: "c", Strategy: "naive", Region: "us-east-1", Addr: "127.0.0.11"}}
+	const n = 200_000 // 100/s for 2000 s
+	for i := 0; i < n; i++ {
+		e := journal.Event{T: float64(i) * 10, Type: journal.Request, Client: "c", Region: "us-east-1", LatencyMS: float64(1 + i%7), OK: journal.Bool(i%100 != 0)}
+		if i%100 == 0 {
+			e.Error = "timeout"
+		}
+		events = append(events, e)
+	}
+	events = append(events, journal.Event{T: n * 10, Type: journal.RunEnd, Status: "complete"})
+	for _, e := range events {
+		tr.Add(e)
+	}
+	s := measure.Summarize(events)
+	c := chartData(s, tr).Clients[0]
+	if c.Requests != n || len(c.T) > MaxPoints+2*gridCells || len(c.N) != len(c.T) || c.Bucket <= 0 {
+		t.Fatalf("requests %d, %d points (n %d), bucket %v: want every request counted in at most MaxPoints+2 per cell", c.Requests, len(c.T), len(c.N), c.Bucket)
+	}
+	total, failed := 0, 0
+	for i, k := range c.N {
+		total += k
+		if !c.OK[i] {
+			failed += k
+		}
+		if i > 0 && c.T[i] < c.T[i-1] {
+			t.Fatalf("points out of time order at %d", i)
+		}
+		if c.Latency[i] > 7 {
+			t.Fatalf("point %d latency %v: beyond the slowest request", i, c.Latency[i])
+		}
+	}
+	if total != n || failed != n/100 {
+		t.Errorf("points stand for %d requests (%d failed), want %d (%d)", total, failed, n, n/100)
+	}
+	if tl := timelines(s, tr, 60); strings.Count(strings.Split(tl, "\n")[1], "~") != 60 {
+		t.Errorf("timeline:\n%s\nwant every cell mixed (one failure in a hundred)", tl)
+	}
+	if len(c.T) < MaxPoints {
+		t.Errorf("only %d points", len(c.T))
+	}
+}
+
+// The DNS chart counts other sources' queries from their dns.other events,
+// and its buckets match the per-query ones.
+func TestDNSChartCountsOtherSources(t *testing.T) {
+	events := []journal.Event{{T: 0, Type: journal.RunStart},
+		{T: 120, Type: journal.DNSQuery, Rcode: "NOERROR", Answers: journal.Int(1)},
+		{T: 1000, Type: journal.DNSOther, Counts: map[string]int{"NOERROR": 500, "NXDOMAIN": 20}},
+		{T: 2000, Type: journal.RunEnd, Status: "complete"}}
+	d := TraceOf(events).dnsBuckets(2000)
+	if sum(d.Rcodes["NOERROR"])*d.Bucket != 501 || sum(d.Rcodes["NXDOMAIN"])*d.Bucket != 20 {
+		t.Errorf("dns = %+v; want 501 NOERROR and 20 NXDOMAIN answers", d.Rcodes)
+	}
 }

@@ -29,16 +29,16 @@ func TestEveryReportSaysWhyTheNumbersCannotBeTrusted(t *testing.T) {
 		t.Fatalf("verdict %s, want invalid", s.Verdict)
 	}
 	var term, md, junit bytes.Buffer
-	if err := Terminal(&term, s, ev); err != nil {
+	if err := Terminal(&term, s, TraceOf(ev)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Markdown(&md, s, ev); err != nil {
+	if err := Markdown(&md, s, TraceOf(ev)); err != nil {
 		t.Fatal(err)
 	}
 	if err := JUnit(&junit, s); err != nil {
 		t.Fatal(err)
 	}
-	data := chartData(s, ev)
+	data := chartData(s, TraceOf(ev))
 	html := strings.Join(data.Notices, "\n") + data.Harness
 	for name, text := range map[string]string{"terminal": term.String(), "report.md": md.String(), "junit.xml": junit.String(), "report.html": html} {
 		for _, want := range []string{"client orders was not measured", "harness was starved", "640 ms"} {

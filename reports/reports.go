@@ -1,6 +1,9 @@
-// Package reports renders a run's summary (and its journal, for timelines)
-// as report.json, report.md and the terminal summary. Every renderer is a pure
-// function of its inputs, so `faultline report JOURNAL` re-renders any past run.
+// Package reports renders a run's summary (and its journal's Trace, for
+// timelines and charts) as report.json, report.md, junit.xml, report.html
+// and the terminal summary. Every renderer is a pure function of its
+// inputs, and both inputs are folds of the journal in bounded memory, so
+// `faultline report JOURNAL` re-renders any past run, however long, by
+// streaming its file once (ReadJournal).
 package reports
 
 import (
@@ -9,7 +12,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
@@ -22,7 +24,7 @@ func JSON(w io.Writer, s measure.Summary) error {
 
 // Terminal writes the end-of-run summary: one row per client, the
 // assertions, and a warning for every client the fault did not reach.
-func Terminal(w io.Writer, s measure.Summary, events []journal.Event) error {
+func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 	p := &printer{w: w}
 	p.f("\nfaultline: %s  verdict %s", s.Experiment, strings.ToUpper(s.Verdict))
 	if s.Status != "complete" {
@@ -38,7 +40,7 @@ func Terminal(w io.Writer, s measure.Summary, events []journal.Event) error {
 	}
 	p.table(clientTable(s))
 	p.f("  %s\n", harnessText(s.Harness))
-	if tl := timelines(s, events, 60); tl != "" {
+	if tl := timelines(s, tr, 60); tl != "" {
 		p.f("\n%s", tl)
 	}
 	for _, c := range s.Clients {
@@ -70,7 +72,7 @@ func Terminal(w io.Writer, s measure.Summary, events []journal.Event) error {
 }
 
 // Markdown writes report.md.
-func Markdown(w io.Writer, s measure.Summary, events []journal.Event) error {
+func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 	p := &printer{w: w}
 	p.f("# faultline report: %s\n\n", s.Experiment)
 	p.f("**Verdict: %s**", strings.ToUpper(s.Verdict))
@@ -108,7 +110,7 @@ func Markdown(w io.Writer, s measure.Summary, events []journal.Event) error {
 	for _, c := range s.Clients {
 		p.f("- **%s**: %s\n", c.Name, classes(c.ErrorClasses))
 	}
-	if tl := timelines(s, events, 80); tl != "" {
+	if tl := timelines(s, tr, 80); tl != "" {
 		p.f("\n## Timeline\n\n```\n%s```\n", tl)
 	}
 	p.f("\n## Assertions\n\n")

@@ -98,10 +98,10 @@ func TestEveryReportFlagsTheClientTheFaultMissed(t *testing.T) {
 	if err := JSON(&js, s); err != nil {
 		t.Fatal(err)
 	}
-	if err := Markdown(&md, s, events); err != nil {
+	if err := Markdown(&md, s, TraceOf(events)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Terminal(&term, s, events); err != nil {
+	if err := Terminal(&term, s, TraceOf(events)); err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"json": js.String(), "markdown": md.String(), "terminal": term.String()} {
@@ -119,7 +119,7 @@ func TestEveryReportFlagsTheClientTheFaultMissed(t *testing.T) {
 
 func TestTimelineMarksFaultAndOutcomes(t *testing.T) {
 	events := journalOf()
-	tl := timelines(measure.Summarize(events), events, 12) // 100 ms per cell
+	tl := timelines(measure.Summarize(events), TraceOf(events), 12) // 100 ms per cell
 	lines := strings.Split(tl, "\n")
 	if len(lines) < 3 {
 		t.Fatalf("timeline too short:\n%s", tl)

@@ -5,16 +5,16 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
 // timelines draws one row per client over the run, width cells wide: '.' every
 // request in the cell succeeded on the primary, 's' succeeded but some on
 // another region, 'x' every request failed, '~' mixed, ' ' none. A ruler
-// row marks the fault windows with '^'.
-func timelines(s measure.Summary, events []journal.Event, width int) string {
-	if len(s.Clients) == 0 || s.DurationMS <= 0 {
+// row marks the fault windows with '^'. Requests beyond a client's
+// MaxPoints are placed by their trace bucket's middle.
+func timelines(s measure.Summary, tr *Trace, width int) string {
+	if len(s.Clients) == 0 || s.DurationMS <= 0 || tr == nil {
 		return ""
 	}
 	cell := s.DurationMS / float64(width)
@@ -38,18 +38,23 @@ func timelines(s measure.Summary, events []journal.Event, width int) string {
 		ok := make([]int, width)
 		bad := make([]int, width)
 		away := make([]int, width)
-		for _, r := range measure.Requests(events, c.Name) {
-			i := int(r.End() / cell)
+		pts, n := tr.requests(c.Name)
+		for k, r := range pts {
+			i := int(r.end / cell)
 			if i < 0 || i >= width {
 				continue
 			}
+			count := 1
+			if n != nil {
+				count = n[k]
+			}
 			switch {
-			case !r.Succeeded():
-				bad[i]++
-			case r.Region != c.Primary:
-				away[i]++
+			case !r.ok:
+				bad[i] += count
+			case r.region != c.Primary:
+				away[i] += count
 			default:
-				ok[i]++
+				ok[i] += count
 			}
 		}
 		row := make([]rune, width)

@@ -16,7 +16,6 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
-	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/library"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/runner"
@@ -93,7 +92,7 @@ func runCommand() *cli.Command {
 			if live != nil {
 				live.Close()
 			}
-			return finish(res.Summary, res.Events, res.Err, opts.OutDir)
+			return finish(res.Summary, res.Trace, res.Err, opts.OutDir)
 		},
 	}
 }
@@ -171,8 +170,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // finish prints the summary and maps the outcome to the exit-code contract.
-func finish(s measure.Summary, events []journal.Event, runErr error, outDir string) error {
-	if err := reports.Terminal(os.Stdout, s, events); err != nil {
+func finish(s measure.Summary, tr *reports.Trace, runErr error, outDir string) error {
+	if err := reports.Terminal(os.Stdout, s, tr); err != nil {
 		return cli.Exit("writing the summary: "+err.Error(), exitBrokenRun)
 	}
 	if outDir != "" {
@@ -286,34 +285,32 @@ func reportCommand() *cli.Command {
 			if info, err := os.Stat(path); err == nil && info.IsDir() {
 				path = filepath.Join(path, "journal.jsonl")
 			}
-			events, err := journal.ReadFile(path)
+			// One pass over the file, however long: the summary and the
+			// charts' trace are folds of it in bounded memory.
+			s, tr, err := reports.ReadJournal(path)
 			if err != nil {
 				return cli.Exit(err.Error(), exitUsage)
 			}
-			if len(events) == 0 {
-				return cli.Exit(path+": the journal has no events; expected a journal.jsonl a run wrote", exitUsage)
-			}
-			s := measure.Summarize(events)
 			if dir := c.String("out"); dir != "" {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return cli.Exit(err.Error(), exitBrokenRun)
 				}
-				if err := reports.WriteDir(dir, s, events); err != nil {
+				if err := reports.WriteDir(dir, s, tr); err != nil {
 					return cli.Exit(err.Error(), exitBrokenRun)
 				}
 			}
 			var render func() error
 			switch c.String("format") {
 			case "text":
-				return finish(s, events, nil, c.String("out"))
+				return finish(s, tr, nil, c.String("out"))
 			case "json":
 				render = func() error { return reports.JSON(os.Stdout, s) }
 			case "md":
-				render = func() error { return reports.Markdown(os.Stdout, s, events) }
+				render = func() error { return reports.Markdown(os.Stdout, s, tr) }
 			case "junit":
 				render = func() error { return reports.JUnit(os.Stdout, s) }
 			case "html":
-				render = func() error { return reports.HTML(os.Stdout, s, events) }
+				render = func() error { return reports.HTML(os.Stdout, s, tr) }
 			default:
 				return usage(c, "--format %q: expected text, json, md, junit or html", c.String("format"))
 			}

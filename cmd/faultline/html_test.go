@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,16 +18,7 @@ import (
 // chart painted pixels on its canvas. The screenshot is kept in
 // $FAULTLINE_ARTIFACTS when set, for a person to look at.
 func TestHTMLReportRendersInChromium(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Skip("no Chromium (apt-get install chromium; .ci/run installs it)")
-	}
+	browser := chromium(t)
 	out := t.TempDir()
 	exp := writeFile(t, "html.yaml", strings.NewReplacer("duration: 20s", "duration: 4s", "duration: 15s", "duration: 2s",
 		"  - name: failover\n", "  - {name: naive, strategy: single-region, regions: [us-east-1]}\n  - name: failover\n").Replace(shortFlagship))
@@ -42,7 +34,82 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 		t.Errorf("report.html loads external resources: %q", loads)
 	}
 
-	run := func(args ...string) []byte {
+	run := headless(t, browser)
+	url := "file://" + filepath.Join(out, "report.html")
+	dom := run("--dump-dom", url)
+	checkCharts(t, dom, 4)
+	for _, want := range []string{">naive<", ">failover<", "DNS answers", "Target health", "dns.empty"} {
+		if !strings.Contains(string(dom), want) {
+			t.Errorf("the rendered page lacks %q", want)
+		}
+	}
+	shot := filepath.Join(t.TempDir(), "report.png")
+	if dir := os.Getenv("FAULTLINE_ARTIFACTS"); dir != "" {
+		shot = filepath.Join(dir, "report.png")
+	}
+	run("--window-size=1300,2000", "--screenshot="+shot, url)
+	if info, err := os.Stat(shot); err != nil || info.Size() < 20000 {
+		t.Errorf("screenshot %s: %v (size %v); want a page's worth of pixels", shot, err, info)
+	}
+}
+
+// The page of a long run (more requests than MaxPoints per client, a
+// target flapping all along), re-rendered from its journal: its charts
+// draw the per-bucket points as well as the first ones.
+func TestHTMLReportOfALongRunRendersInChromium(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString(`{"t_ms":0,"type":"run.start","detail":"long","k":5}` + "\n")
+	for _, c := range []string{"a", "b"} {
+		fmt.Fprintf(&b, `{"t_ms":1,"type":"client.start","client":"%s","strategy":"failover","region":"us-east-1","addr":"127.0.0.11"}`+"\n", c)
+	}
+	b.WriteString(`{"t_ms":1000,"type":"fault.applied","fault":"f1","kind":"hc.flap","target":"us-east-1","reach":"health"}` + "\n")
+	for i := 0; i < 12_000; i++ { // 10 minutes at 20/s, each client
+		t0 := 10 + float64(i)*50
+		for k, c := range []string{"a", "b"} {
+			ok, region := i%37 != 0, []string{"us-east-1", "us-west-2"}[(i/500+k)%2]
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"request","client":"%s","region":"%s","latency_ms":%g,"ok":%v}`+"\n", t0, c, region, 1+float64(i%11), ok)
+		}
+		if i%40 == 0 {
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"target.state","region":"us-east-1","target":"127.0.100.1:9","from":"healthy","to":"%s"}`+"\n", t0,
+				[]string{"unhealthy", "healthy"}[i/40%2])
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"dns.other","counts":{"NOERROR":%d}}`+"\n", t0, i%300)
+		}
+	}
+	b.WriteString(`{"t_ms":300000,"type":"fault.healed","fault":"f1","kind":"hc.flap","target":"us-east-1"}` + "\n")
+	b.WriteString(`{"t_ms":600100,"type":"run.end","status":"complete"}` + "\n")
+	journalPath := writeFile(t, "journal.jsonl", b.String())
+	if code, text := faultline(t, "report", "--out", dir, journalPath); code != 0 && code != 1 {
+		t.Fatalf("report: exit %d\n%s", code, text)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) > 3<<20 {
+		t.Errorf("report.html is %d bytes: the points should be bounded", len(page))
+	}
+	dom := headless(t, browser)("--dump-dom", "file://"+filepath.Join(dir, "report.html"))
+	checkCharts(t, dom, 4)
+	if !strings.Contains(string(dom), "each point is the slowest") {
+		t.Error("the page does not say its later points are per-bucket maxima")
+	}
+}
+
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium (apt-get install chromium; .ci/run installs it)")
+	return ""
+}
+
+// headless runs Chromium headless with the network cut off.
+func headless(t *testing.T, browser string) func(args ...string) []byte {
+	return func(args ...string) []byte {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -56,8 +123,11 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 		}
 		return stdout.Bytes()
 	}
-	url := "file://" + filepath.Join(out, "report.html")
-	dom := run("--dump-dom", url)
+}
+
+// checkCharts: no script error, and every chart painted its canvas.
+func checkCharts(t *testing.T, dom []byte, want int) {
+	t.Helper()
 	body := regexp.MustCompile(`<body[^>]*>`).Find(dom)
 	if body == nil {
 		t.Fatalf("no <body> in the rendered page:\n%.2000s", dom)
@@ -68,21 +138,7 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	}
 	expected := regexp.MustCompile(`data-charts-expected="(\d+)"`).FindSubmatch(body)
 	drawn := regexp.MustCompile(`data-charts-drawn="(\d+)"`).FindSubmatch(body)
-	// Two clients, DNS answers, target health.
-	if expected == nil || drawn == nil || string(expected[1]) != "4" || string(drawn[1]) != "4" {
-		t.Errorf("body %s: want 4 charts expected and 4 drawn", body)
-	}
-	for _, want := range []string{">naive<", ">failover<", "DNS answers", "Target health", "dns.empty"} {
-		if !strings.Contains(string(dom), want) {
-			t.Errorf("the rendered page lacks %q", want)
-		}
-	}
-	shot := filepath.Join(t.TempDir(), "report.png")
-	if dir := os.Getenv("FAULTLINE_ARTIFACTS"); dir != "" {
-		shot = filepath.Join(dir, "report.png")
-	}
-	run("--window-size=1300,2000", "--screenshot="+shot, url)
-	if info, err := os.Stat(shot); err != nil || info.Size() < 20000 {
-		t.Errorf("screenshot %s: %v (size %v); want a page's worth of pixels", shot, err, info)
+	if expected == nil || drawn == nil || string(expected[1]) != fmt.Sprint(want) || string(drawn[1]) != fmt.Sprint(want) {
+		t.Errorf("body %s: want %d charts expected and %d drawn", body, want, want)
 	}
 }

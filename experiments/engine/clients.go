@@ -66,6 +66,24 @@ func (e *Engine) AddClient(name, sourceIP string) {
 	e.reference[sourceIP] = name
 }
 
+// clientSource says whether a DNS query came from a client of the run: a
+// registered client's address (a reference client's 127.0.0.11 and up, a
+// test's) or an application's relay (127.54.x.y). Everyone else's queries
+// are only counted (dns.other), so a flood cannot grow the journal.
+func (e *Engine) clientSource(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.HasPrefix(host, "127.54.") {
+		return true
+	}
+	e.amu.Lock()
+	defer e.amu.Unlock()
+	_, ok := e.reference[host]
+	return ok
+}
+
 // Relays: up to relayTries addresses are tried on 127.53.0.0/16.
 const relayTries = 256
 

@@ -124,6 +124,9 @@ type Engine struct {
 	clientState
 	stream
 
+	// other counts the DNS queries from sources that are no client's.
+	other *otherQueries
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -145,6 +148,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.faultState.init()
 	e.clientState.init()
 	e.stream.init()
+	e.other = newOtherQueries(e.Record)
 	t.DNSObserver = e.onDNS
 	t.ResolverObserver = e.onResolver
 	t.NLBObserver = e.onNLB
@@ -189,6 +193,7 @@ func (e *Engine) Close() error {
 		if err := e.world.Close(); err != nil {
 			teardown = fmt.Errorf("teardown: %w", err)
 		}
+		e.other.flush() // the last second's count, before the stream ends
 		e.closeStream()
 		e.closeErr = errors.Join(healErr, teardown)
 	})

@@ -34,7 +34,7 @@ func worldConfig() topology.Config {
 // open starts an Engine on a small real world, closed at cleanup.
 func open(t *testing.T, apps int) *Engine {
 	t.Helper()
-	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: journal.New(nil), Apps: apps, Log: t.Logf})
+	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: recordedJournal(), Apps: apps, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +44,22 @@ func open(t *testing.T, apps int) *Engine {
 		}
 	})
 	return e
+}
+
+// The journal streams and holds nothing: a test keeps its events with a
+// Recorder observing it.
+var recorders sync.Map // *journal.Journal → *journal.Recorder
+
+func recordedJournal() *journal.Journal {
+	j, rec := journal.New(nil), &journal.Recorder{}
+	j.Observe(rec.Add)
+	recorders.Store(j, rec)
+	return j
+}
+
+func recorded(e *Engine) []journal.Event {
+	r, _ := recorders.Load(e.Journal())
+	return r.(*journal.Recorder).Events()
 }
 
 // answers asks the authoritative server for name's A records; -1: no answer.
@@ -59,7 +75,7 @@ func answers(addr, name string) int {
 
 func eventsOf(e *Engine, typ string) []journal.Event {
 	var out []journal.Event
-	for _, ev := range e.Journal().Events() {
+	for _, ev := range recorded(e) {
 		if ev.Type == typ {
 			out = append(out, ev)
 		}
@@ -223,7 +239,7 @@ func TestApplyForHealsAtItsBound(t *testing.T) {
 // faults, tears the world down and is idempotent.
 func TestCloseHealsEverythingAndTearsDown(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: journal.New(nil)})
+	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: recordedJournal()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +470,7 @@ func TestAttribution(t *testing.T) {
 	var refConn, appConn, dnsView, httpView bool
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && !(refConn && appConn && dnsView && httpView) {
-		for _, ev := range e.Journal().Events() {
+		for _, ev := range recorded(e) {
 			switch {
 			case ev.Type == journal.ConnAccepted && ev.Client == "ref":
 				refConn = true
@@ -479,7 +495,7 @@ func TestAttribution(t *testing.T) {
 // Faults healing at their bounds while Close heals everything: each is
 // healed exactly once, and nothing is applied after Close began.
 func TestBoundsRacingClose(t *testing.T) {
-	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: journal.New(nil)})
+	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: recordedJournal()})
 	if err != nil {
 		t.Fatal(err)
 	}

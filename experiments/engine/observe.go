@@ -15,6 +15,10 @@ import (
 
 // onDNS journals the authoritative server's answers.
 func (e *Engine) onDNS(q dnsstub.QueryEvent) {
+	if !e.clientSource(q.Client) {
+		e.other.count(e.j.Since(q.Time), q.Rcode, q.Answers)
+		return
+	}
 	ev := journal.Event{T: e.j.Since(q.Time), Type: journal.DNSQuery, Addr: q.Client, Proto: q.Proto,
 		Name: q.Name, QType: q.Type, Rcode: q.Rcode, Answers: journal.Int(q.Answers), Fault: q.Fault}
 	e.Record(ev)
@@ -25,6 +29,10 @@ func (e *Engine) onDNS(q dnsstub.QueryEvent) {
 // address is the client's, and the fault is the one that shaped the cached
 // upstream answer, so dns_queries_in_fault counts answers served from cache.
 func (e *Engine) onResolver(r dnscache.Event) {
+	if !e.clientSource(r.Client) {
+		e.other.count(e.j.Since(r.Time), r.Rcode, r.Answers)
+		return
+	}
 	ev := journal.Event{T: e.j.Since(r.Time), Type: journal.DNSQuery, Addr: r.Client, Proto: r.Proto,
 		Name: r.Name, QType: r.Type, Rcode: r.Rcode, Answers: journal.Int(r.Answers), Fault: r.Fault, Detail: "resolver:" + r.Cache}
 	e.Record(ev)

@@ -43,6 +43,12 @@ const (
 	// window: LagMS, how late a timer of faultline's own woke at worst;
 	// SchedP99MS, the Go runtime's scheduling latency p99 over the window.
 	HarnessLag = "harness.lag"
+	// DNSOther counts the DNS queries of one second (T its start) from
+	// sources that are no client's (another process on the machine, a
+	// flood): Counts by rcode (NODATA: NOERROR without answers). They are
+	// counted, not journaled one by one, so what others send cannot grow
+	// the journal's readers.
+	DNSOther = "dns.other"
 )
 
 // Status of an hc.result whose timer ran later than the check's timeout: it
@@ -110,6 +116,9 @@ type Event struct {
 	// "rollback" (the run ending), "test", "api:NAME" (the holder of the
 	// control API's token).
 	By string `json:"by,omitempty"`
+
+	// Counts, on dns.other, are queries by rcode.
+	Counts map[string]int `json:"counts,omitempty"`
 
 	Status string `json:"status,omitempty"`
 	Seed   *int64 `json:"seed,omitempty"`

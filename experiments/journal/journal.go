@@ -10,31 +10,45 @@ import (
 	"time"
 )
 
-// Journal records events for one run. It is safe for concurrent use. Events
-// are kept in memory (metrics need them all at the end) and, when a sink is
-// given, streamed as JSON lines; the sink is flushed at least every
-// flushEvery so a crash loses at most that much.
+// Journal records events for one run. It is safe for concurrent use. It
+// holds no event: each goes, as a JSON line, to the sink (flushed at least
+// every flushEvery, so a crash loses at most that much) and to the
+// observers, synchronously and in the order of the file. Whatever needs the
+// events later reads the file (Scan); whatever needs them while the run goes
+// folds them as they come (an observer: the live view, the stop conditions,
+// the metrics), so memory is bounded by what the folds keep, not by the
+// length of the run.
 type Journal struct {
 	start time.Time
 
-	mu     sync.Mutex
-	events []Event
-	w      *bufio.Writer
-	sink   io.Writer
-	err    error
-	last   time.Time
-	closed bool
+	mu        sync.Mutex
+	observers []func(Event)
+	w         *bufio.Writer
+	err       error
+	last      time.Time
+	closed    bool
 }
 
 const flushEvery = 200 * time.Millisecond
 
 // New starts a journal whose clock reads zero now. sink may be nil.
 func New(sink io.Writer) *Journal {
-	j := &Journal{start: time.Now(), sink: sink}
+	j := &Journal{start: time.Now()}
 	if sink != nil {
 		j.w = bufio.NewWriterSize(sink, 64<<10)
 	}
 	return j
+}
+
+// Observe registers fn to see every event recorded from now on, in journal
+// order, none dropped. Register observers before the run starts: an
+// observer registered later misses what came before. fn runs under the
+// journal's lock, so it must be quick (a fold: counts, a bounded buffer) and
+// must not record events itself.
+func (j *Journal) Observe(fn func(Event)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.observers = append(j.observers, fn)
 }
 
 // Start is the run's zero time.
@@ -50,18 +64,23 @@ func (j *Journal) Since(t time.Time) float64 {
 func (j *Journal) Now() float64 { return j.Since(time.Now()) }
 
 // Add appends e, stamping it with the current time when e.T is zero and the
-// event is not a request (requests carry their own start time).
+// event is not a request (requests carry their own start time). The stamp
+// is read under the journal's lock, so an event stamped here comes after
+// every event recorded before it that happened before it: a fault's
+// application or heal is in the file before any event timed after it.
 func (j *Journal) Add(e Event) {
-	now := time.Now()
-	if e.T == 0 && e.Type != Request {
-		e.T = j.Since(now)
-	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
 		return
 	}
-	j.events = append(j.events, e)
+	now := time.Now()
+	if e.T == 0 && e.Type != Request {
+		e.T = j.Since(now)
+	}
+	for _, o := range j.observers {
+		o(e)
+	}
 	if j.w == nil || j.err != nil {
 		return
 	}
@@ -81,24 +100,6 @@ func (j *Journal) Add(e Event) {
 	}
 }
 
-// Events returns a copy of everything recorded so far.
-func (j *Journal) Events() []Event {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]Event(nil), j.events...)
-}
-
-// EventsFrom returns a copy of the events recorded after the first i, and
-// how many there are now: a reader that keeps up reads each event once.
-func (j *Journal) EventsFrom(i int) ([]Event, int) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if i > len(j.events) {
-		i = len(j.events)
-	}
-	return append([]Event(nil), j.events[i:]...), len(j.events)
-}
-
 // Close flushes the sink; later Adds are ignored. It returns the first write
 // error the journal met, so a run can say that its journal file is short.
 func (j *Journal) Close() error {
@@ -114,9 +115,30 @@ func (j *Journal) Close() error {
 	return j.err
 }
 
-// ReadFile parses a journal.jsonl written by a Journal. A torn last line (a
-// run killed mid-write) is ignored; any other bad line is an error that names
-// the line.
+// Recorder is an observer that keeps every event: for tests and short
+// programs (the testbed) that want the events as a slice. A run does not
+// use one.
+type Recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Add keeps e (register it with Journal.Observe).
+func (r *Recorder) Add(e Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+// Events returns a copy of everything kept so far.
+func (r *Recorder) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// ReadFile parses a whole journal.jsonl into memory: for small journals
+// (tests, tools). Reports and metrics stream the file with ScanFile.
 func ReadFile(path string) ([]Event, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -126,17 +148,46 @@ func ReadFile(path string) ([]Event, error) {
 	return Read(f, path)
 }
 
-// Read parses JSON lines from r; name is used in error messages.
+// Read parses JSON lines from r into memory; name is used in error
+// messages. See Scan.
 func Read(r io.Reader, name string) ([]Event, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	var events []Event
+	err := Scan(r, name, func(e Event) error {
+		events = append(events, e)
+		return nil
+	})
+	return events, err
+}
+
+// ScanFile streams a journal.jsonl to fn, one event at a time (see Scan).
+func ScanFile(path string, fn func(Event) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return Scan(bufio.NewReaderSize(f, 1<<20), path, fn)
+}
+
+// maxLine bounds one journal line (an event quotes at most 1 MiB of an
+// application's line).
+const maxLine = 4 << 20
+
+// Scan parses JSON lines from r and hands each event to fn, in order,
+// holding one line at a time. A torn last line (a run killed mid-write) is
+// ignored; any other bad line is an error that names the line (fn has then
+// seen the events before it). A journal with no event at all but a bad
+// line is that line's error. An error from fn stops the scan and is
+// returned.
+func Scan(r io.Reader, name string, fn func(Event) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
 	var pending error
-	line := 0
+	line, n := 0, 0
 	for sc.Scan() {
 		line++
 		if pending != nil {
-			return nil, pending
+			return pending
 		}
 		b := sc.Bytes()
 		if len(b) == 0 {
@@ -149,15 +200,18 @@ func Read(r io.Reader, name string) ([]Event, error) {
 			continue
 		}
 		if e.Type == "" {
-			return nil, fmt.Errorf("%s:%d: event has no \"type\"", name, line)
+			return fmt.Errorf("%s:%d: event has no \"type\"", name, line)
 		}
-		events = append(events, e)
+		n++
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return fmt.Errorf("%s: %v", name, err)
 	}
-	if len(events) == 0 && pending != nil {
-		return nil, pending
+	if n == 0 && pending != nil {
+		return pending
 	}
-	return events, nil
+	return nil
 }

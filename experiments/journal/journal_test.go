@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,10 @@ import (
 func TestWriteAndReadBack(t *testing.T) {
 	var buf bytes.Buffer
 	j := New(&buf)
+	var rec Recorder
+	seen := 0
+	j.Observe(rec.Add)
+	j.Observe(func(Event) { seen++ }) // under the journal's lock: no race
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -31,8 +36,13 @@ func TestWriteAndReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 401 || len(j.Events()) != 401 {
-		t.Errorf("read %d events, kept %d; want 401", len(events), len(j.Events()))
+	if len(events) != 401 || len(rec.Events()) != 401 || seen != 401 {
+		t.Errorf("read %d events, observed %d and %d; want 401", len(events), len(rec.Events()), seen)
+	}
+	for i, e := range rec.Events() {
+		if e.Type != events[i].Type || e.T != events[i].T {
+			t.Fatalf("event %d observed as %+v, written as %+v: observers see the file's order", i, e, events[i])
+		}
 	}
 	if last := events[len(events)-1]; last.Type != RunEnd || last.T <= 0 {
 		t.Errorf("last event %+v: want run.end stamped with a time", last)
@@ -57,5 +67,53 @@ func TestTornLastLineIsIgnoredOtherBadLinesAreNot(t *testing.T) {
 	}
 	if _, err := Read(strings.NewReader(`{"t_ms":1}`+"\n"), "j"); err == nil || !strings.Contains(err.Error(), `no "type"`) {
 		t.Errorf("event without type: %v", err)
+	}
+}
+
+func TestScanStreamsAndStops(t *testing.T) {
+	in := `{"t_ms":1,"type":"run.start"}` + "\n" + `{"t_ms":2,"type":"phase"}` + "\n" + `{"t_ms":3,"type":"run.end"}` + "\n"
+	var got []string
+	stop := errors.New("enough")
+	err := Scan(strings.NewReader(in), "j", func(e Event) error {
+		got = append(got, e.Type)
+		if len(got) == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || len(got) != 2 {
+		t.Errorf("Scan = %v after %v; want the callback's error after two events", err, got)
+	}
+}
+
+func TestStampsComeInFileOrder(t *testing.T) {
+	// A stamped event is never before an event recorded ahead of it that
+	// carried its own (earlier) time: the stamp is read under the lock.
+	var rec Recorder
+	j := New(nil)
+	j.Observe(rec.Add)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 200; k++ {
+				if k%2 == 0 {
+					j.Add(Event{Type: Phase})
+				} else {
+					j.Add(Event{Type: DNSQuery, T: j.Now()})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	last := -1.0
+	for _, e := range rec.Events() {
+		if e.Type == Phase {
+			if e.T < last {
+				t.Fatalf("a stamped event at %v follows one at %v", e.T, last)
+			}
+		}
+		last = max(last, e.T)
 	}
 }

@@ -71,68 +71,74 @@ func (w *worst) see(v, at float64, label string) {
 	}
 }
 
-// harnessLag reads the harness's self-measurements inside the experiment
-// (from its start to its stop: building and teardown move no metric).
-func harnessLag(events []journal.Event, clients []ClientInfo) Harness {
-	from, to := experimentWindow(events)
-	in := func(t float64) bool { return t >= from && t <= to }
-	h := Harness{BoundMS: DefaultLagBoundMS}
-	bounds := map[string]float64{}
+// harnessFold folds the harness's self-measurements inside the experiment
+// (from its start to its stop: building and teardown move no metric), in
+// journal order.
+type harnessFold struct {
+	timer, sched, req, overrun, fault, hc worst
+	reqOver, overOver                     worst // the worst beyond each client's own bound
+	discarded                             int
+}
+
+// see weighs one event; f says the experiment's window and the clients.
+func (h *harnessFold) see(f *Fold, e journal.Event) {
+	if e.T < f.from || e.T > f.to {
+		return
+	}
+	switch e.Type {
+	case journal.HarnessLag:
+		h.timer.see(e.LagMS, e.T, "")
+		if e.SchedP99MS != nil {
+			h.sched.see(*e.SchedP99MS, e.T, "")
+		}
+	case journal.FaultApplied, journal.FaultHealed:
+		verb := "applied"
+		if e.Type == journal.FaultHealed {
+			verb = "healed"
+		}
+		h.fault.see(e.LagMS, e.T, fmt.Sprintf("fault %s was %s", e.Fault, verb))
+	case journal.HCResult:
+		h.hc.see(e.LagMS, e.T, "")
+		if e.Status == journal.HCDiscarded {
+			h.discarded++
+		}
+	case journal.Request:
+		cf := f.byName[e.Client]
+		if cf == nil || cf.info.Rate <= 0 || e.Probe {
+			return
+		}
+		c := cf.info
+		b := clientLagBound(c)
+		h.req.see(e.LagMS, e.T, e.Client)
+		if e.LagMS > b {
+			h.reqOver.see(e.LagMS-b, e.T, e.Client)
+		}
+		if c.TimeoutMS > 0 {
+			over := e.LatencyMS - e.LagMS - c.TimeoutMS
+			h.overrun.see(math.Max(over, 0), e.T, e.Client)
+			if over > b {
+				h.overOver.see(over-b, e.T, e.Client)
+			}
+		}
+	}
+}
+
+// result is what the harness measured of itself, and whether it was
+// starved, against the bounds of the run's clients.
+func (hf *harnessFold) result(clients []ClientInfo) Harness {
+	h := Harness{BoundMS: DefaultLagBoundMS, HealthChecksDiscarded: hf.discarded}
 	first := true
 	for _, c := range clients {
 		if c.Rate <= 0 {
 			continue
 		}
-		b := clientLagBound(c)
-		bounds[c.Name] = b
-		if first || b < h.BoundMS {
+		if b := clientLagBound(c); first || b < h.BoundMS {
 			h.BoundMS, first = b, false
 		}
 	}
-	var timer, sched, req, overrun, fault, hc worst
-	var reqOver, overOver worst // the worst beyond each client's own bound
-	for _, e := range events {
-		if !in(e.T) {
-			continue
-		}
-		switch e.Type {
-		case journal.HarnessLag:
-			timer.see(e.LagMS, e.T, "")
-			if e.SchedP99MS != nil {
-				sched.see(*e.SchedP99MS, e.T, "")
-			}
-		case journal.FaultApplied, journal.FaultHealed:
-			verb := "applied"
-			if e.Type == journal.FaultHealed {
-				verb = "healed"
-			}
-			fault.see(e.LagMS, e.T, fmt.Sprintf("fault %s was %s", e.Fault, verb))
-		case journal.HCResult:
-			hc.see(e.LagMS, e.T, "")
-			if e.Status == journal.HCDiscarded {
-				h.HealthChecksDiscarded++
-			}
-		case journal.Request:
-			b, reference := bounds[e.Client]
-			if !reference || e.Probe {
-				continue
-			}
-			req.see(e.LagMS, e.T, e.Client)
-			if e.LagMS > b {
-				reqOver.see(e.LagMS-b, e.T, e.Client)
-			}
-			c := clientByName(clients, e.Client)
-			if c.TimeoutMS > 0 {
-				over := e.LatencyMS - e.LagMS - c.TimeoutMS
-				overrun.see(math.Max(over, 0), e.T, e.Client)
-				if over > b {
-					overOver.see(over-b, e.T, e.Client)
-				}
-			}
-		}
-	}
-	h.TimerLagMaxMS, h.SchedP99MaxMS, h.RequestLagMaxMS = timer.v, sched.v, req.v
-	h.DeadlineOverrunMaxMS, h.FaultLagMaxMS, h.HealthCheckLagMaxMS = overrun.v, fault.v, hc.v
+	timer, sched, fault, reqOver, overOver := hf.timer, hf.sched, hf.fault, hf.reqOver, hf.overOver
+	h.TimerLagMaxMS, h.SchedP99MaxMS, h.RequestLagMaxMS = timer.v, sched.v, hf.req.v
+	h.DeadlineOverrunMaxMS, h.FaultLagMaxMS, h.HealthCheckLagMaxMS = hf.overrun.v, fault.v, hf.hc.v
 
 	starved := func(format string, args ...any) {
 		h.Starved = true
@@ -159,24 +165,6 @@ func harnessLag(events []journal.Event, clients []ClientInfo) Harness {
 			overOver.label, msText(*overOver.v+clientLagBound(c)), msText(c.TimeoutMS), msText(overOver.at), msText(clientLagBound(c)))
 	}
 	return h
-}
-
-// experimentWindow is from the experiment's start to its stop (phase
-// events); the whole journal when it has none.
-func experimentWindow(events []journal.Event) (from, to float64) {
-	from, to = math.Inf(-1), math.Inf(1)
-	for _, e := range events {
-		if e.Type != journal.Phase {
-			continue
-		}
-		switch e.Detail {
-		case "experiment":
-			from = e.T
-		case "stop":
-			to = e.T
-		}
-	}
-	return from, to
 }
 
 func clientByName(clients []ClientInfo, name string) ClientInfo {

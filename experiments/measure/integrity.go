@@ -2,8 +2,6 @@ package measure
 
 import (
 	"fmt"
-
-	"github.com/faultline-dev/faultline/experiments/journal"
 )
 
 // MaxRejectedShare is the share of an application's outcome lines that may
@@ -24,30 +22,6 @@ type Rejection struct {
 
 // SchemaHint is what the outcome-line schema expects, for messages.
 const SchemaHint = `one JSON object per line: {"time": RFC 3339 or unix seconds, "operation": "GetItem", "region": "us-east-1", "ok": true, "error": "...", "latency_ms": 3.2}`
-
-// rejections tallies the rejected outcome lines of each client: how many,
-// and the first few distinct reasons with a line each.
-func rejections(events []journal.Event) (count map[string]int, samples map[string][]Rejection) {
-	count, samples = map[string]int{}, map[string][]Rejection{}
-	for _, e := range events {
-		if e.Type != journal.OutcomeRejected {
-			continue
-		}
-		count[e.Client]++
-		s := samples[e.Client]
-		if len(s) >= maxRejectedSamples {
-			continue
-		}
-		dup := false
-		for _, r := range s {
-			dup = dup || r.Reason == e.Detail
-		}
-		if !dup {
-			samples[e.Client] = append(s, Rejection{Reason: e.Detail, Line: e.Line})
-		}
-	}
-	return count, samples
-}
 
 // unmeasured says why a client's numbers cannot be trusted ("" when they
 // can): too many of its outcome lines were rejected, or it reported no

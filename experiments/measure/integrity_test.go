@@ -25,7 +25,7 @@ func run(e j, asserts ...string) Summary {
 		client, expr, _ := strings.Cut(a, ": ")
 		ev = append(ev, journal.Event{Type: journal.Assertion, Client: client, Expr: expr})
 	}
-	return Summarize(append(ev, journal.Event{T: 3000, Type: journal.RunEnd, Status: "complete"}))
+	return summarize(append(ev, journal.Event{T: 3000, Type: journal.RunEnd, Status: "complete"}))
 }
 
 // An application whose every line was rejected was not measured: its
@@ -114,7 +114,7 @@ func TestNoRequestInTheFaultWindowIsNull(t *testing.T) {
 func TestRunEndInvalidIsTheVerdict(t *testing.T) {
 	ev := append(j{{T: 0, Type: journal.RunStart, Detail: "exp"}}.app("orders"),
 		journal.Event{T: 3000, Type: journal.RunEnd, Status: "invalid", Detail: "client orders never got ready within 2m0s"})
-	s := Summarize(ev)
+	s := summarize(ev)
 	if s.Verdict != Invalid || len(s.Reasons) == 0 || !strings.Contains(s.Reasons[0], "never got ready") {
 		t.Errorf("verdict %s, reasons %q", s.Verdict, s.Reasons)
 	}

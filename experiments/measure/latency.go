@@ -1,12 +1,8 @@
 package measure
 
 import (
-	"math"
-
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/montanaflynn/stats"
-
-	"github.com/faultline-dev/faultline/experiments/journal"
 )
 
 // percentile of a run's own latencies: exact, linear interpolation
@@ -40,23 +36,6 @@ type latencyHistograms struct {
 
 func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(histLowestUS, histHighestUS, histDigits)
-}
-
-// histogramsOf records requests' latencies (those that have one).
-func histogramsOf(reqs []journal.Event) latencyHistograms {
-	h := latencyHistograms{all: newHistogram(), ok: newHistogram()}
-	for _, r := range reqs {
-		if r.LatencyUnknown {
-			continue
-		}
-		us := int64(math.Round(r.LatencyMS * 1000))
-		us = min(max(us, histLowestUS), histHighestUS)
-		h.all.RecordValue(us)
-		if r.Succeeded() {
-			h.ok.RecordValue(us)
-		}
-	}
-	return h
 }
 
 // merge adds o's counts to h.

@@ -3,6 +3,7 @@ package measure
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -48,6 +49,8 @@ func (e j) dns(addr, fault string, t float64) j {
 
 func f(v float64) *float64 { return &v }
 
+// metricsOf is the client's metrics relative to the first fault, folded,
+// and checked against the oracle's.
 func metricsOf(t *testing.T, events j, k int) Metrics {
 	t.Helper()
 	ws := Faults(events)
@@ -56,8 +59,9 @@ func metricsOf(t *testing.T, events j, k int) Metrics {
 		t.Fatalf("want one client, got %d", len(cs))
 	}
 	var w *FaultWindow
+	wi := -1
 	if len(ws) > 0 {
-		w = &ws[0]
+		w, wi = &ws[0], 0
 		// These tests are about the definitions: the fault reached the
 		// client (one of its answers was shaped), unless the test says
 		// otherwise with DNS events of its own. Reach has tests of its own.
@@ -65,7 +69,17 @@ func metricsOf(t *testing.T, events j, k int) Metrics {
 			events = append(events, journal.Event{T: w.StartMS, Type: journal.DNSQuery, Addr: cs[0].SourceIP + ":1", Fault: w.ID, QType: "A"})
 		}
 	}
-	return ForClient(events, cs[0], w, k)
+	fold := NewFold()
+	fold.k = k
+	for _, e := range events {
+		fold.Add(e)
+	}
+	fold.Summary()
+	got := fold.metrics(cs[0], wi)
+	if want := oracleForClient(events, cs[0], w, k); !reflect.DeepEqual(got, want) {
+		t.Errorf("the fold's metrics differ from the oracle's:\n fold   %s\n oracle %s", jsonOf(got), jsonOf(want))
+	}
+	return got
 }
 
 func eq(t *testing.T, name string, got *float64, want *float64) {
@@ -186,7 +200,7 @@ func TestFaultNotReachedIsFlagged(t *testing.T) {
 		journal.Event{T: 0, Type: journal.RunStart, Detail: "exp"},
 		journal.Event{T: 700, Type: journal.RunEnd, Status: "complete"},
 		journal.Event{Type: journal.Assertion, Client: "c", Expr: "availability > 0.9"})
-	s := Summarize(ev)
+	s := summarize(ev)
 	if s.Clients[0].Warning != NotReached {
 		t.Errorf("warning = %q, want the not-reached warning", s.Clients[0].Warning)
 	}
@@ -234,7 +248,7 @@ func TestSummaryVerdicts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := Summarize(c.events)
+			s := summarize(c.events)
 			if s.Verdict != c.verdict {
 				t.Errorf("verdict = %s, want %s (assertions %+v)", s.Verdict, c.verdict, s.Assertions)
 			}
@@ -258,7 +272,7 @@ func TestSteadyState(t *testing.T) {
 	run := func(pattern string) Summary {
 		ev := j{{T: 0, Type: journal.RunStart, Detail: "exp"}, {Type: journal.SteadyState, Client: "*", Expr: "availability >= 0.9"}}.
 			client("c", "us-east-1", "127.0.0.11").fault("f1", "dns.empty", "x.", 1000, f(2000)).reqs("c", 0, pattern)
-		return Summarize(append(ev, journal.Event{T: 3000, Type: journal.RunEnd, Status: "complete"}))
+		return summarize(append(ev, journal.Event{T: 3000, Type: journal.RunEnd, Status: "complete"}))
 	}
 	cases := []struct {
 		pattern, verdict string

@@ -32,8 +32,8 @@ type ClientProgress struct {
 // Remaining is the time left, never negative.
 func (p Progress) Remaining() time.Duration { return max(0, p.Duration-p.Elapsed) }
 
-// Tally folds journal events into a Progress incrementally: Add each new
-// batch of events once (see journal.EventsFrom).
+// Tally folds journal events into a Progress incrementally: give it each
+// event once (Observe, a journal observer; or Add, a batch).
 type Tally struct {
 	clients map[string]*ClientProgress
 	order   []string
@@ -49,28 +49,33 @@ func NewTally() *Tally {
 // Add folds events in.
 func (t *Tally) Add(events []journal.Event) {
 	for _, e := range events {
-		switch e.Type {
-		case journal.ClientStart:
-			t.client(e.Client)
-		case journal.FaultApplied:
-			t.faults[e.Fault] = fmt.Sprintf("%s %s on %s", e.Fault, e.Kind, strings.TrimSuffix(e.Target, "."))
-		case journal.FaultHealed:
-			delete(t.faults, e.Fault)
-		case journal.Request:
-			if e.Probe {
-				continue
-			}
-			c := t.client(e.Client)
-			c.Requests++
-			if !e.Succeeded() {
-				c.Errors++
-				c.LastError = e.Error
-			}
-			// Requests complete out of order: the view shows the latest to end.
-			if end := e.End(); end >= t.latest[e.Client] {
-				t.latest[e.Client] = end
-				c.Region, c.Failing = e.Region, !e.Succeeded()
-			}
+		t.Observe(e)
+	}
+}
+
+// Observe folds one event in.
+func (t *Tally) Observe(e journal.Event) {
+	switch e.Type {
+	case journal.ClientStart:
+		t.client(e.Client)
+	case journal.FaultApplied:
+		t.faults[e.Fault] = fmt.Sprintf("%s %s on %s", e.Fault, e.Kind, strings.TrimSuffix(e.Target, "."))
+	case journal.FaultHealed:
+		delete(t.faults, e.Fault)
+	case journal.Request:
+		if e.Probe {
+			return
+		}
+		c := t.client(e.Client)
+		c.Requests++
+		if !e.Succeeded() {
+			c.Errors++
+			c.LastError = e.Error
+		}
+		// Requests complete out of order: the view shows the latest to end.
+		if end := e.End(); end >= t.latest[e.Client] {
+			t.latest[e.Client] = end
+			c.Region, c.Failing = e.Region, !e.Succeeded()
 		}
 	}
 }

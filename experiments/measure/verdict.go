@@ -128,75 +128,10 @@ func hasFault(id string, windows []FaultWindow) bool {
 	return slices.ContainsFunc(windows, func(w FaultWindow) bool { return id == "" || w.ID == id })
 }
 
-// Summarize computes the summary of a journal: the whole report is a pure
-// function of the events.
-func Summarize(events []journal.Event) Summary {
-	s := Summary{Status: "incomplete", K: DefaultK}
-	var asserts, steady []journal.Event
-	for _, e := range events {
-		switch e.Type {
-		case journal.RunStart:
-			s.Experiment, s.Seed = e.Detail, e.Seed
-			if e.K > 0 {
-				s.K = e.K
-			}
-		case journal.RunEnd:
-			s.Status, s.Reason, s.DurationMS = e.Status, e.Detail, e.T
-		case journal.Assertion:
-			asserts = append(asserts, e)
-		case journal.SteadyState:
-			steady = append(steady, e)
-		}
-	}
-	windows := Faults(events)
-	for _, w := range windows {
-		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS})
-	}
-	clients := Clients(events)
-	metricsFor := func(c ClientInfo, faultID string) Metrics {
-		for i := range windows {
-			if windows[i].ID == faultID || faultID == "" {
-				return ForClient(events, c, &windows[i], s.K)
-			}
-		}
-		return ForClient(events, c, nil, s.K)
-	}
-	rejected, samples := rejections(events)
-	var unmeasuredReasons []string
-	for _, c := range clients {
-		m := metricsFor(c, "")
-		cr := ClientReport{Name: c.Name, Strategy: c.Strategy, Primary: c.Primary, SourceIP: c.SourceIP,
-			Requests: m.Requests, Errors: m.Errors, ErrorClasses: errorClasses(events, c.Name), Metrics: m,
-			Rejected: rejected[c.Name], RejectedSamples: samples[c.Name], latency: histogramsOf(Requests(events, c.Name))}
-		if len(windows) > 0 && !m.FaultReached {
-			cr.Warning = NotReached
-		}
-		s.Clients = append(s.Clients, cr)
-		for _, w := range windowsAfterFirst(windows) {
-			if s.ByFault == nil {
-				s.ByFault = map[string][]Client{}
-			}
-			s.ByFault[w.ID] = append(s.ByFault[w.ID], Client{Name: c.Name, Metrics: metricsFor(c, w.ID)})
-		}
-	}
-	for i, c := range clients {
-		viewsMeasured := false
-		for _, v := range s.Clients {
-			viewsMeasured = viewsMeasured || (v.Name != c.Name && BaseName(v.Name) == c.Name && v.Requests > 0)
-		}
-		if u := unmeasured(s.Clients[i], c.View(), viewsMeasured); u != "" {
-			s.Clients[i].Unmeasured = u
-			unmeasuredReasons = append(unmeasuredReasons, u)
-		}
-	}
-	for _, a := range asserts {
-		s.Assertions = append(s.Assertions, evaluate(a, clients, windows, metricsFor)...)
-	}
-	s.SteadyState = steadyOutcomes(events, steady, clients, windows, s.DurationMS)
-	s.Harness = harnessLag(events, clients)
-	s.Verdict, s.Reasons = verdict(s, unmeasuredReasons)
-	return s
-}
+// Summarize computes the summary of a journal held in memory: the whole
+// report is a pure function of the events. It folds them (NewFold); a
+// journal on disk streams through SummarizeFile.
+func Summarize(events []journal.Event) Summary { return summarizeEvents(events) }
 
 // verdict decides the run's verdict, most serious first: a run that broke
 // proves nothing (incomplete); a run whose numbers cannot be trusted proves
@@ -252,64 +187,6 @@ func valueText(v *float64) string {
 	return strconv.FormatFloat(*v, 'g', 6, 64)
 }
 
-// steadyOutcomes checks each hypothesis on the requests that ended before
-// the first fault and on those that started after the last heal (the whole
-// run, as "before", when there is no fault).
-func steadyOutcomes(events, steady []journal.Event, clients []ClientInfo, windows []FaultWindow, end float64) []SteadyOutcome {
-	if len(steady) == 0 {
-		return nil
-	}
-	before, after := end, -1.0
-	for _, w := range windows {
-		before = min(before, w.StartMS)
-		if w.EndMS != nil {
-			after = max(after, *w.EndMS)
-		}
-	}
-	var out []SteadyOutcome
-	for _, st := range steady {
-		expr, err := assert.ParseExpr(st.Expr)
-		if err != nil {
-			continue
-		}
-		for _, c := range clients {
-			if st.Client != "*" && st.Client != c.Name {
-				continue
-			}
-			reqs := requestsOf(events, c)
-			check := func(when string, keep func(journal.Event) bool) {
-				var in []journal.Event
-				for _, r := range reqs {
-					if keep(r) {
-						in = append(in, r)
-					}
-				}
-				o := SteadyOutcome{Client: c.Name, Expr: st.Expr, When: when}
-				if v, ok := windowMetrics(c, in).Value(expr.Metric); ok {
-					o.Value, o.Holds = &v, expr.Holds(v)
-				}
-				out = append(out, o)
-			}
-			check("before", func(r journal.Event) bool { return c.knownAt(r) < before })
-			if after >= 0 {
-				check("after", func(r journal.Event) bool { return r.T >= after })
-			}
-		}
-	}
-	return out
-}
-
-// WindowMetrics are the fault-free metrics of some requests of a client
-// (steady state, stop conditions).
-func WindowMetrics(c ClientInfo, reqs []journal.Event) Metrics { return windowMetrics(c, reqs) }
-
-func windowsAfterFirst(ws []FaultWindow) []FaultWindow {
-	if len(ws) < 2 {
-		return nil
-	}
-	return ws[1:]
-}
-
 func evaluate(a journal.Event, clients []ClientInfo, windows []FaultWindow, metricsFor func(ClientInfo, string) Metrics) []AssertionOutcome {
 	expr, err := assert.ParseExpr(a.Expr)
 	if err != nil {
@@ -342,20 +219,6 @@ func evaluate(a journal.Event, clients []ClientInfo, windows []FaultWindow, metr
 	if len(out) == 0 {
 		out = append(out, AssertionOutcome{Client: a.Client, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault,
 			Note: "no client named " + a.Client + " ran"})
-	}
-	return out
-}
-
-func errorClasses(events []journal.Event, client string) map[string]int {
-	out := map[string]int{}
-	for _, r := range Requests(events, client) {
-		if !r.Succeeded() {
-			class := r.Error
-			if class == "" {
-				class = "other"
-			}
-			out[class]++
-		}
 	}
 	return out
 }

@@ -58,7 +58,7 @@ func TestContainerFlagshipWithContainerizedClient(t *testing.T) {
 		t.Errorf("app error classes = %v; want dns-notfound, as its text reported", a.ErrorClasses)
 	}
 	west := 0
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == "request" && e.Client == "app" && e.Region == "us-west-2" && e.Succeeded() {
 			west++
 		}
@@ -67,13 +67,13 @@ func TestContainerFlagshipWithContainerizedClient(t *testing.T) {
 		t.Error("the application never served from us-west-2")
 	}
 	source := ""
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == "client.start" && e.Client == "app" {
 			source = e.Addr
 		}
 	}
 	queries := 0
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == "dns.query" && source != "" && strings.HasPrefix(e.Addr, source+":") {
 			queries++
 		}
@@ -84,7 +84,7 @@ func TestContainerFlagshipWithContainerizedClient(t *testing.T) {
 	// The server side's view: the nodes' HTTP exchanges with the app.
 	server := clientReport(t, s, "app.server")
 	ownOK, serverOK := map[string]int{}, map[string]int{}
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == "request" && e.Succeeded() {
 			switch e.Client {
 			case "app":

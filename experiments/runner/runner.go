@@ -60,11 +60,14 @@ type Options struct {
 }
 
 // Result of a run. Summary is set whenever the journal could be summarised,
-// even when Err is set (a broken run still reports what it measured).
+// even when Err is set (a broken run still reports what it measured). The
+// run's events are not held: they are in Journal, the file, for whoever
+// needs them; Summary and Trace were folded from them as they came.
 type Result struct {
 	Summary measure.Summary
-	Events  []journal.Event
-	Err     error // the environment could not be built or the run broke
+	Trace   *reports.Trace // what the timelines and charts draw
+	Journal string         // the journal.jsonl written ("" without OutDir)
+	Err     error          // the environment could not be built or the run broke
 }
 
 // clientStopGrace bounds how long clients may take to finish their in-flight
@@ -104,8 +107,16 @@ type run struct {
 	liveMu  sync.Mutex
 	phase   string
 	started time.Time // when the clients started
-	tally   *measure.Tally
-	seen    int // journal events the tally has
+
+	// Folds of the journal, fed by its observers as events come: the
+	// summary and the reports' trace (read once the journal is closed),
+	// the live view's tally and the stop conditions' (read while it goes,
+	// under foldMu).
+	fold      *measure.Fold
+	trace     *reports.Trace
+	foldMu    sync.Mutex
+	tally     *measure.Tally
+	stopTally *measure.WindowTally
 
 	mu      sync.Mutex // guards the applications' lastProbe
 	tripped string     // the stop condition that ended the run, if one did
@@ -117,6 +128,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 		res.Err = err
 		return res
 	}
+	res.Journal = r.journalPath()
 	stopLive := r.startLive()
 	seed := r.seed()
 	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses})
@@ -174,9 +186,8 @@ func (r *run) run(ctx context.Context) (res *Result) {
 			res.Err = fmt.Errorf("writing the journal: %w", err)
 		}
 	}
-	res.Events = r.j.Events()
-	res.Summary = measure.Summarize(res.Events)
-	if err := reports.WriteDir(r.opts.OutDir, res.Summary, res.Events); err != nil && res.Err == nil {
+	res.Summary, res.Trace = r.fold.Summary(), r.trace
+	if err := reports.WriteDir(r.opts.OutDir, res.Summary, res.Trace); err != nil && res.Err == nil {
 		res.Err = err
 	}
 	return res
@@ -195,6 +206,7 @@ func (r *run) seed() int64 {
 func (r *run) openJournal() error {
 	if r.opts.OutDir == "" {
 		r.j = journal.New(nil)
+		r.observe()
 		return nil
 	}
 	if err := os.MkdirAll(r.opts.OutDir, 0o755); err != nil {
@@ -206,7 +218,33 @@ func (r *run) openJournal() error {
 	}
 	r.file = f
 	r.j = journal.New(f)
+	r.observe()
 	return nil
+}
+
+// journalPath is the journal file ("" when the run writes none).
+func (r *run) journalPath() string {
+	if r.file == nil {
+		return ""
+	}
+	return r.file.Name()
+}
+
+// observe registers the journal's observers before anything is recorded.
+func (r *run) observe() {
+	r.fold, r.trace = measure.NewFold(), reports.NewTrace()
+	r.j.Observe(r.fold.Add)
+	r.j.Observe(r.trace.Add)
+	if r.opts.Live == nil && len(r.exp.StopWhen) == 0 {
+		return
+	}
+	r.tally, r.stopTally = measure.NewTally(), measure.NewWindowTally()
+	r.j.Observe(func(e journal.Event) {
+		r.foldMu.Lock()
+		r.tally.Observe(e)
+		r.stopTally.Add(e)
+		r.foldMu.Unlock()
+	})
 }
 
 // execute builds the world, runs clients and faults for the experiment's
@@ -422,17 +460,15 @@ func (r *run) stopConditionTrips() bool {
 	if len(r.exp.StopWhen) == 0 {
 		return false
 	}
-	events := r.j.Events()
-	info := map[string]measure.ClientInfo{} // each client's latency objective
-	for _, c := range measure.Clients(events) {
-		info[c.Name] = c
-	}
 	for _, cond := range r.exp.StopWhen {
 		for _, name := range r.views() { // a client's own, and an application's .server and .probe
 			if cond.Client != "*" && cond.Client != name {
 				continue
 			}
-			v, ok := measure.WindowMetrics(info[name], measure.Requests(events, name)).Value(cond.Metric)
+			r.foldMu.Lock()
+			m := r.stopTally.Metrics(name)
+			r.foldMu.Unlock()
+			v, ok := m.Value(cond.Metric)
 			if ok && cond.Holds(v) {
 				r.tripped = fmt.Sprintf("%s: %s (value %g)", name, cond.Expr, v)
 				r.add(journal.Event{Type: journal.StopCondition, Client: name, Expr: cond.Expr, Status: "tripped", Detail: r.tripped})
@@ -613,7 +649,6 @@ func (r *run) startLive() (stop func()) {
 	if r.opts.Live == nil {
 		return func() {}
 	}
-	r.tally = measure.NewTally()
 	r.setPhase("building")
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -654,13 +689,12 @@ func (r *run) reportLive() {
 	}
 	r.liveMu.Lock()
 	defer r.liveMu.Unlock()
-	events, n := r.j.EventsFrom(r.seen)
-	r.seen = n
-	r.tally.Add(events)
 	p := measure.Progress{Experiment: r.exp.Name, Phase: r.phase, Duration: r.exp.Duration}
 	if !r.started.IsZero() {
 		p.Elapsed = min(time.Since(r.started), r.exp.Duration)
 	}
+	r.foldMu.Lock()
 	p.Clients, p.Faults = r.tally.Snapshot()
+	r.foldMu.Unlock()
 	r.opts.Live(p)
 }

@@ -36,6 +36,19 @@ func builtIn(t *testing.T, name string) *spec.Experiment {
 	return exp
 }
 
+// eventsOf reads a run's journal back: the run holds no events.
+func eventsOf(t testing.TB, res *Result) []journal.Event {
+	t.Helper()
+	if res.Journal == "" {
+		t.Fatal("the run wrote no journal: give it an OutDir")
+	}
+	events, err := journal.ReadFile(res.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
 // runKept runs exp and, when the test fails and $FAULTLINE_ARTIFACTS is
 // set, keeps the run's reports there for a person to read.
 func runKept(t *testing.T, exp *spec.Experiment, opts Options) *Result {
@@ -115,8 +128,7 @@ func TestFlagshipEndToEnd(t *testing.T) {
 		t.Skip("the flagship takes about 13 s")
 	}
 	t.Parallel()
-	out := t.TempDir()
-	res := unstarved(t, flagship(t), Options{OutDir: out})
+	res := unstarved(t, flagship(t), Options{OutDir: t.TempDir()})
 	if res == nil {
 		return
 	}
@@ -147,13 +159,16 @@ func TestFlagshipEndToEnd(t *testing.T) {
 	if fo.Metrics.RecoverMS == nil {
 		t.Error("the failover client never came back to us-east-1")
 	}
+	// The run that was not starved wrote its reports where its journal is
+	// (a starved first attempt's are elsewhere).
+	dir := filepath.Dir(res.Journal)
 	for _, name := range []string{"journal.jsonl", "report.json", "report.md"} {
-		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("%s not written: %v", name, err)
 		}
 	}
 	// The journal on disk re-renders to the same verdict.
-	events, err := journal.ReadFile(filepath.Join(out, "journal.jsonl"))
+	events, err := journal.ReadFile(res.Journal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +226,7 @@ func TestInterruptMidFaultRollsBack(t *testing.T) {
 		t.Errorf("verdict = %s, want incomplete", res.Summary.Verdict)
 	}
 	applied, healed := 0, 0
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		switch e.Type {
 		case journal.FaultApplied:
 			applied++
@@ -295,7 +310,7 @@ func TestNegativeCacheResidual(t *testing.T) {
 		healed = *f.EndMS
 	}
 	hits := 0
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == journal.DNSQuery && e.Fault == "f1" && e.Detail == "resolver:hit" && e.T > healed {
 			hits++
 		}
@@ -323,7 +338,7 @@ func TestEnactorRace(t *testing.T) {
 				return
 			}
 			steps := map[string]int{}
-			for _, e := range res.Events {
+			for _, e := range eventsOf(t, res) {
 				if e.Type == journal.DNSAutomation {
 					steps[e.Status]++
 				}
@@ -367,7 +382,7 @@ func TestHealthCheckFlapAndVelocityLimit(t *testing.T) {
 					return
 				}
 				defer mu.Unlock()
-				for _, e := range res.Events {
+				for _, e := range eventsOf(t, res) {
 					switch {
 					case e.Type == journal.DNSPublish && e.Name == "dynamodb.us-east-1.amazonaws.com.":
 						churn[name]++
@@ -399,7 +414,7 @@ func TestStopCondition(t *testing.T) {
 	exp.Duration = 20 * time.Second
 	exp.Faults[0].Duration = 15 * time.Second
 	exp.StopWhen = []spec.Assertion{{Client: "naive", Expr: "errors > 5", Metric: "errors", Op: ">", Value: 5}}
-	res := Run(context.Background(), exp, Options{})
+	res := Run(context.Background(), exp, Options{OutDir: t.TempDir()})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -412,7 +427,7 @@ func TestStopCondition(t *testing.T) {
 		t.Errorf("status %s, verdict %s (want %s), reason %q; %q", s.Status, s.Verdict, want, s.Reason, s.Reasons)
 	}
 	healed := 0
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == journal.FaultHealed {
 			healed++
 		}
@@ -421,7 +436,7 @@ func TestStopCondition(t *testing.T) {
 		t.Errorf("healed %d times, want once", healed)
 	}
 	// It ended early: the fault was healed before its scheduled end.
-	if w := measure.Faults(res.Events); len(w) != 1 || w[0].EndMS == nil || *w[0].EndMS-w[0].StartMS >= float64(exp.Faults[0].Duration.Milliseconds()) {
+	if w := measure.Faults(eventsOf(t, res)); len(w) != 1 || w[0].EndMS == nil || *w[0].EndMS-w[0].StartMS >= float64(exp.Faults[0].Duration.Milliseconds()) {
 		t.Errorf("fault window %+v: want it healed before its %s were up", w, exp.Faults[0].Duration)
 	}
 }
@@ -467,5 +482,50 @@ func TestLiveProgress(t *testing.T) {
 	}
 	if last.Elapsed != exp.Duration {
 		t.Errorf("elapsed at the end %s; want %s", last.Elapsed, exp.Duration)
+	}
+}
+
+// Queries from a source that is no client's are counted, one dns.other
+// event per second with the counts by rcode, not journaled one by one;
+// the clients' own are journaled as before.
+func TestOtherSourcesQueriesAreCounted(t *testing.T) {
+	exp := shortExperiment(t)
+	exp.Duration = 3 * time.Second
+	exp.Faults[0].Start, exp.Faults[0].Duration = time.Second, time.Second
+	sent := make(chan int, 1)
+	opts := Options{OutDir: t.TempDir(), onReady: func(w *topology.World) {
+		go func() {
+			n := 0
+			for i := 0; i < 300; i++ {
+				if answers(w.DNSAddr(), "dynamodb.us-east-1.amazonaws.com.") >= 0 {
+					n++
+				}
+			}
+			sent <- n
+		}()
+	}}
+	res := Run(context.Background(), exp, opts)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	n := <-sent
+	counted, clients := 0, 0
+	for _, e := range eventsOf(t, res) {
+		switch {
+		case e.Type == journal.DNSOther:
+			for _, k := range e.Counts {
+				counted += k
+			}
+		case e.Type == journal.DNSQuery && strings.HasPrefix(e.Addr, "127.0.0.1:"):
+			t.Fatalf("a query from 127.0.0.1 was journaled one by one: %+v", e)
+		case e.Type == journal.DNSQuery:
+			clients++
+		}
+	}
+	if counted < n || n < 250 {
+		t.Errorf("dns.other counted %d queries; %d were answered", counted, n)
+	}
+	if clients == 0 {
+		t.Error("no client's query was journaled")
 	}
 }

@@ -132,7 +132,7 @@ schedule:
 		t.Fatalf("run broke: %v", res.Err)
 	}
 	s := res.Summary
-	starts := byClient(res.Events, journal.ClientStart)
+	starts := byClient(eventsOf(t, res), journal.ClientStart)
 	if a, b := starts["east"], starts["west"]; len(a) != 1 || len(b) != 1 || a[0].Addr == "" || a[0].Addr == b[0].Addr {
 		t.Fatalf("client.start: east %+v, west %+v; want a DNS source address each", a, b)
 	}
@@ -157,7 +157,7 @@ schedule:
 	}
 	// The server views: each app's own requests, by the alias they came to.
 	regions := map[string]map[string]int{}
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == journal.Request && e.Succeeded() {
 			if regions[e.Client] == nil {
 				regions[e.Client] = map[string]int{}
@@ -179,7 +179,7 @@ schedule:
 		}
 	}
 	// Connections name their client; none is left unnamed.
-	conns := byClient(res.Events, journal.ConnAccepted)
+	conns := byClient(eventsOf(t, res), journal.ConnAccepted)
 	if len(conns["east"]) == 0 || len(conns["west"]) == 0 || len(conns[""]) != 0 {
 		t.Errorf("conn.accepted by client: east %d, west %d, unnamed %d", len(conns["east"]), len(conns["west"]), len(conns[""]))
 	}
@@ -189,7 +189,7 @@ schedule:
 			break
 		}
 	}
-	ready := byClient(res.Events, journal.ClientReady)
+	ready := byClient(eventsOf(t, res), journal.ClientReady)
 	if len(ready["east"]) != 1 || len(ready["west"]) != 1 {
 		t.Errorf("client.ready: %+v", ready)
 	}
@@ -235,7 +235,7 @@ stop_when:
 		t.Error("app.server: the link fault did not reach it")
 	}
 	failed := 0
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == journal.Request && e.Client == "app.server" && !e.Succeeded() {
 			failed++
 			// A connection the node could not carry, or a request whose
@@ -293,12 +293,12 @@ assertions:
 		t.Fatalf("run broke: %v", res.Err)
 	}
 	s := res.Summary
-	ready := byClient(res.Events, journal.ClientReady)
+	ready := byClient(eventsOf(t, res), journal.ClientReady)
 	if len(ready["slow"]) != 1 || ready["slow"][0].T < 2900 {
 		t.Fatalf("slow's client.ready: %+v; want one, after its 3 s sleep", ready["slow"])
 	}
 	var applied float64
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == journal.FaultApplied {
 			applied = e.T
 		}
@@ -315,7 +315,7 @@ assertions:
 	}
 	// The reference client started with the schedule, not before.
 	var firstRef float64 = -1
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		if e.Type == journal.Request && e.Client == "ref" && (firstRef < 0 || e.T < firstRef) {
 			firstRef = e.T
 		}
@@ -325,7 +325,7 @@ assertions:
 	}
 	// millis: every line rejected with the hint, never a request; the
 	// server side measured it.
-	rejected := byClient(res.Events, journal.OutcomeRejected)["millis"]
+	rejected := byClient(eventsOf(t, res), journal.OutcomeRejected)["millis"]
 	if len(rejected) < 5 || clientReport(t, s, "millis").Requests != 0 {
 		t.Fatalf("millis: %d lines rejected, %d accepted; want all rejected", len(rejected), clientReport(t, s, "millis").Requests)
 	}
@@ -385,11 +385,11 @@ assertions:
 			t.Errorf("the reason %q does not say %q", s.Reason, want)
 		}
 	}
-	rejected := byClient(res.Events, journal.OutcomeRejected)["wrong"]
+	rejected := byClient(eventsOf(t, res), journal.OutcomeRejected)["wrong"]
 	if len(rejected) < 3 || !strings.HasPrefix(rejected[0].Line, `{"t": `) {
 		t.Errorf("rejected lines: %+v", rejected)
 	}
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		switch {
 		case e.Type == journal.FaultApplied:
 			t.Error("a fault was applied although an application never got ready")
@@ -397,7 +397,7 @@ assertions:
 			t.Error("the reference client ran although the schedule never started")
 		}
 	}
-	if ready := byClient(res.Events, journal.ClientReady)["wrong"]; len(ready) != 1 || ready[0].Status != "timeout" {
+	if ready := byClient(eventsOf(t, res), journal.ClientReady)["wrong"]; len(ready) != 1 || ready[0].Status != "timeout" {
 		t.Errorf("client.ready of wrong: %+v; want a timeout", ready)
 	}
 	t.Logf("reason: %s", s.Reason)
@@ -433,7 +433,7 @@ schedule:
 		t.Fatalf("run broke: %v", res.Err)
 	}
 	var down, up float64
-	for _, e := range res.Events {
+	for _, e := range eventsOf(t, res) {
 		switch e.Type {
 		case "node.down":
 			down = e.T
@@ -441,7 +441,7 @@ schedule:
 			up = e.T
 		}
 	}
-	refused := byClient(res.Events, journal.ConnRefused)
+	refused := byClient(eventsOf(t, res), journal.ConnRefused)
 	if len(refused["east"]) == 0 || len(refused["west"]) != 0 || len(refused) != 1 {
 		t.Fatalf("conn.refused by client: east %d, west %d, all %d; want east's only", len(refused["east"]), len(refused["west"]), len(refused))
 	}

@@ -62,6 +62,7 @@ type Testbed struct {
 	opts Options
 	eng  *engine.Engine
 	j    *journal.Journal
+	rec  journal.Recorder // a test's journal is short: it keeps the events (Summary, Events)
 	http *http.Client
 }
 
@@ -84,6 +85,7 @@ func Start(t testing.TB, opts Options) *Testbed {
 		opts.K = 5
 	}
 	tb := &Testbed{opts: opts, j: journal.New(nil)}
+	tb.j.Observe(tb.rec.Add)
 	tb.j.Add(journal.Event{Type: journal.RunStart, Detail: t.Name(), Seed: &opts.Seed, K: opts.K})
 	cfg := topology.Config{Zone: "amazonaws.com.", RecordTTL: opts.TTL, NegativeTTL: opts.TTL, Table: opts.Table,
 		Items: opts.Items, Seed: opts.Seed}
@@ -173,11 +175,11 @@ func (tb *Testbed) Metrics() measure.Metrics {
 
 // Summary is the whole report of the test so far, as report.json has it.
 func (tb *Testbed) Summary() measure.Summary {
-	return measure.Summarize(append(tb.j.Events(), journal.Event{T: tb.j.Now(), Type: journal.RunEnd, Status: "complete"}))
+	return measure.Summarize(append(tb.rec.Events(), journal.Event{T: tb.j.Now(), Type: journal.RunEnd, Status: "complete"}))
 }
 
 // Events is the journal so far.
-func (tb *Testbed) Events() []journal.Event { return tb.j.Events() }
+func (tb *Testbed) Events() []journal.Event { return tb.rec.Events() }
 
 // close heals what is still applied and tears the world down.
 func (tb *Testbed) close() {

@@ -144,7 +144,10 @@
     series.push({ label: "failed", stroke: FAIL, paths: function () { return null; },
       points: { show: true, space: 0, size: 6, width: 0, fill: FAIL }, value: function (u, v) { return v == null ? "–" : v.toFixed(1) + " ms"; } });
     var classes = Object.keys(c.classes || {}).map(function (k) { return k + " " + c.classes[k]; }).join(", ");
-    var div = section(c.name, c.strategy + (c.primary ? ", primary " + c.primary : "") + " · " + n + " requests" + (classes ? " · failures: " + classes : ""));
+    var many = c.n ? " · beyond the first " + c.n.filter(function (k) { return k === 1; }).length + ", each point is the slowest of its region's requests in a " +
+      c.bucket.toFixed(2) + " s bucket" : "";
+    var div = section(c.name, c.strategy + (c.primary ? ", primary " + c.primary : "") + " · " + (c.requests != null ? c.requests : n) + " requests" +
+      (classes ? " · failures: " + classes : "") + many);
     charts.push(new uPlot({
       width: width, height: 230, cursor: { sync: { key: syncKey } },
       scales: { x: xScale(), y: { distr: 3 } },

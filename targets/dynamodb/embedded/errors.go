@@ -18,6 +18,7 @@ const (
 	typeSerialization     = "com.amazon.coral.service#SerializationException"
 	typeUnknownOperation  = "com.amazon.coral.service#UnknownOperationException"
 	typeInternal          = "com.amazonaws.dynamodb.v20120810#InternalServerError"
+	typeThrottling        = "com.amazonaws.dynamodb.v20120810#ThrottlingException"
 )
 
 type apiError struct {

@@ -24,9 +24,10 @@ import (
 type Option func(*config)
 
 type config struct {
-	addrs    []string
-	region   string
-	observer func(RequestEvent)
+	addrs      []string
+	region     string
+	observer   func(RequestEvent)
+	bodyBudget int64
 }
 
 // WithAddr serves on one address (default 127.0.0.1:0).
@@ -58,6 +59,7 @@ type Server struct {
 	listeners []net.Listener
 	http      *http.Server
 	db        *db
+	budget    *budget
 	requestID atomic.Uint64
 	wg        sync.WaitGroup
 	once      sync.Once
@@ -69,14 +71,17 @@ const maxBody = 16 << 20
 
 // Run starts a backend and returns once it accepts connections.
 func Run(ctx context.Context, opts ...Option) (*Server, error) {
-	cfg := config{addrs: []string{"127.0.0.1:0"}, region: "us-east-1"}
+	cfg := config{addrs: []string{"127.0.0.1:0"}, region: "us-east-1", bodyBudget: DefaultBodyBudget}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if len(cfg.addrs) == 0 {
 		return nil, errors.New("embedded dynamodb: no address to serve on")
 	}
-	s := &Server{cfg: cfg, db: newDB(cfg.region)}
+	if cfg.bodyBudget <= 0 {
+		return nil, errors.New("embedded dynamodb: the body budget must be positive")
+	}
+	s := &Server{cfg: cfg, db: newDB(cfg.region), budget: newBudget(cfg.bodyBudget)}
 	var lc net.ListenConfig
 	for _, a := range cfg.addrs {
 		ln, err := lc.Listen(ctx, "tcp", a)
@@ -146,6 +151,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = strings.TrimPrefix(target, "DynamoDB_20120810.")
 	}
 	status, body, errType := s.handle(op, r)
+	if status == http.StatusRequestEntityTooLarge {
+		w.Header().Set("Connection", "close") // its body was not read
+	}
 	s.write(w, status, "application/x-amz-json-1.0", body)
 	if s.cfg.observer != nil {
 		s.cfg.observer(RequestEvent{Time: time.Now(), Operation: op, Status: status, ErrorType: errType, Latency: time.Since(began)})
@@ -157,9 +165,28 @@ func (s *Server) handle(op string, r *http.Request) (status int, body []byte, er
 	if r.Method != http.MethodPost || !ok {
 		return errorBody(&apiError{typ: typeUnknownOperation, msg: ""})
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	// The body's bytes come out of the budget before they are read.
+	size := r.ContentLength
+	if size < 0 || size > maxBody {
+		size = maxBody + 1 // unknown: as large as a request may be
+	}
+	if r.ContentLength > s.budget.size {
+		return errorBody(&apiError{typ: typeValidation, status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("Request body of %d bytes is larger than this backend holds at once (%d bytes)", r.ContentLength, s.budget.size)})
+	}
+	size = min(size, s.budget.size)
+	if !s.budget.acquire(r.Context(), size, bodyBudgetWait) {
+		return errorBody(&apiError{typ: typeThrottling, msg: "Rate of requests exceeds the allowed throughput: the backend holds too many request bytes at once"})
+	}
+	defer s.budget.release(size)
+	raw, err := io.ReadAll(io.LimitReader(r.Body, size))
 	if err != nil {
 		return errorBody(&apiError{typ: typeSerialization, msg: "could not read the request body"})
+	}
+	if int64(len(raw)) == size && r.ContentLength < 0 && size <= maxBody {
+		// A body of unknown length that filled the whole budget.
+		return errorBody(&apiError{typ: typeValidation, status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("Request body is larger than this backend holds at once (%d bytes)", s.budget.size)})
 	}
 	if len(raw) > maxBody {
 		return errorBody(validation("Request body too large; limit: %d bytes", maxBody))
