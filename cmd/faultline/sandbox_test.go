@@ -174,9 +174,12 @@ schedule:
 `), 0o644)
 	out := filepath.Join(dir, "out")
 	tmp := t.TempDir() // the run's own temporary files go here, and must be gone after it
+	watch := watchTree(t, tmp)
 	cmd := exec.Command(binary, "run", "--out", out, exp)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	err := interruptWhenApplied(t, cmd, nil)
+	watch.Stop()
+	checkNoKeyOnDisk(t, watch)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("exit = %v; want 3", err)
@@ -197,6 +200,31 @@ schedule:
 	}
 	if ps, _ := exec.Command("pgrep", "-f", marker).Output(); len(ps) > 0 {
 		t.Errorf("the application outlived the run: pids %s", ps)
+	}
+}
+
+// checkNoKeyOnDisk: the run's CA certificate appeared in the watched
+// directory (so the watch saw the run), and no file named like a key or
+// holding a private key ever did: the CA's key stays in memory.
+func checkNoKeyOnDisk(t *testing.T, watch *treeWatch) {
+	t.Helper()
+	created, secrets, errs := watch.Result()
+	if len(errs) > 0 {
+		t.Errorf("watching the run's directory: %v", errs)
+	}
+	sawCert := false
+	for _, p := range created {
+		base := strings.ToLower(filepath.Base(p))
+		sawCert = sawCert || base == "ca.pem"
+		if strings.Contains(base, "key") {
+			t.Errorf("a key file appeared in the run's directory: %s", p)
+		}
+	}
+	if !sawCert {
+		t.Errorf("the watch never saw the CA's ca.pem, so it did not watch the run; it saw %v", created)
+	}
+	if len(secrets) > 0 {
+		t.Errorf("a private key was written to disk during the run: %v", secrets)
 	}
 }
 
