@@ -63,16 +63,22 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(dir, "out")
+			tmp := t.TempDir() // the run's directory (with its CA) goes here
+			watch := watchTree(t, tmp)
 			cmd := exec.Command(binary, "run", "--out", out, exp)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 			text, err := cmd.CombinedOutput()
+			watch.Stop()
 			if err != nil {
 				t.Fatalf("faultline run: %v\n%s", err, text)
 			}
-			// The run's CA existed for the run only: its key is gone.
+			// The run's CA existed for the run only, and its key never
+			// on disk.
+			checkNoKeyOnDisk(t, watch)
 			if m := regexp.MustCompile(`the run's CA (\S+)\)`).FindSubmatch(text); m == nil {
 				t.Errorf("the run did not say where its CA was:\n%s", text)
-			} else if _, err := os.Stat(filepath.Join(filepath.Dir(string(m[1])), "ca-key.pem")); !os.IsNotExist(err) {
-				t.Errorf("the CA's key outlived the run: %v", err)
+			} else if _, err := os.Stat(string(m[1])); !os.IsNotExist(err) {
+				t.Errorf("the CA's certificate outlived the run: %v", err)
 			}
 			var rep sdkReport
 			data, err := os.ReadFile(filepath.Join(out, "report.json"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,11 +81,30 @@ func (w *treeWatch) seen(path string, isDir, closedAfterWrite bool) {
 		}
 		return
 	}
-	if data, err := os.ReadFile(path); err == nil && bytes.Contains(data, []byte("PRIVATE KEY")) {
+	if data, ok := readRegular(path); ok && bytes.Contains(data, []byte("PRIVATE KEY")) {
 		w.mu.Lock()
 		w.secrets = append(w.secrets, rel)
 		w.mu.Unlock()
 	}
+}
+
+// readRegular reads path if it is a regular file. Nothing else is opened: a
+// run's directory holds named pipes (FAULTLINE_EVENTS), and opening one
+// would block, or take lines meant for faultline.
+func readRegular(path string) ([]byte, bool) {
+	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	data, err := io.ReadAll(f)
+	return data, err == nil
 }
 
 func (w *treeWatch) loop() {
@@ -167,6 +187,11 @@ func TestTreeWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(sub, "ca.pem"), []byte("-----BEGIN CERTIFICATE-----\n"), 0o644)
+	// A named pipe (as FAULTLINE_EVENTS is) is seen but never opened: a
+	// reader would block the watch and take the app's lines.
+	if err := unix.Mkfifo(filepath.Join(sub, "app.events"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	key := filepath.Join(sub, "ca-key.pem")
 	os.WriteFile(key, []byte("-----BEGIN EC PRIVATE KEY-----\n"), 0o600)
 	// Give the watch a moment to read the key before it goes.
@@ -182,7 +207,7 @@ func TestTreeWatch(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	want := map[string]bool{"a": true, "a/b": true, "a/b/ca.pem": true, "a/b/ca-key.pem": true}
+	want := map[string]bool{"a": true, "a/b": true, "a/b/ca.pem": true, "a/b/app.events": true, "a/b/ca-key.pem": true}
 	for _, p := range created {
 		delete(want, p)
 	}
