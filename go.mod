@@ -22,6 +22,9 @@ require (
 	// v0.45.0 (the container tests run it). Core v0.44.0 would align them and
 	// builds too; we keep the newer core. Align when v0.45.0 is served.
 	github.com/testcontainers/testcontainers-go/modules/dynamodb v0.44.0
+	// Tests only: targets/dynamodb/embedded/minidyn_test.go keeps the record
+	// of where minidyn falls short of our embedded backend (issue 13, item 8).
+	github.com/truora/minidyn v0.8.2
 	github.com/urfave/cli/v2 v2.27.7
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.6
