@@ -12,10 +12,14 @@ import (
 )
 
 // The charting library, uPlot (MIT), and the page's own script and style,
-// inlined so that report.html is one file that opens without a network.
+// inlined so that report.html is one file that opens without a network;
+// uPlot's licence asks for its notice in every copy, so the page carries it
+// in a comment beside the script.
 var (
 	//go:embed assets/uPlot.iife.min.js
 	uplotJS string
+	//go:embed assets/LICENSE-uPlot
+	uplotLicense string
 	//go:embed assets/uPlot.min.css
 	uplotCSS string
 	//go:embed assets/report.js
@@ -40,13 +44,14 @@ func HTML(w io.Writer, s measure.Summary, tr *Trace) error {
 		return err
 	}
 	return page.Execute(w, map[string]any{
-		"Title":     s.Experiment,
-		"Verdict":   s.Verdict,
-		"Data":      string(data),
-		"UPlotJS":   uplotJS,
-		"UPlotCSS":  uplotCSS,
-		"ReportJS":  reportJS,
-		"ReportCSS": reportCSS,
+		"Title":        s.Experiment,
+		"Verdict":      s.Verdict,
+		"Data":         string(data),
+		"UPlotJS":      uplotJS,
+		"UPlotCSS":     uplotCSS,
+		"UPlotLicense": uplotLicense,
+		"ReportJS":     reportJS,
+		"ReportCSS":    reportCSS,
 	})
 }
 

@@ -137,3 +137,33 @@ func TestDNSChartCountsOtherSources(t *testing.T) {
 		t.Errorf("dns = %+v; want 501 NOERROR and 20 NXDOMAIN answers", d.Rcodes)
 	}
 }
+
+// uPlot's MIT licence asks for its notice in every copy: the page carries
+// LICENSE-uPlot verbatim in an HTML comment just before the inlined script,
+// and nothing in the notice can end the comment early.
+func TestHTMLCarriesUPlotNotice(t *testing.T) {
+	events := journalOf()
+	var buf bytes.Buffer
+	if err := HTML(&buf, measure.Summarize(events), TraceOf(events)); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{"Copyright (c) 2022 Leon Sorokin", "Permission is hereby granted, free of charge", `THE SOFTWARE IS PROVIDED "AS IS"`} {
+		if !strings.Contains(uplotLicense, want) {
+			t.Fatalf("assets/LICENSE-uPlot lacks %q", want)
+		}
+	}
+	if strings.Contains(uplotLicense, "--") {
+		t.Fatal("assets/LICENSE-uPlot contains --, which would end the HTML comment")
+	}
+	m := regexp.MustCompile(`(?s)<!--\n(uPlot [^\n]*)\n(.*?)\n-->\n<script>/\*! https://github.com/leeoniya/uPlot`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no uPlot notice in a comment just before uPlot's script")
+	}
+	if m[2] != uplotLicense {
+		t.Errorf("the page's notice is not LICENSE-uPlot verbatim:\n%s", m[2])
+	}
+	if n := strings.Count(page, "Permission is hereby granted"); n != 1 {
+		t.Errorf("the notice appears %d times; want once", n)
+	}
+}

@@ -63,16 +63,22 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(dir, "out")
+			tmp := t.TempDir() // the run's directory (with its CA) goes here
+			watch := watchTree(t, tmp)
 			cmd := exec.Command(binary, "run", "--out", out, exp)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 			text, err := cmd.CombinedOutput()
+			watch.Stop()
 			if err != nil {
 				t.Fatalf("faultline run: %v\n%s", err, text)
 			}
-			// The run's CA existed for the run only: its key is gone.
+			// The run's CA existed for the run only, and its key never
+			// on disk.
+			checkNoKeyOnDisk(t, watch)
 			if m := regexp.MustCompile(`the run's CA (\S+)\)`).FindSubmatch(text); m == nil {
 				t.Errorf("the run did not say where its CA was:\n%s", text)
-			} else if _, err := os.Stat(filepath.Join(filepath.Dir(string(m[1])), "ca-key.pem")); !os.IsNotExist(err) {
-				t.Errorf("the CA's key outlived the run: %v", err)
+			} else if _, err := os.Stat(string(m[1])); !os.IsNotExist(err) {
+				t.Errorf("the CA's certificate outlived the run: %v", err)
 			}
 			var rep sdkReport
 			data, err := os.ReadFile(filepath.Join(out, "report.json"))
@@ -174,9 +180,12 @@ schedule:
 `), 0o644)
 	out := filepath.Join(dir, "out")
 	tmp := t.TempDir() // the run's own temporary files go here, and must be gone after it
+	watch := watchTree(t, tmp)
 	cmd := exec.Command(binary, "run", "--out", out, exp)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	err := interruptWhenApplied(t, cmd, nil)
+	watch.Stop()
+	checkNoKeyOnDisk(t, watch)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("exit = %v; want 3", err)
@@ -197,6 +206,31 @@ schedule:
 	}
 	if ps, _ := exec.Command("pgrep", "-f", marker).Output(); len(ps) > 0 {
 		t.Errorf("the application outlived the run: pids %s", ps)
+	}
+}
+
+// checkNoKeyOnDisk: the run's CA certificate appeared in the watched
+// directory (so the watch saw the run), and no file named like a key or
+// holding a private key ever did: the CA's key stays in memory.
+func checkNoKeyOnDisk(t *testing.T, watch *treeWatch) {
+	t.Helper()
+	created, secrets, errs := watch.Result()
+	if len(errs) > 0 {
+		t.Errorf("watching the run's directory: %v", errs)
+	}
+	sawCert := false
+	for _, p := range created {
+		base := strings.ToLower(filepath.Base(p))
+		sawCert = sawCert || base == "ca.pem"
+		if strings.Contains(base, "key") {
+			t.Errorf("a key file appeared in the run's directory: %s", p)
+		}
+	}
+	if !sawCert {
+		t.Errorf("the watch never saw the CA's ca.pem, so it did not watch the run; it saw %v", created)
+	}
+	if len(secrets) > 0 {
+		t.Errorf("a private key was written to disk during the run: %v", secrets)
 	}
 }
 

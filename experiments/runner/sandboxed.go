@@ -65,7 +65,7 @@ func (r *run) prepareSandbox(cfg *topology.Config) error {
 	return nil
 }
 
-// removeTmp deletes the run's directory: the CA's key goes with it.
+// removeTmp deletes the run's directory (the CA's key was never in it).
 func (r *run) removeTmp() {
 	if r.ca != nil {
 		r.ca.Close()

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnsstub"

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/miekg/dns"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/faults"

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnscache"

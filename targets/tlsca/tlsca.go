@@ -2,7 +2,9 @@
 // for the endpoint names, so stock SDKs reach https://dynamodb.<region>.
 // amazonaws.com on faultline's load balancers and trust them through the CA
 // bundle faultline hands them (AWS_CA_BUNDLE, SSL_CERT_FILE, ...). The CA's
-// key lives only for the run: written with mode 0600, deleted by Close.
+// private key never touches the disk: applications need only the
+// certificate, and the key lives in this process's memory for the run, so a
+// killed run leaves nothing secret behind.
 package tlsca
 
 import (
@@ -32,8 +34,9 @@ type CA struct {
 // validity of the CA and what it signs: a run, with room for clock skew.
 const validity = 48 * time.Hour
 
-// New makes a CA in a fresh directory under parent ("" for the system's
-// temporary directory): ca.pem (the bundle to trust) and ca-key.pem (0600).
+// New makes a CA, its key in memory, and writes its certificate, ca.pem
+// (the bundle to trust), in a fresh directory under parent ("" for the
+// system's temporary directory). Nothing else is written.
 func New(parent string) (*CA, error) {
 	dir, err := os.MkdirTemp(parent, "faultline-ca-")
 	if err != nil {
@@ -72,13 +75,6 @@ func (ca *CA) make() error {
 	}
 	ca.key = key
 	ca.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(ca.KeyFile(), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
-	}
 	return os.WriteFile(ca.CertFile(), ca.certPEM, 0o644)
 }
 
@@ -89,9 +85,6 @@ func serial() *big.Int {
 
 // CertFile is the CA bundle to trust.
 func (ca *CA) CertFile() string { return filepath.Join(ca.dir, "ca.pem") }
-
-// KeyFile is the CA's private key (mode 0600) while the run lasts.
-func (ca *CA) KeyFile() string { return filepath.Join(ca.dir, "ca-key.pem") }
 
 // Pool is a cert pool holding only the CA, for Go clients.
 func (ca *CA) Pool() *x509.CertPool {
@@ -145,7 +138,8 @@ func trimDot(s string) string {
 	return s
 }
 
-// Close deletes the CA's directory, its key with it. It is idempotent.
+// Close forgets the key and deletes the CA's directory (the certificate).
+// It is idempotent.
 func (ca *CA) Close() error {
 	ca.key = nil
 	if ca.dir == "" {

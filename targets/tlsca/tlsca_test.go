@@ -1,24 +1,24 @@
 package tlsca
 
 import (
+	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
 // A server with an issued certificate is trusted by a client that trusts
-// the CA's bundle file, for the names issued and no other; the key is 0600
-// and gone after Close.
+// the CA's bundle file, for the names issued and no other. The CA's
+// directory holds the certificate and nothing else (no private key is ever
+// written), and is gone after Close.
 func TestIssueAndTrust(t *testing.T) {
 	ca, err := New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
-	}
-	info, err := os.Stat(ca.KeyFile())
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("key file: %v, mode %v; want 0600", err, info.Mode())
 	}
 	cert, err := ca.Issue("dynamodb.us-east-1.amazonaws.com.", "dynamodb.us-west-2.amazonaws.com")
 	if err != nil {
@@ -42,7 +42,7 @@ func TestIssueAndTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := ca.Pool()
+	pool := x509.NewCertPool() // the bundle file alone, as an SDK reads it
 	if !pool.AppendCertsFromPEM(bundle) {
 		t.Fatal("the bundle holds no certificate")
 	}
@@ -61,12 +61,22 @@ func TestIssueAndTrust(t *testing.T) {
 	if err := dial("dynamodb.eu-west-1.amazonaws.com"); err == nil {
 		t.Error("a name that was not issued is trusted")
 	}
-	keyFile := ca.KeyFile()
+	dir := filepath.Dir(ca.CertFile())
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "ca.pem" {
+		t.Errorf("the CA's directory holds %v; want ca.pem alone", entries)
+	}
+	if bytes.Contains(bundle, []byte("PRIVATE KEY")) {
+		t.Error("the bundle holds a private key")
+	}
 	if err := ca.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
-		t.Errorf("the key survives Close: %v", err)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the CA's directory survives Close: %v", err)
 	}
 	if _, err := ca.Issue("x"); err == nil {
 		t.Error("a closed CA still issues")

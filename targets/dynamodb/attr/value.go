@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Type tags, as DynamoDB names them.
@@ -115,7 +116,7 @@ func (v *Value) parse(typ string, body json.RawMessage) error {
 			return err
 		}
 		if len(members) == 0 {
-			return errors.New("One or more parameter values were invalid: An number set  may not be empty")
+			return emptySet[typ]
 		}
 		seen := map[string]bool{}
 		for _, m := range members {
@@ -134,7 +135,7 @@ func (v *Value) parse(typ string, body json.RawMessage) error {
 				m = string(b)
 			}
 			if seen[m] {
-				return errors.New("One or more parameter values were invalid: Input collection contains duplicates")
+				return duplicates(typ, members)
 			}
 			seen[m] = true
 			v.Set = append(v.Set, m)
@@ -142,6 +143,27 @@ func (v *Value) parse(typ string, body json.RawMessage) error {
 		return nil
 	}
 	return fmt.Errorf("Supplied AttributeValue has an unknown datatype %q", typ)
+}
+
+// DynamoDB's words for an empty set and for duplicates in a set differ by
+// the set's type (as dynalite reproduces them, irregular spacing included).
+var emptySet = map[string]error{
+	SS: errors.New("One or more parameter values were invalid: An string set  may not be empty"),
+	NS: errors.New("One or more parameter values were invalid: An number set  may not be empty"),
+	BS: errors.New("One or more parameter values were invalid: Binary sets should not be empty"),
+}
+
+// duplicates is the error for a set with a repeated member, naming the
+// members as sent (numbers are compared by value: 1 and 1.0 repeat).
+func duplicates(typ string, members []string) error {
+	list := strings.Join(members, ", ")
+	switch typ {
+	case SS:
+		return fmt.Errorf("One or more parameter values were invalid: Input collection [%s] contains duplicates.", list)
+	case BS:
+		return fmt.Errorf("One or more parameter values were invalid: Input collection [%s]of type BS contains duplicates.", list)
+	}
+	return errors.New("Input collection contains duplicates")
 }
 
 // MarshalJSON writes the protocol form.
