@@ -163,8 +163,8 @@ type connFold struct{ perWin []connWin }
 type connWin struct{ met, failed, refused bool }
 
 type rejectFold struct {
-	n       int
-	samples []Rejection
+	n, whileStopping int
+	samples          []Rejection
 }
 
 type delayed struct {
@@ -296,7 +296,7 @@ func (f *Fold) Summary() Summary {
 			cr.ErrorClasses[k] = v
 		}
 		if r := f.rejects[c.Name]; r != nil {
-			cr.Rejected, cr.RejectedSamples = r.n, r.samples
+			cr.Rejected, cr.RejectedSamples, cr.RejectedWhileStopping = r.n, r.samples, r.whileStopping
 		}
 		if len(f.windows) > 0 && !m.FaultReached {
 			cr.Warning = NotReached
@@ -496,6 +496,9 @@ func (f *Fold) rejected(e journal.Event) {
 		f.rejects[e.Client] = r
 	}
 	r.n++
+	if e.T > f.to {
+		r.whileStopping++ // the experiment had ended: the app was being stopped
+	}
 	if len(r.samples) >= maxRejectedSamples {
 		return
 	}

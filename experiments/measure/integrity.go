@@ -48,7 +48,7 @@ func unmeasured(c ClientReport, view, viewsMeasured bool) string {
 			c.Name, c.Rejected, quote, SchemaHint)
 	case accepted == 0 && !viewsMeasured:
 		return fmt.Sprintf("client %s was not measured: it reported no request at all (no outcome line reached faultline, and no view of it saw one)", c.Name)
-	case float64(c.Rejected) > MaxRejectedShare*float64(accepted+c.Rejected):
+	case float64(c.Rejected-c.RejectedWhileStopping) > MaxRejectedShare*float64(accepted+c.Rejected):
 		return fmt.Sprintf("client %s was not measured reliably: %d of its %d outcome lines were rejected (more than %.0f%%)%s; the schema expects %s",
 			c.Name, c.Rejected, accepted+c.Rejected, MaxRejectedShare*100, quote, SchemaHint)
 	}

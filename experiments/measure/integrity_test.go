@@ -169,3 +169,22 @@ func TestSilenceIsExplainedByView(t *testing.T) {
 		}
 	}
 }
+
+// A line torn while the application was being stopped (after the
+// experiment's end: SIGTERM cut it) is reported, not held against an app
+// that wrote few lines.
+func TestALineTornWhileStoppingIsNotHeldAgainstTheApp(t *testing.T) {
+	ev := j{{T: 0, Type: journal.Phase, Detail: "experiment"}}.app("cli").reqs("cli", 0, "........")
+	ev = append(ev, journal.Event{T: 900, Type: journal.Phase, Detail: "stop"},
+		journal.Event{T: 950, Type: journal.OutcomeRejected, Client: "cli", Detail: `not valid JSON`, Line: `{"latency_ms":}`})
+	s := run(ev)
+	if s.Verdict != Pass || s.Clients[0].Rejected != 1 || s.Clients[0].RejectedWhileStopping != 1 {
+		t.Errorf("verdict %s (%q), rejected %d (%d while stopping); want pass, the line reported",
+			s.Verdict, s.Reasons, s.Clients[0].Rejected, s.Clients[0].RejectedWhileStopping)
+	}
+	// The same line during the experiment is one in nine: not measured reliably.
+	ev[len(ev)-1].T = 500
+	if s := run(ev); s.Verdict != Invalid {
+		t.Errorf("a torn line during the experiment: verdict %s, want invalid", s.Verdict)
+	}
+}

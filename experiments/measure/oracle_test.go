@@ -394,13 +394,17 @@ func oracleExperimentWindow(events []journal.Event) (from, to float64) {
 
 // oracleRejections tallies the rejected outcome lines of each client: how many,
 // and the first few distinct reasons with a line each.
-func oracleRejections(events []journal.Event) (count map[string]int, samples map[string][]Rejection) {
-	count, samples = map[string]int{}, map[string][]Rejection{}
+func oracleRejections(events []journal.Event) (count, whileStopping map[string]int, samples map[string][]Rejection) {
+	count, whileStopping, samples = map[string]int{}, map[string]int{}, map[string][]Rejection{}
+	_, stop := oracleExperimentWindow(events)
 	for _, e := range events {
 		if e.Type != journal.OutcomeRejected {
 			continue
 		}
 		count[e.Client]++
+		if e.T > stop {
+			whileStopping[e.Client]++
+		}
 		s := samples[e.Client]
 		if len(s) >= maxRejectedSamples {
 			continue
@@ -413,7 +417,7 @@ func oracleRejections(events []journal.Event) (count map[string]int, samples map
 			samples[e.Client] = append(s, Rejection{Reason: e.Detail, Line: e.Line})
 		}
 	}
-	return count, samples
+	return count, whileStopping, samples
 }
 
 // oracleHistogramsOf records requests' latencies (those that have one).
@@ -466,13 +470,14 @@ func oracleSummarize(events []journal.Event) Summary {
 		}
 		return oracleForClient(events, c, nil, s.K)
 	}
-	rejected, samples := oracleRejections(events)
+	rejected, stopping, samples := oracleRejections(events)
 	var unmeasuredReasons []string
 	for _, c := range clients {
 		m := metricsFor(c, "")
 		cr := ClientReport{Name: c.Name, Strategy: c.Strategy, Primary: c.Primary, SourceIP: c.SourceIP,
 			Requests: m.Requests, Errors: m.Errors, ErrorClasses: oracleErrorClasses(events, c.Name), Metrics: m,
-			Rejected: rejected[c.Name], RejectedSamples: samples[c.Name], latency: oracleHistogramsOf(Requests(events, c.Name))}
+			Rejected: rejected[c.Name], RejectedSamples: samples[c.Name], RejectedWhileStopping: stopping[c.Name],
+			latency: oracleHistogramsOf(Requests(events, c.Name))}
 		if len(windows) > 0 && !m.FaultReached {
 			cr.Warning = NotReached
 		}

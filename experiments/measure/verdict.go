@@ -66,6 +66,10 @@ type ClientReport struct {
 	// schema; RejectedSamples quotes the first few reasons.
 	Rejected        int         `json:"rejected_lines"`
 	RejectedSamples []Rejection `json:"rejected_samples,omitempty"`
+	// RejectedWhileStopping counts the rejected lines written after the
+	// experiment's end, while the application was being stopped (a line
+	// torn by SIGTERM): reported, but not held against the client.
+	RejectedWhileStopping int `json:"rejected_while_stopping,omitempty"`
 	// Unmeasured says why this client's numbers cannot be trusted (the run
 	// is then invalid).
 	Unmeasured string `json:"unmeasured,omitempty"`
