@@ -43,6 +43,12 @@ const (
 	// window: LagMS, how late a timer of faultline's own woke at worst;
 	// SchedP99MS, the Go runtime's scheduling latency p99 over the window.
 	HarnessLag = "harness.lag"
+	// LinkToxic is a toxic added, updated or removed on a link through
+	// toxiproxy's own API, not by a fault: Target (the link), Region,
+	// Name (the toxic), Kind (its type), Status (added|updated|removed),
+	// Detail (the toxic as toxiproxy shows it), By ("toxiproxy-api"),
+	// Addr (the caller).
+	LinkToxic = "link.toxic"
 )
 
 // Status of an hc.result whose timer ran later than the check's timeout: it
