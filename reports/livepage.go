@@ -3,6 +3,7 @@ package reports
 import (
 	_ "embed"
 	"encoding/json"
+	"html"
 	"io"
 	"time"
 
@@ -69,7 +70,7 @@ func LiveHTML(w io.Writer, p LivePage) error {
 		return err
 	}
 	return page.Execute(w, map[string]any{
-		"Title":     title,
+		"Title":     html.EscapeString(title), // the template writes it as it is
 		"Verdict":   "live",
 		"Data":      string(data),
 		"Live":      string(live),

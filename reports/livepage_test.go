@@ -37,7 +37,7 @@ func TestLiveHTMLIsTheReportPageInLiveMode(t *testing.T) {
 	if data == nil || json.Unmarshal([]byte(data[1]), &c) != nil || c.Verdict != "live" || c.Duration != 1.5 || c.DNS.T == nil || c.Faults == nil {
 		t.Errorf("the page's data: %v", data)
 	}
-	for _, want := range []string{"new EventSource(cfg.events)", "window.faultlineReport", "Data: the Engine's event stream, live."} {
+	for _, want := range []string{"<title>faultline: game &lt;day&gt; (live)</title>", "new EventSource(cfg.events)", "window.faultlineReport", "Data: the Engine's event stream, live."} {
 		if !strings.Contains(live, want) {
 			t.Errorf("the live page lacks %q", want)
 		}

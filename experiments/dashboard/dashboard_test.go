@@ -1,13 +1,16 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +100,7 @@ func TestPageCarriesTheStreamAndTheState(t *testing.T) {
 type liveState struct {
 	Connected bool
 	Events    int
+	LastSeq   uint64 `json:"last_seq"`
 	Faults    []struct {
 		ID, Kind string
 		Open     bool
@@ -116,7 +120,33 @@ func TestDashboardLiveInChromium(t *testing.T) {
 	e := livetest.Open(t)
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler(e, "/api/v1/events"))
-	mux.Handle("/api/v1/events", livetest.EventsHandler(e))
+	// The stream can be cut (as a proxy or a restart would): the page must
+	// reconnect and resume after the last event it had.
+	var cutMu sync.Mutex
+	gen := make(chan struct{}) // closed to cut the streams open now
+	resumedAfter := make(chan string, 4)
+	events := livetest.EventsHandler(e)
+	mux.Handle("/api/v1/events", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if last := r.Header.Get("Last-Event-ID"); last != "" {
+			select {
+			case resumedAfter <- last:
+			default:
+			}
+		}
+		cutMu.Lock()
+		g := gen
+		cutMu.Unlock()
+		ctx, stop := context.WithCancel(r.Context())
+		defer stop()
+		go func() {
+			select {
+			case <-g:
+				stop()
+			case <-ctx.Done():
+			}
+		}()
+		events.ServeHTTP(w, r.WithContext(ctx))
+	}))
 	base := livetest.Serve(t, mux)
 	livetest.Client(t, e, 0, "naive", clients.SingleRegion, 20, "us-east-1")
 
@@ -177,6 +207,30 @@ func TestDashboardLiveInChromium(t *testing.T) {
 		t.Errorf("the page took %d events", s.Events)
 	}
 
+	// Cut the stream: the page resumes after its last event, and a second
+	// fault's band opens and closes as the first did.
+	cutMu.Lock()
+	close(gen)
+	gen = make(chan struct{})
+	cutMu.Unlock()
+	select {
+	case last := <-resumedAfter:
+		if n, err := strconv.ParseUint(last, 10, 64); err != nil || n < s.LastSeq {
+			t.Errorf("the page resumed after event %q; it had read %d", last, s.LastSeq)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the page did not reconnect with Last-Event-ID within 15 s")
+	}
+	b2, err := e.Apply(faults.Fault{Kind: "link.latency", Target: "us-east-1", Params: map[string]string{"latency": "20ms"}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	until("the second fault's band open after the reconnection", func(s liveState) bool { ex, open := band(s, b2.Fault.ID); return ex && open })
+	if err := e.Heal(b2.Fault.ID, "done", "test"); err != nil {
+		t.Fatal(err)
+	}
+	until("the second fault's band closed", func(s liveState) bool { ex, open := band(s, b2.Fault.ID); return ex && !open })
+
 	// Every chart painted (the client, DNS answers, target health), and no
 	// script error.
 	var drawn struct{ Expected, Drawn, Errors string }
@@ -201,7 +255,7 @@ func TestDashboardLiveInChromium(t *testing.T) {
 	if err := b.Eval(`document.getElementById("facts").textContent + " " + document.getElementById("clients").textContent`, &text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"fault f1: dns.empty", "naive", "availability"} {
+	for _, want := range []string{"fault f1: dns.empty", "fault f2: link.latency", "naive", "availability"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the page's facts and table lack %q: %s", want, text)
 		}

@@ -125,6 +125,8 @@ func EventsHandler(e *engine.Engine) http.Handler {
 		} else {
 			sub, err = e.Subscribe(0)
 		}
+		// A resume whose events are gone is refused: the page then opens a
+		// fresh stream from now on.
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

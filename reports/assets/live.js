@@ -216,11 +216,21 @@
     try { ev = JSON.parse(e.data); } catch (err) { state.errors++; return; }
     handle(ev);
   }
-  var es = new EventSource(cfg.events);
-  es.onmessage = onMessage;
-  TYPES.forEach(function (t) { es.addEventListener(t, onMessage); });
-  es.onopen = function () { state.connected = true; dirty = true; };
-  es.onerror = function () { state.connected = false; dirty = true; }; // EventSource reconnects by itself, with Last-Event-ID
+  // EventSource reconnects by itself, with Last-Event-ID; a server that
+  // refuses (an error status: the events it would resume after are gone)
+  // ends it, and the page opens a new stream from now on.
+  function connect() {
+    var es = new EventSource(cfg.events);
+    es.onmessage = onMessage;
+    TYPES.forEach(function (t) { es.addEventListener(t, onMessage); });
+    es.onopen = function () { state.connected = true; dirty = true; };
+    es.onerror = function () {
+      state.connected = false;
+      dirty = true;
+      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    };
+  }
+  connect();
 
   redraw();
   publish();
