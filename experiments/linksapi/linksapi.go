@@ -33,8 +33,10 @@ func Serve(e *engine.Engine, addr string) (*links.API, error) {
 	return links.ServeAPI(e.World().Links(), addr, Recorder(e))
 }
 
-// Handler is the API as a handler, to mount on a server of the driver's
-// own (at its root: toxiproxy's clients ask for /proxies, /reset, ...).
+// Handler is the API as a handler, for a server of the driver's own. It
+// must be that server's root (toxiproxy's clients ask for /proxies,
+// /reset, /version), so it wants a listener of its own, not a path under
+// the control API.
 func Handler(e *engine.Engine) http.Handler {
 	return links.APIHandler(e.World().Links(), Recorder(e))
 }

@@ -136,7 +136,7 @@ func (x *Exporter) define() {
 		Help: "Client request latency (retries included) by client, region and outcome; requests of unknown latency are left out.", Buckets: latencyBuckets},
 		[]string{"client", "region", "outcome"})
 	x.sendLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "request_send_lag_seconds",
-		Help: "How late the harness sent each reference client's request against its schedule.", Buckets: lagBuckets},
+		Help: "How late the harness sent each request against its schedule (reference clients; 0 for requests it did not schedule).", Buckets: lagBuckets},
 		[]string{"client"})
 	x.dns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dns_answers_total",
 		Help: "DNS answers by name (the topology's endpoints; other), rcode (NODATA: NOERROR with no answer; DROPPED: none sent), " +
