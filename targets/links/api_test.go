@@ -100,7 +100,7 @@ func TestAPIDrivenByToxiproxyClient(t *testing.T) {
 	if err := p.RemoveToxic("latency_downstream"); err != nil {
 		t.Fatal(err)
 	}
-	if d := slowTrip(t, data.Addr()); d > 150*time.Millisecond {
+	if d := slowTrip(t, data.Addr()); d >= 200*time.Millisecond { // the toxic's delay, not the machine's noise
 		t.Errorf("a round trip took %s after the toxic was removed", d)
 	}
 	got := seen.all()
