@@ -8,6 +8,7 @@ package livetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -113,9 +114,10 @@ func Post(t testing.TB, e *engine.Engine, region string) time.Duration {
 }
 
 // EventsHandler is a minimal server-sent-events stream of the Engine's
-// events, as the control API's /api/v1/events serves them: each event its
-// journal line as data, id: its sequence number, resumed after
-// Last-Event-ID when that is still retained.
+// events, shaped as the control API's /api/v1/events: each event's data is
+// its journal line with its sequence number ("seq"), id: the sequence
+// number; resumed after Last-Event-ID when that is still retained; "end"
+// when the Engine closes.
 func EventsHandler(e *engine.Engine) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var sub *engine.Subscription
@@ -143,9 +145,12 @@ func EventsHandler(e *engine.Engine) http.Handler {
 				return
 			case d, ok := <-sub.C():
 				if !ok {
-					return // lagged or closed: the browser reconnects with Last-Event-ID
+					if errors.Is(sub.Err(), engine.ErrClosed) {
+						fmt.Fprint(w, "event: end\ndata: {}\n\n")
+					}
+					return // lagged: the browser reconnects with Last-Event-ID
 				}
-				line, err := journalLine(d.Event)
+				line, err := journalLine(d)
 				if err != nil {
 					continue
 				}
@@ -179,5 +184,11 @@ func Serve(t testing.TB, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-// journalLine is an event as the journal writes it.
-func journalLine(ev journal.Event) ([]byte, error) { return json.Marshal(ev) }
+// journalLine is an event as the journal writes it, with its sequence
+// number.
+func journalLine(d engine.Delivery) ([]byte, error) {
+	return json.Marshal(struct {
+		Seq uint64 `json:"seq"`
+		journal.Event
+	}{d.Seq, d.Event})
+}

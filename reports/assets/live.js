@@ -19,7 +19,7 @@
   var MAX_FAULTS = 200, MAX_STATES = 500, REDRAW_MS = 400;
   var TYPES = ["run.start", "fault.applied", "fault.healed", "client.start", "request", "dns.query", "target.state", "harness.lag", "link.toxic"];
 
-  var state = { connected: false, events: 0, last_seq: 0, errors: 0 };
+  var state = { connected: false, ended: false, gaps: 0, events: 0, last_seq: 0, errors: 0 };
   var clients = {};  // name → { chart, requests, errors, region }
   var lanes = {};    // region/target → lane
   var dirty = true;
@@ -187,19 +187,20 @@
 
   function publish() {
     document.body.dataset.live = JSON.stringify({
-      connected: state.connected, events: state.events, last_seq: state.last_seq,
+      connected: state.connected, ended: state.ended, gaps: state.gaps, events: state.events, last_seq: state.last_seq,
       faults: data.faults.map(function (f) { return { id: f.id, kind: f.kind, open: f.to == null }; }),
       clients: data.clients.map(function (ch) { return { name: ch.name, requests: clients[ch.name].requests }; }),
     });
   }
 
   function redraw() {
-    var open = data.faults.some(function (f) { return f.to == null; });
+    var open = data.faults.some(function (f) { return f.to == null; }) && !state.ended;
     if (!dirty && !open) return;
     data.duration = Math.max(clock(), data.duration);
     trim();
     table();
-    data.status = state.connected ? "live" : "reconnecting";
+    data.status = state.ended ? "ended" : state.connected ? "live" : "reconnecting";
+    if (state.gaps) data.status += " (" + state.gaps + " gap" + (state.gaps > 1 ? "s" : "") + " in the stream)";
     dirty = false;
     window.faultlineReport.render();
     publish();
@@ -219,15 +220,20 @@
   // EventSource reconnects by itself, with Last-Event-ID; a server that
   // refuses (an error status: the events it would resume after are gone)
   // ends it, and the page opens a new stream from now on.
+  // The control API also sends named notices: "lagged" (the stream is cut
+  // and EventSource resumes it), "gone" (events were no longer retained:
+  // a gap) and "end" (the world is going down: no reconnecting).
   function connect() {
     var es = new EventSource(cfg.events);
     es.onmessage = onMessage;
     TYPES.forEach(function (t) { es.addEventListener(t, onMessage); });
+    es.addEventListener("gone", function () { state.gaps++; dirty = true; });
+    es.addEventListener("end", function () { state.ended = true; state.connected = false; es.close(); dirty = true; });
     es.onopen = function () { state.connected = true; dirty = true; };
     es.onerror = function () {
       state.connected = false;
       dirty = true;
-      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+      if (es.readyState === EventSource.CLOSED && !state.ended) setTimeout(connect, 2000);
     };
   }
   connect();
