@@ -165,6 +165,7 @@ func Kinds() []Kind {
 	return ks
 }
 
-// FaultID is how a fault is named in the journal, in DNS query events and in
-// toxic names: its experiment id.
+// FaultID is how a fault is named in the journal and in DNS query events:
+// its experiment id. Its toxics are named links.OwnToxic(id), in the
+// namespace toxiproxy's API leaves to faultline.
 func FaultID(f Fault) string { return f.ID }

@@ -249,8 +249,8 @@ func TestLinkKinds(t *testing.T) {
 // A kind that fails half-way leaves nothing applied.
 func TestLinkKindRollsBackOnFailure(t *testing.T) {
 	w := newWorld(t)
-	// The second link already has a toxic named f1: adding it again fails.
-	if err := w.links[1].AddToxic(links.Toxic{Name: "f1", Type: "latency"}); err != nil {
+	// The second link already has f1's toxic: adding it again fails.
+	if err := w.links[1].AddToxic(links.Toxic{Name: links.OwnToxic("f1"), Type: "latency"}); err != nil {
 		t.Fatal(err)
 	}
 	k, _ := faults.Lookup("link.latency")
@@ -258,7 +258,7 @@ func TestLinkKindRollsBackOnFailure(t *testing.T) {
 	if _, err := k.Apply(w, faults.Fault{ID: "f1", Kind: "link.latency", Target: "us-east-1"}, vals); err == nil {
 		t.Fatal("applying over a conflicting toxic succeeded")
 	}
-	if err := w.links[0].RemoveToxic("f1"); err == nil {
+	if err := w.links[0].RemoveToxic(links.OwnToxic("f1")); err == nil {
 		t.Error("the first link kept the toxic after the apply failed")
 	}
 	if _, err := k.Apply(w, faults.Fault{ID: "f2", Kind: "link.latency", Target: "eu-west-1"}, vals); err == nil {

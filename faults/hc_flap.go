@@ -43,7 +43,7 @@ func (hcFlap) Apply(w World, f Fault, v Values) (func() error, error) {
 		}
 		ls = ls[n-1 : n]
 	}
-	toxic := links.Toxic{Name: FaultID(f), Type: "timeout", Attributes: map[string]any{"timeout": 0}}
+	toxic := links.Toxic{Name: links.OwnToxic(FaultID(f)), Type: "timeout", Attributes: map[string]any{"timeout": 0}}
 	period := v.Duration("period")
 	failing := time.Duration(v.Float("duty") * float64(period))
 	stop := make(chan struct{})

@@ -46,7 +46,7 @@ var toxicParams = []Param{
 }
 
 func (k toxicKind) Apply(w World, f Fault, v Values) (func() error, error) {
-	toxic := links.Toxic{Name: FaultID(f), Type: k.toxic, Stream: v.Get("stream").(string),
+	toxic := links.Toxic{Name: links.OwnToxic(FaultID(f)), Type: k.toxic, Stream: v.Get("stream").(string),
 		Toxicity: float32(v.Float("toxicity")), Attributes: k.attrs(v)}
 	if toxic.Toxicity == 0 {
 		toxic.Toxicity = 1e-9 // 0 means "every connection" to links.Toxic; here it means none

@@ -49,6 +49,12 @@ const (
 	// counted, not journaled one by one, so what others send cannot grow
 	// the journal's readers.
 	DNSOther = "dns.other"
+	// LinkToxic is a toxic added, updated or removed on a link through
+	// toxiproxy's own API, not by a fault: Target (the link), Region,
+	// Name (the toxic), Kind (its type), Status (added|updated|removed),
+	// Detail (the toxic as toxiproxy shows it), By ("toxiproxy-api"),
+	// Addr (the caller).
+	LinkToxic = "link.toxic"
 )
 
 // Status of an hc.result whose timer ran later than the check's timeout: it

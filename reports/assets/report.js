@@ -1,7 +1,9 @@
 // faultline's report page: reads the run's data (the JSON in #report-data,
 // written by reports.HTML) and draws the summary and the timeline charts with
 // uPlot. It records how many charts it drew in <body data-charts-drawn>, and
-// any script error in <body data-script-errors>, for the headless test.
+// any script error in <body data-script-errors>, for the headless test. The
+// live dashboard (live.js) changes the data as events arrive and draws the
+// page again through window.faultlineReport.render.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
@@ -23,6 +25,14 @@
     return REGION_COLORS[(i < 0 ? 0 : i) % REGION_COLORS.length];
   }
   function num(v) { return v == null ? "null" : String(Math.round(v * 1000) / 1000); }
+
+  // render draws the page from data, first taking down what it drew before.
+  var previous = [];
+  function render() {
+  previous.forEach(function (u) { u.destroy(); });
+  ["notices", "facts", "clients", "assertions", "steady", "charts"].forEach(function (id) {
+    document.getElementById(id).textContent = "";
+  });
 
   // Header, facts, tables.
   document.getElementById("experiment").textContent = data.experiment;
@@ -46,7 +56,7 @@
   if (data.seed != null) card("seed", String(data.seed));
   (data.faults || []).forEach(function (f) {
     card("fault " + f.id + ": " + f.kind, f.target.replace(/\.$/, "") + "  " + f.from.toFixed(2) + "–" +
-      (f.to == null ? "never healed" : f.to.toFixed(2)) + " s");
+      (f.to == null ? (data.verdict === "live" ? "active" : "never healed") : f.to.toFixed(2)) + " s");
   });
 
   var table = document.getElementById("clients");
@@ -81,8 +91,9 @@
     ctx.save();
     ctx.fillStyle = "rgba(240, 68, 56, 0.10)";
     (data.faults || []).forEach(function (f) {
-      var x0 = u.valToPos(f.from, "x", true);
+      var x0 = u.valToPos(Math.max(f.from, from), "x", true);
       var x1 = u.valToPos(f.to == null ? data.duration : f.to, "x", true);
+      if (x1 < x0) return;
       ctx.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
     });
     ctx.restore();
@@ -122,7 +133,8 @@
   var Y_AXIS = 150; // every chart's left axis is as wide, so their time axes line up
   var X_SERIES = { label: "time", value: function (u, v) { return v == null ? "–" : v.toFixed(2) + " s"; } };
   var xAxis = { label: "seconds since the run started", values: function (u, vals) { return vals.map(function (v) { return v + "s"; }); } };
-  function xScale() { return { time: false, range: [0, Math.max(data.duration, 0.001)] }; }
+  var from = data.from || 0; // the live dashboard shows a window of the run
+  function xScale() { return { time: false, range: [from, Math.max(data.duration, from + 0.001)] }; }
 
   // Each client's requests: points by outcome and region, at their latency.
   (data.clients || []).forEach(function (c) {
@@ -189,7 +201,8 @@
           var y = u.bbox.top + i * laneH + laneH * 0.18;
           ln.states.forEach(function (st, j) {
             var end = j + 1 < ln.states.length ? ln.states[j + 1].t : data.duration;
-            var x0 = u.valToPos(st.t, "x", true), x1 = u.valToPos(end, "x", true);
+            if (end < from) return;
+            var x0 = u.valToPos(Math.max(st.t, from), "x", true), x1 = u.valToPos(end, "x", true);
             ctx.fillStyle = STATE_COLORS[st.state] || "#98a2b3";
             ctx.fillRect(x0, y, Math.max(1, x1 - x0), laneH * 0.64);
           });
@@ -205,7 +218,7 @@
         values: function (u, vals) { return vals.map(function (v) { var l = lanes[Math.round(lanes.length - v - 0.5)]; return l ? l.region + " " + l.target.replace(/:\d+$/, "") : ""; }); } }],
       series: [X_SERIES, { label: "state", show: true, paths: function () { return null; }, points: { show: false } }],
       hooks: { drawClear: [faultBands], draw: [stateAt()] },
-    }, [[0, data.duration], [null, null]], div));
+    }, [[from, data.duration], [null, null]], div));
     var legend = el("p", "hint");
     Object.keys(STATE_COLORS).forEach(function (s) {
       var sw = el("span", null, "■ ");
@@ -218,6 +231,7 @@
 
   // Count the charts that really painted: a canvas with pixels on it. uPlot
   // commits its drawing in a microtask, so count after it.
+  previous = charts;
   setTimeout(countDrawn, 0);
   function countDrawn() {
   var drawn = 0;
@@ -230,4 +244,7 @@
   document.body.dataset.chartsExpected = String(charts.length);
   document.body.dataset.chartsDrawn = String(drawn);
   }
+  }
+  render();
+  window.faultlineReport = { data: data, render: render };
 })();

@@ -402,6 +402,13 @@ func (w *World) Rand() *rand.Rand {
 	return rand.New(rand.NewSource(w.rng.Int63()))
 }
 
+// Regions lists the regions' names, in the configuration's order.
+func (w *World) Regions() []string { return append([]string(nil), w.order...) }
+
+// Links is the hub of every data and health-check link (embedded
+// toxiproxy): what serves toxiproxy's own API over them.
+func (w *World) Links() *links.Hub { return w.hub }
+
 // Endpoint is a region's endpoint name (fqdn).
 func (w *World) Endpoint(region string) (string, bool) {
 	r, ok := w.regions[region]
