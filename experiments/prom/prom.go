@@ -96,7 +96,7 @@ func newExporter(e *engine.Engine, buffer int, beforeEvent func()) (*Exporter, e
 		types: set(journal.RunStart, journal.Assertion, journal.SteadyState, journal.StopCondition, journal.RunEnd, journal.Phase,
 			journal.ClientStart, journal.FaultApplied, journal.FaultHealed, journal.DNSQuery, journal.DNSPublish, journal.DNSAutomation,
 			journal.HCResult, journal.TargetState, journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed, journal.Request,
-			journal.Backend, journal.OutcomeRejected, journal.ClientReady, journal.ConnRefused, journal.HarnessLag, journal.LinkToxic,
+			journal.Backend, journal.OutcomeRejected, journal.ClientReady, journal.ConnRefused, journal.HarnessLag, journal.LinkToxic, journal.DNSOther,
 			"node.down", "node.up", "target.propagating")}
 	for _, r := range e.World().Regions() {
 		x.regions[r] = r
@@ -254,6 +254,12 @@ func (x *Exporter) count(d engine.Delivery) {
 			name = "other"
 		}
 		x.dns.WithLabelValues(name, x.oneOf(x.rcodes, rcode), boolLabel(ev.Fault != ""), server).Inc()
+	case journal.DNSOther:
+		// Queries from sources that are no client's, counted per second
+		// (rcode → count); their names are not kept: "other".
+		for rcode, n := range ev.Counts {
+			x.dns.WithLabelValues("other", x.oneOf(x.rcodes, rcode), "false", "authoritative").Add(float64(n))
+		}
 	case journal.TargetState:
 		x.setHealth(ev.Region, ev.Target, ev.To)
 	case journal.FaultApplied:
