@@ -49,6 +49,10 @@ type FaultReport struct {
 	Target  string   `json:"target"`
 	StartMS float64  `json:"start_ms"`
 	EndMS   *float64 `json:"end_ms"`
+	// Who applied and healed it, when the journal says (schedule, bound,
+	// rollback, api:NAME for a game day's faults on cue).
+	AppliedBy string `json:"applied_by,omitempty"`
+	HealedBy  string `json:"healed_by,omitempty"`
 }
 
 // ClientReport is one client with its metrics relative to the first fault.
@@ -150,7 +154,8 @@ func Summarize(events []journal.Event) Summary {
 	}
 	windows := Faults(events)
 	for _, w := range windows {
-		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS})
+		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS,
+			AppliedBy: w.AppliedBy, HealedBy: w.HealedBy})
 	}
 	clients := Clients(events)
 	metricsFor := func(c ClientInfo, faultID string) Metrics {
