@@ -55,6 +55,13 @@ func newApp() *cli.App {
 			explainCommand(),
 			cleanupCommand(),
 			schemaCommand(),
+			upCommand(),
+			execCommand(),
+			injectCommand(),
+			healCommand(),
+			statusCommand(),
+			eventsCommand(),
+			downCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error(), exitUsage)
@@ -62,7 +69,7 @@ func newApp() *cli.App {
 		// Without a command, print help; an unknown command is bad usage.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain, cleanup, schema", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unknown command %q; expected one of: run, validate, list, report, explain, cleanup, schema, up, exec, inject, heal, status, events, down", c.Args().First()), exitUsage)
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -83,7 +90,8 @@ func flagsFirst(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[1])
-	if cmd == nil {
+	if cmd == nil || cmd.Name == "exec" {
+		// exec's arguments are a program's: its flags are its own.
 		return args
 	}
 	takesValue := map[string]bool{}

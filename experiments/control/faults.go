@@ -76,6 +76,18 @@ type HealAllResponse struct {
 
 var faultID = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
 
+// autoID is the "fault fN: " the Engine puts before its refusals.
+var autoID = regexp.MustCompile(`^fault f[0-9]+: `)
+
+// trimmed is an error with a shorter text, still wrapping it.
+type trimmed struct {
+	err  error
+	text string
+}
+
+func (t trimmed) Error() string { return t.text }
+func (t trimmed) Unwrap() error { return t.err }
+
 func viewOf(a engine.Applied) FaultView {
 	v := FaultView{ID: a.Fault.ID, Kind: a.Fault.Kind, Target: a.Fault.Target, Params: a.Fault.Params, State: "active",
 		By: a.By, AppliedAt: a.At.UTC(), AppliedMS: a.AtMS}
@@ -181,6 +193,10 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request) {
 	f := faults.Fault{ID: req.ID, Kind: req.Kind, Target: req.Target, Params: params, Duration: bound}
 	a, err := s.eng.ApplyFor(f, s.by(), bound, engine.From(r.RemoteAddr))
 	if err != nil {
+		if req.ID == "" {
+			// The id the Engine picked means nothing to the caller.
+			err = trimmed{err, autoID.ReplaceAllString(err.Error(), "")}
+		}
 		var pe *faults.ParamError
 		switch {
 		case errors.Is(err, engine.ErrDuplicate):
@@ -255,8 +271,11 @@ func (s *Server) healAll(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(healed)
 	msg := fmt.Sprintf("healed %d faults", len(healed))
-	if len(healed) == 0 {
+	switch len(healed) {
+	case 0:
 		msg = "no fault was active"
+	case 1:
+		msg = "healed 1 fault"
 	}
 	writeJSON(w, http.StatusOK, HealAllResponse{Healed: healed, By: s.by(), Message: msg})
 }

@@ -103,8 +103,8 @@ func (s *Session) AppEnv(name string, regions []string) ([]string, error) {
 		}
 		endpoints[reg] = u
 	}
-	return appclient.Env(name, regions, endpoints, cfg.Table, cfg.Items, "", true,
-		map[string]string{"FAULTLINE_DNS": r.world.ClientDNSAddr()}), nil
+	env := appclient.Env(name, regions, endpoints, cfg.Table, cfg.Items, "", true, map[string]string{"FAULTLINE_DNS": r.world.ClientDNSAddr()})
+	return slices.DeleteFunc(env, func(kv string) bool { return kv == "FAULTLINE_SOURCE_IP=" }), nil
 }
 
 // Command is an application to start in the live world.
@@ -130,17 +130,18 @@ var ErrNoSandbox = errors.New("the live world is not in faultline's sandbox, so 
 // client of an experiment starts: with an identity of its own in the
 // Engine (a DNS relay, an alias set of the nodes, one of the
 // Options.SpareApps), the environment of an application, and its JSON
-// outcome lines journaled as client c.Name. It runs until it exits or the
-// world goes down.
-func (s *Session) StartCommand(c Command) (engine.App, error) {
+// outcome lines journaled as client c.Name. It runs until it exits, stop
+// is called (SIGTERM to its process group, SIGKILL after a grace period)
+// or the world goes down.
+func (s *Session) StartCommand(c Command) (app engine.App, stop func(), err error) {
 	r := s.r
 	switch {
 	case !s.Sandboxed():
-		return engine.App{}, ErrNoSandbox
+		return engine.App{}, nil, ErrNoSandbox
 	case !commandName.MatchString(c.Name):
-		return engine.App{}, fmt.Errorf("name %q: expected lowercase letters, digits, '_' and '-', starting with a letter or digit, at most 63", c.Name)
+		return engine.App{}, nil, fmt.Errorf("name %q: expected lowercase letters, digits, '_' and '-', starting with a letter or digit, at most 63", c.Name)
 	case len(c.Argv) == 0 || c.Argv[0] == "":
-		return engine.App{}, errors.New("no command to run")
+		return engine.App{}, nil, errors.New("no command to run")
 	}
 	regions := c.Regions
 	if len(regions) == 0 {
@@ -148,33 +149,33 @@ func (s *Session) StartCommand(c Command) (engine.App, error) {
 	}
 	for _, reg := range regions {
 		if !slices.Contains(r.regionNames(), reg) {
-			return engine.App{}, fmt.Errorf("no region %q; the world has: %v", reg, r.regionNames())
+			return engine.App{}, nil, fmt.Errorf("no region %q; the world has: %v", reg, r.regionNames())
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.ctx.Err() != nil {
-		return engine.App{}, errors.New("the live world is going down")
+		return engine.App{}, nil, errors.New("the live world is going down")
 	}
 	if r.appByName[c.Name] != nil || slices.ContainsFunc(r.exp.Clients, func(cl spec.Client) bool { return cl.Name == c.Name }) {
-		return engine.App{}, fmt.Errorf("a client named %q runs already; give the program another name", c.Name)
+		return engine.App{}, nil, fmt.Errorf("a client named %q runs already; give the program another name", c.Name)
 	}
 	id := &appIdentity{name: c.Name, tail: appclient.NewTail(5), ready: make(chan struct{})}
-	app, err := r.eng.AddApp(c.Name, func() { r.markReady(id, readyRequest) })
+	app, err = r.eng.AddApp(c.Name, func() { r.markReady(id, readyRequest) })
 	if err != nil {
-		return engine.App{}, err
+		return engine.App{}, nil, err
 	}
 	id.dns, id.source = app.DNS, app.Source
 	id.resolv = filepath.Join(r.tmpDir, c.Name+".resolv.conf")
 	text := fmt.Sprintf("# faultline: client %s resolves through its own relay\nnameserver %s\noptions timeout:2 attempts:2\n", c.Name, id.dns)
 	if err := os.WriteFile(id.resolv, []byte(text), 0o644); err != nil {
-		return engine.App{}, err
+		return engine.App{}, nil, err
 	}
 	r.appByName[c.Name] = id
 	env, err := r.commandEnv(spec.Client{Name: c.Name, Regions: regions, Env: c.Env},
 		clients.Config{Table: r.exp.Topology.Table.Name, Items: r.exp.Topology.Table.Items, SourceIP: app.Source})
 	if err != nil {
-		return engine.App{}, err
+		return engine.App{}, nil, err
 	}
 	for _, name := range []string{c.Name, c.Name + spec.ServerView} {
 		r.add(journal.Event{Type: journal.ClientStart, Client: name, Strategy: spec.StrategyApp, Region: regions[0], Addr: id.source})
@@ -199,10 +200,12 @@ func (s *Session) StartCommand(c Command) (engine.App, error) {
 		},
 	}
 	r.say("client %s: starting %q in the sandbox", c.Name, c.Argv)
+	ctx, cancel := context.WithCancel(s.ctx)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := cmd.Run(s.ctx)
+		defer cancel()
+		err := cmd.Run(ctx)
 		if how == "" {
 			how = "not started"
 		}
@@ -211,7 +214,7 @@ func (s *Session) StartCommand(c Command) (engine.App, error) {
 			c.Exited(how, err)
 		}
 	}()
-	return app, nil
+	return app, cancel, nil
 }
 
 func exitText(state *os.ProcessState, err error) string {
