@@ -282,11 +282,14 @@ func (u *liveWorld) print(w control.World) {
 		}
 		p("  %-13s %s  nodes %s", r.Name, url, strings.Join(r.Nodes, " "))
 	}
-	p("  environment   an application's (what `faultline exec` and `faultline run` give it):")
+	p("  environment   an application's (what `faultline exec` and `faultline run` give it; FAULTLINE_CLIENT is its name):")
 	for _, kv := range w.Environment {
-		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "LANG=") && !strings.HasPrefix(kv, "USER=") {
-			p("                  %s", kv)
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "FAULTLINE_CLIENT", "FAULTLINE_EVENTS":
+			continue // the host's, or each program's own
 		}
+		p("                  %s", kv)
 	}
 	p("  control API   %s%s (described at %s%s/openapi.yaml)", w.API, control.Prefix, w.API, control.Prefix)
 	p("  token         %s (mode 0600): Authorization: Bearer $(cat %s)", w.TokenFile, w.TokenFile)

@@ -92,8 +92,10 @@ func (s *Session) AppEnv(name string, regions []string) ([]string, error) {
 		}
 	}
 	cfg := clients.Config{Table: r.exp.Topology.Table.Name, Items: r.exp.Topology.Table.Items}
+	noSource := func(kv string) bool { return kv == "FAULTLINE_SOURCE_IP=" }
 	if s.Sandboxed() {
-		return r.commandEnv(spec.Client{Name: name, Regions: regions}, cfg)
+		env, err := r.commandEnv(spec.Client{Name: name, Regions: regions}, cfg)
+		return slices.DeleteFunc(env, noSource), err
 	}
 	endpoints := map[string]string{}
 	for _, reg := range regions {
@@ -104,7 +106,7 @@ func (s *Session) AppEnv(name string, regions []string) ([]string, error) {
 		endpoints[reg] = u
 	}
 	env := appclient.Env(name, regions, endpoints, cfg.Table, cfg.Items, "", true, map[string]string{"FAULTLINE_DNS": r.world.ClientDNSAddr()})
-	return slices.DeleteFunc(env, func(kv string) bool { return kv == "FAULTLINE_SOURCE_IP=" }), nil
+	return slices.DeleteFunc(env, noSource), nil
 }
 
 // Command is an application to start in the live world.
