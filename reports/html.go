@@ -83,6 +83,9 @@ type faultBand struct {
 	Target string   `json:"target"`
 	From   float64  `json:"from"`
 	To     *float64 `json:"to"` // null: never healed
+	// Who applied and healed it ("" when the journal does not say).
+	By       string `json:"by,omitempty"`
+	HealedBy string `json:"healed_by,omitempty"`
 }
 
 type clientChart struct {
@@ -142,7 +145,7 @@ func chartData(s measure.Summary, tr *Trace) charts {
 	c := charts{Experiment: s.Experiment, Verdict: s.Verdict, Status: s.Status, Reason: s.Reason, Seed: s.Seed,
 		Duration: s.DurationMS / 1000, Notices: notices(s), Harness: harnessText(s.Harness)}
 	for _, f := range s.Faults {
-		b := faultBand{ID: f.ID, Kind: f.Kind, Target: f.Target, From: f.StartMS / 1000}
+		b := faultBand{ID: f.ID, Kind: f.Kind, Target: f.Target, From: f.StartMS / 1000, By: f.AppliedBy, HealedBy: f.HealedBy}
 		if f.EndMS != nil {
 			to := *f.EndMS / 1000
 			b.To = &to

@@ -32,7 +32,7 @@ func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 	}
 	p.f("\n")
 	for _, f := range s.Faults {
-		p.f("  fault %s %s on %s from %s to %s\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS))
+		p.f("  fault %s %s on %s from %s to %s%s\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS), byText(f))
 	}
 	p.f("\n")
 	for _, n := range notices(s) {
@@ -88,12 +88,12 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 		p.f("\n> **%s**\n", n)
 	}
 	p.f("\n%s.\n", upperFirst(harnessText(s.Harness)))
-	p.f("\n## Faults\n\n| id | kind | target | start | end |\n|---|---|---|---|---|\n")
+	p.f("\n## Faults\n\n| id | kind | target | start | end | applied by | healed by |\n|---|---|---|---|---|---|---|\n")
 	for _, f := range s.Faults {
-		p.f("| %s | %s | `%s` | %s | %s |\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS))
+		p.f("| %s | %s | `%s` | %s | %s | %s | %s |\n", f.ID, f.Kind, f.Target, ms(&f.StartMS), ms(f.EndMS), f.AppliedBy, f.HealedBy)
 	}
 	if len(s.Faults) == 0 {
-		p.f("| – | none (baseline run) | | | |\n")
+		p.f("| – | none (baseline run) | | | | | |\n")
 	}
 	p.f("\n## Clients\n\nMetrics relative to the first fault.\n\n")
 	rows := clientTable(s)
@@ -253,4 +253,18 @@ func classes(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// byText says who applied and healed a fault, when the journal says and
+// it was not the schedule alone (a game day's faults on cue, a bound).
+func byText(f measure.FaultReport) string {
+	switch {
+	case f.AppliedBy == "schedule" && (f.HealedBy == "schedule" || f.HealedBy == ""):
+		return ""
+	case f.AppliedBy != "" && f.HealedBy != "":
+		return fmt.Sprintf(" (applied by %s, healed by %s)", f.AppliedBy, f.HealedBy)
+	case f.AppliedBy != "":
+		return fmt.Sprintf(" (applied by %s)", f.AppliedBy)
+	}
+	return ""
 }

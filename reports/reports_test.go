@@ -180,3 +180,30 @@ func TestJUnit(t *testing.T) {
 		}
 	}
 }
+
+// A game day's faults say who applied and healed them, in every report.
+func TestReportsSayWhoAppliedAndHealed(t *testing.T) {
+	events := []journal.Event{
+		{T: 0, Type: journal.RunStart, Detail: "game-day"},
+		{T: 100, Type: journal.FaultApplied, Fault: "f1", Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com.", By: "api:alice", Addr: "127.0.0.1:5000"},
+		{T: 2100, Type: journal.FaultHealed, Fault: "f1", Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com.", By: "bound", Detail: "bound of 2s reached"},
+		{T: 2200, Type: journal.RunEnd, Status: "complete"},
+	}
+	s := measure.Summarize(events)
+	if len(s.Faults) != 1 || s.Faults[0].AppliedBy != "api:alice" || s.Faults[0].HealedBy != "bound" {
+		t.Fatalf("faults: %+v", s.Faults)
+	}
+	var term, md, js bytes.Buffer
+	Terminal(&term, s, TraceOf(events))
+	Markdown(&md, s, TraceOf(events))
+	JSON(&js, s)
+	if !strings.Contains(term.String(), "(applied by api:alice, healed by bound)") {
+		t.Errorf("terminal:\n%s", term.String())
+	}
+	if !strings.Contains(md.String(), "| api:alice | bound |") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+	if !strings.Contains(js.String(), `"applied_by": "api:alice"`) || !strings.Contains(js.String(), `"healed_by": "bound"`) {
+		t.Errorf("json:\n%s", js.String())
+	}
+}

@@ -90,6 +90,13 @@ func newApp() *cli.App {
 		explainCommand(),
 		cleanupCommand(),
 		schemaCommand(),
+		upCommand(),
+		execCommand(),
+		injectCommand(),
+		healCommand(),
+		statusCommand(),
+		eventsCommand(),
+		downCommand(),
 		versionCommand(),
 		completionCommand(),
 	}
@@ -144,7 +151,8 @@ func flagsFirst(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[1])
-	if cmd == nil {
+	if cmd == nil || cmd.Name == "exec" {
+		// exec's arguments are a program's: its flags are its own.
 		return args
 	}
 	takesValue := map[string]bool{}

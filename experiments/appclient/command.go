@@ -41,6 +41,9 @@ type Command struct {
 	Record func(journal.Event)
 	Since  func(time.Time) float64
 	Output func(stream, line string) // every other line it prints; nil drops them
+	// Exited, when set, sees how the process ended (its state, or the
+	// error waiting for it), whoever ended it.
+	Exited func(state *os.ProcessState, err error)
 }
 
 // Run starts the application and journals its outcomes until ctx ends;
@@ -95,7 +98,11 @@ func (c Command) Run(ctx context.Context) error {
 	exited := make(chan error, 1)
 	go func() {
 		streams.Wait() // the pipes first: Wait closes them
-		exited <- cmd.Wait()
+		err := cmd.Wait()
+		if c.Exited != nil {
+			c.Exited(cmd.ProcessState, err)
+		}
+		exited <- err
 	}()
 
 	select {

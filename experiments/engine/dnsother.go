@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"sync"
+	"time"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
 )
@@ -38,8 +39,24 @@ func (o *otherQueries) count(t float64, rcode string, answers int) {
 	}
 	if o.counts == nil {
 		o.counts = map[string]int{}
+		// A second is journaled when it is over, whether or not another
+		// query follows (a live world may see one query, then none).
+		time.AfterFunc(time.Duration(sec+1000-t)*time.Millisecond+flushAfter, func() { o.flushSecond(sec) })
 	}
 	o.counts[rcode]++
+}
+
+// flushAfter is how long past its end a second's counts wait for queries
+// answered in it but counted late.
+const flushAfter = 50 * time.Millisecond
+
+// flushSecond journals second sec's counts if nothing has yet.
+func (o *otherQueries) flushSecond(sec float64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.second == sec {
+		o.flushLocked()
+	}
 }
 
 // flush journals what the current second has counted so far.

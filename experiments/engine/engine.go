@@ -38,9 +38,10 @@
 //	func (e *Engine) Apply(f faults.Fault, by string, opts ...Option) (Applied, error)
 //	func (e *Engine) ApplyFor(f faults.Fault, by string, bound time.Duration, opts ...Option) (Applied, error)
 //	func (e *Engine) Heal(id, why, by string, opts ...Option) error
-//	func (e *Engine) HealAll(why, by string) error
+//	func (e *Engine) HealAll(why, by string, opts ...Option) error
 //	func (e *Engine) Active() []Applied
 //	func Late(d time.Duration) Option  // how late against a schedule: journaled as LagMS
+//	func From(addr string) Option      // where the call came from (an API client): journaled as Addr
 //
 // A fault without an ID gets the first free "fN". Errors: ErrClosed,
 // ErrUnknownFault, ErrHealed, ErrDuplicate; a bad kind, parameter, target
@@ -75,7 +76,7 @@
 // subscriber that lets it fill is cut off — its channel is closed and Err
 // says which event it missed first (a *LaggedError) — and the world never
 // waits for it. It may Resume from the last sequence it read while that is
-// still retained. At most MaxSubscribers subscriptions are open at once.
+// still retained (Resume's *GoneError says which is the oldest that is). At most MaxSubscribers subscriptions are open at once.
 //
 //	func (e *Engine) Subscribe(buffer int) (*Subscription, error)
 //	func (e *Engine) Resume(after uint64, buffer int) (*Subscription, error)

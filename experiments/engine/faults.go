@@ -49,11 +49,18 @@ type Applied struct {
 // An Option qualifies an Apply or a Heal.
 type Option func(*options)
 
-type options struct{ lag time.Duration }
+type options struct {
+	lag  time.Duration
+	from string
+}
 
 // Late says how late the call comes against its schedule: journaled as the
 // event's LagMS (the harness's own lateness).
 func Late(d time.Duration) Option { return func(o *options) { o.lag = d } }
+
+// From says where the call came from (a control API client's address):
+// journaled as the event's Addr, beside By.
+func From(addr string) Option { return func(o *options) { o.from = addr } }
 
 type faultState struct {
 	// applyMu serialises Apply against Close: no fault is applied once
@@ -148,7 +155,7 @@ func (e *Engine) apply(f faults.Fault, by string, bound time.Duration, opts []Op
 	}
 	e.mu.Unlock()
 	ev := e.appliedEvent(f, kind, vals, o.lag)
-	ev.T, ev.By = a.AtMS, by
+	ev.T, ev.By, ev.Addr = a.AtMS, by, o.from
 	if bound > 0 {
 		ev.Detail = fmt.Sprintf("heals by itself after %s at the latest", bound)
 	}
@@ -249,7 +256,7 @@ func (e *Engine) Heal(id, why, by string, opts ...Option) error {
 		e.mu.Unlock()
 		err = healSafely(a.heal)
 		f := a.Fault
-		ev := journal.Event{Type: journal.FaultHealed, Fault: id, Kind: f.Kind, Target: f.Target, Detail: why, LagMS: ms(o.lag), By: by}
+		ev := journal.Event{Type: journal.FaultHealed, Fault: id, Kind: f.Kind, Target: f.Target, Detail: why, LagMS: ms(o.lag), By: by, Addr: o.from}
 		if err != nil {
 			ev.Detail = why + ": " + err.Error()
 		}
@@ -279,10 +286,10 @@ func healSafely(heal func() error) (err error) {
 
 // HealAll heals every fault still applied, newest first, and returns the
 // heals' errors.
-func (e *Engine) HealAll(why, by string) error {
+func (e *Engine) HealAll(why, by string, opts ...Option) error {
 	var errs []error
 	for _, a := range slices.Backward(e.Active()) {
-		if err := e.Heal(a.Fault.ID, why, by); err != nil && !errors.Is(err, ErrHealed) {
+		if err := e.Heal(a.Fault.ID, why, by, opts...); err != nil && !errors.Is(err, ErrHealed) {
 			errs = append(errs, err)
 		}
 	}

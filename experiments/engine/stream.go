@@ -42,6 +42,17 @@ func (e *LaggedError) Error() string {
 	return fmt.Sprintf("the subscriber fell behind: its buffer was full at event %d, so it was cut off (resume after the last event it read)", e.Missed)
 }
 
+// GoneError is Resume's refusal when events after After are no longer
+// retained: Oldest is the oldest that is (Resume(Oldest-1) picks up there).
+// It is ErrGone.
+type GoneError struct{ After, Oldest uint64 }
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("resuming after event %d: %v (the oldest retained is %d)", e.After, ErrGone, e.Oldest)
+}
+
+func (e *GoneError) Is(target error) bool { return target == ErrGone }
+
 // Subscription is a view of the event stream.
 type Subscription struct {
 	e   *Engine
@@ -103,9 +114,9 @@ func (e *Engine) Subscribe(buffer int) (*Subscription, error) {
 }
 
 // Resume streams, first, the retained events after sequence number after,
-// then the events recorded from now on. It returns ErrGone when some of the
-// events after after are no longer retained (the subscriber must catch up
-// from the journal file instead).
+// then the events recorded from now on. It returns a *GoneError (ErrGone)
+// when some of the events after after are no longer retained (the
+// subscriber must catch up from the journal file instead).
 func (e *Engine) Resume(after uint64, buffer int) (*Subscription, error) {
 	e.smu.Lock()
 	defer e.smu.Unlock()
@@ -116,7 +127,7 @@ func (e *Engine) Resume(after uint64, buffer int) (*Subscription, error) {
 		}
 	}
 	if after < e.seq && (len(replay) == 0 || replay[0].Seq != after+1) {
-		return nil, fmt.Errorf("resuming after event %d: %w (the oldest retained is %d)", after, ErrGone, e.seq-uint64(len(e.ring))+1)
+		return nil, &GoneError{After: after, Oldest: e.seq - uint64(len(e.ring)) + 1}
 	}
 	return e.subscribeLocked(buffer, replay)
 }

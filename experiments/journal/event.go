@@ -55,6 +55,12 @@ const (
 	// Detail (the toxic as toxiproxy shows it), By ("toxiproxy-api"),
 	// Addr (the caller).
 	LinkToxic = "link.toxic"
+	// Control is a call to a live world's control API that changed
+	// something (faultline up): Op (heal-all, exec, shutdown), By (the
+	// token's holder, "api:NAME"), Addr (the caller's address), Client (a
+	// program it started), Detail. Applying and healing one fault are
+	// fault.applied and fault.healed, with the same By and Addr.
+	Control = "control"
 )
 
 // Status of an hc.result whose timer ran later than the check's timeout: it
@@ -120,7 +126,7 @@ type Event struct {
 	// By, on fault.applied and fault.healed, says who did it: "schedule",
 	// "bound" (a fault healing by itself at the end of its bound),
 	// "rollback" (the run ending), "test", "api:NAME" (the holder of the
-	// control API's token).
+	// control API's token; Addr is then the caller's address).
 	By string `json:"by,omitempty"`
 
 	// Counts, on dns.other, are queries by rcode.

@@ -17,6 +17,7 @@
 package linksapi
 
 import (
+	"net"
 	"net/http"
 	"strings"
 
@@ -31,6 +32,11 @@ const By = "toxiproxy-api"
 // Serve serves the API on addr (loopback; port 0 picks one).
 func Serve(e *engine.Engine, addr string) (*links.API, error) {
 	return links.ServeAPI(e.World().Links(), addr, Recorder(e))
+}
+
+// ServeOn serves the API on a listener the caller opened.
+func ServeOn(e *engine.Engine, ln net.Listener) *links.API {
+	return links.ServeAPIOn(e.World().Links(), ln, Recorder(e))
 }
 
 // Handler is the API as a handler, for a server of the driver's own. It

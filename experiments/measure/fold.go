@@ -275,7 +275,8 @@ func (f *Fold) Summary() Summary {
 	}
 	s := Summary{Experiment: f.experiment, Seed: f.seed, Status: f.status, Reason: f.reason, DurationMS: f.duration, K: f.k}
 	for _, w := range f.windows {
-		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS})
+		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS,
+			AppliedBy: w.AppliedBy, HealedBy: w.HealedBy})
 	}
 	metricsFor := func(c ClientInfo, faultID string) Metrics {
 		for i := range f.windows {
@@ -436,7 +437,7 @@ func (c *clientFold) startSteady() {
 }
 
 func (f *Fold) applied(e journal.Event) {
-	w := FaultWindow{ID: e.Fault, Kind: e.Kind, Target: e.Target, StartMS: e.T, Reach: e.Reach, Node: e.Node, Name: e.Name}
+	w := FaultWindow{ID: e.Fault, Kind: e.Kind, Target: e.Target, StartMS: e.T, Reach: e.Reach, Node: e.Node, Name: e.Name, AppliedBy: e.By}
 	if w.Reach == "" {
 		w.Reach = reachOfKind(e.Kind)
 	}
@@ -466,7 +467,7 @@ func (f *Fold) healed(e journal.Event) {
 		return
 	}
 	t := e.T
-	f.windows[i].EndMS = &t
+	f.windows[i].EndMS, f.windows[i].HealedBy = &t, e.By
 	if e.T <= f.judgedUpTo {
 		f.stats.Late++
 	}

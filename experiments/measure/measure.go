@@ -24,6 +24,9 @@ type FaultWindow struct {
 	// Reach says what shows that the fault touched a client (see Reach*);
 	// Node is the node of a node fault, Name the endpoint of a region's.
 	Reach, Node, Name string
+	// AppliedBy and HealedBy say who applied and healed it (the events'
+	// By: schedule, bound, rollback, api:NAME, ...).
+	AppliedBy, HealedBy string
 }
 
 // Reaches: what shows that a fault touched a client.
@@ -153,7 +156,7 @@ func Faults(events []journal.Event) []FaultWindow {
 		switch e.Type {
 		case journal.FaultApplied:
 			index[e.Fault] = len(out)
-			w := FaultWindow{ID: e.Fault, Kind: e.Kind, Target: e.Target, StartMS: e.T, Reach: e.Reach, Node: e.Node, Name: e.Name}
+			w := FaultWindow{ID: e.Fault, Kind: e.Kind, Target: e.Target, StartMS: e.T, Reach: e.Reach, Node: e.Node, Name: e.Name, AppliedBy: e.By}
 			if w.Reach == "" {
 				w.Reach = reachOfKind(e.Kind)
 			}
@@ -161,7 +164,7 @@ func Faults(events []journal.Event) []FaultWindow {
 		case journal.FaultHealed:
 			if i, ok := index[e.Fault]; ok && out[i].EndMS == nil {
 				t := e.T
-				out[i].EndMS = &t
+				out[i].EndMS, out[i].HealedBy = &t, e.By
 			}
 		}
 	}

@@ -49,6 +49,10 @@ type FaultReport struct {
 	Target  string   `json:"target"`
 	StartMS float64  `json:"start_ms"`
 	EndMS   *float64 `json:"end_ms"`
+	// Who applied and healed it, when the journal says (schedule, bound,
+	// rollback, api:NAME for a game day's faults on cue).
+	AppliedBy string `json:"applied_by,omitempty"`
+	HealedBy  string `json:"healed_by,omitempty"`
 }
 
 // ClientReport is one client with its metrics relative to the first fault.

@@ -140,7 +140,7 @@ func (x *Exporter) define() {
 		[]string{"client"})
 	x.dns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dns_answers_total",
 		Help: "DNS answers by name (the topology's endpoints; other), rcode (NODATA: NOERROR with no answer; DROPPED: none sent), " +
-			"whether a fault shaped the answer, and server (authoritative, or the caching resolver clients ask)."},
+			"whether a fault shaped the answer (unknown for queries from no client), and server (authoritative, or the caching resolver clients ask)."},
 		[]string{"name", "rcode", "shaped", "server"})
 	x.health = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "target_health",
 		Help: "Each NLB target's health state: 1 for its current state (initial, healthy, unhealthy, draining, unused), 0 for the others."},
@@ -255,10 +255,11 @@ func (x *Exporter) count(d engine.Delivery) {
 		}
 		x.dns.WithLabelValues(name, x.oneOf(x.rcodes, rcode), boolLabel(ev.Fault != ""), server).Inc()
 	case journal.DNSOther:
-		// Queries from sources that are no client's, counted per second
-		// (rcode → count); their names are not kept: "other".
+		// Queries from sources that are no client's (a service on the host
+		// in a game day, a flood), counted per second (rcode → count):
+		// neither their names nor whether a fault shaped them are kept.
 		for rcode, n := range ev.Counts {
-			x.dns.WithLabelValues("other", x.oneOf(x.rcodes, rcode), "false", "authoritative").Add(float64(n))
+			x.dns.WithLabelValues("other", x.oneOf(x.rcodes, rcode), "unknown", "authoritative").Add(float64(n))
 		}
 	case journal.TargetState:
 		x.setHealth(ev.Region, ev.Target, ev.To)

@@ -55,6 +55,22 @@ type Options struct {
 	// healed, one call at a time.
 	Live func(measure.Progress)
 
+	// Hold, when set, keeps the world up (faultline up): once every
+	// application is ready (and the schedule has run once, unless
+	// SkipSchedule), Hold is called with the live Session; the clients go on
+	// until it returns, then the run ends as usual (every fault healed, the
+	// clients stopped, the journal and reports written). A run that reached
+	// Hold is complete when its context ends: that is how it is stopped.
+	Hold func(ctx context.Context, s *Session) error
+	// SkipSchedule, with Hold, applies none of the experiment's faults.
+	SkipSchedule bool
+	// Sandbox prepares the sandbox (nodes on 80 and 443, the run's CA)
+	// even when no client is a command, so Session.StartCommand can start
+	// one later. The process must be inside it (sandbox.Reexec).
+	Sandbox bool
+	// SpareApps reserves application identities for Session.StartCommand.
+	SpareApps int
+
 	// onReady, when set (by tests), sees the world once it is built.
 	onReady func(*topology.World)
 }
@@ -120,6 +136,8 @@ type run struct {
 
 	mu      sync.Mutex // guards the applications' lastProbe
 	tripped string     // the stop condition that ended the run, if one did
+
+	held bool // Hold was called: the context ending is the run's normal end
 }
 
 func (r *run) run(ctx context.Context) (res *Result) {
@@ -168,7 +186,7 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	switch {
 	case res.Err != nil:
 		status, reason = "incomplete", res.Err.Error()
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && !r.held:
 		status, reason = "incomplete", "interrupted"
 		res.Err = errors.New("interrupted: the run was stopped before its end")
 	case r.notReady != "":
@@ -261,7 +279,11 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	if err := r.prepareSandbox(&cfg); err != nil {
 		return err
 	}
-	eng, err := engine.Open(ctx, engine.Config{Topology: cfg, Journal: r.j, Apps: len(r.apps), Log: r.say})
+	apps := len(r.apps)
+	if r.opts.Hold != nil {
+		apps = min(apps+max(r.opts.SpareApps, 0), topology.MaxAliasSets)
+	}
+	eng, err := engine.Open(ctx, engine.Config{Topology: cfg, Journal: r.j, Apps: apps, Log: r.say})
 	if err != nil {
 		return err
 	}
@@ -353,12 +375,17 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	r.started = start
 	r.liveMu.Unlock()
 	r.setPhase("running")
-	r.add(journal.Event{Type: journal.Phase, Detail: "experiment"})
-	r.say("running %s for %s", r.exp.Name, r.exp.Duration)
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { defer close(watched); watchHarness(watchCtx, r.add) }()
-	err = r.schedule(ctx, start, errs)
+	r.add(journal.Event{Type: journal.Phase, Detail: "experiment"})
+	if r.opts.Hold == nil || !r.opts.SkipSchedule {
+		r.say("running %s for %s", r.exp.Name, r.exp.Duration)
+		err = r.schedule(ctx, start, errs)
+	}
+	if err == nil && r.opts.Hold != nil && ctx.Err() == nil && r.tripped == "" {
+		err = r.hold(ctx, clientCtx, &wg, errs)
+	}
 	stopWatching()
 	<-watched
 	if err != nil {

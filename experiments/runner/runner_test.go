@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/library"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/spec"
+	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
 
@@ -527,5 +530,44 @@ func TestOtherSourcesQueriesAreCounted(t *testing.T) {
 	}
 	if clients == 0 {
 		t.Error("no client's query was journaled")
+	}
+}
+
+// Hold keeps the world up with its clients: faults come through the
+// session's Engine, the context ending is the normal end (complete), and
+// what the hold left applied is healed by the rollback.
+func TestHoldKeepsTheWorldUntilItsContextEnds(t *testing.T) {
+	exp := flagship(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sandboxed bool
+	var env []string
+	res := Run(ctx, exp, Options{SkipSchedule: true, Hold: func(hctx context.Context, s *Session) error {
+		sandboxed = s.Sandboxed()
+		env, _ = s.AppEnv("x", nil)
+		if _, _, err := s.StartCommand(Command{Name: "x", Argv: []string{"true"}}); !errors.Is(err, ErrNoSandbox) {
+			t.Errorf("StartCommand outside the sandbox: %v", err)
+		}
+		if _, err := s.Engine().ApplyFor(faults.Fault{Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com"}, "api:test", time.Minute); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // the clients run meanwhile
+		cancel()
+		<-hctx.Done()
+		return nil
+	}})
+	if res.Err != nil || res.Summary.Status != "complete" {
+		t.Fatalf("held run: %v, status %q (%s)", res.Err, res.Summary.Status, res.Summary.Reason)
+	}
+	if sandboxed || !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "FAULTLINE_DNS=127.0.0.1:") }) {
+		t.Errorf("outside the sandbox: sandboxed %v, env %v", sandboxed, env)
+	}
+	if len(res.Summary.Faults) != 1 || res.Summary.Faults[0].AppliedBy != "api:test" || res.Summary.Faults[0].HealedBy != "rollback" {
+		t.Errorf("faults: %+v", res.Summary.Faults)
+	}
+	for _, c := range res.Summary.Clients {
+		if c.Requests == 0 {
+			t.Errorf("client %s made no request while the world was held", c.Name)
+		}
 	}
 }

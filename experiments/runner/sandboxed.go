@@ -37,7 +37,7 @@ func NeedsSandbox(exp *spec.Experiment) bool {
 // directory, its CA with a certificate for every endpoint name, and the
 // nodes on ports 80 and 443.
 func (r *run) prepareSandbox(cfg *topology.Config) error {
-	if !NeedsSandbox(r.exp) {
+	if !NeedsSandbox(r.exp) && !r.opts.Sandbox {
 		return nil
 	}
 	if !sandbox.Inside() {

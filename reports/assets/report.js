@@ -56,7 +56,8 @@
   if (data.seed != null) card("seed", String(data.seed));
   (data.faults || []).forEach(function (f) {
     card("fault " + f.id + ": " + f.kind, f.target.replace(/\.$/, "") + "  " + f.from.toFixed(2) + "–" +
-      (f.to == null ? (data.verdict === "live" ? "active" : "never healed") : f.to.toFixed(2)) + " s");
+      (f.to == null ? (data.verdict === "live" ? "active" : "never healed") : f.to.toFixed(2)) + " s" +
+      (f.by ? "  applied by " + f.by + (f.healed_by ? ", healed by " + f.healed_by : "") : ""));
   });
 
   var table = document.getElementById("clients");

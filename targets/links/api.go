@@ -89,17 +89,32 @@ type API struct {
 // ServeAPI serves APIHandler on addr, which must be a loopback address
 // ("127.0.0.1:8474"; port 0 picks a free one).
 func ServeAPI(h *Hub, addr string, observe func(Change)) (*API, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("links: the toxiproxy API's address %q: %w; expected host:port on loopback", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("links: the toxiproxy API's address %q is not on loopback; expected 127.0.0.1:PORT or [::1]:PORT", addr)
+	if err := CheckAPIAddr(addr); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("links: the toxiproxy API: %w", err)
 	}
+	return ServeAPIOn(h, ln, observe), nil
+}
+
+// CheckAPIAddr says whether addr may serve toxiproxy's API: host:port on
+// loopback, since the API has no authentication (as toxiproxy's own).
+func CheckAPIAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("links: the toxiproxy API's address %q: %w; expected host:port on loopback", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("links: the toxiproxy API's address %q is not on loopback; expected 127.0.0.1:PORT or [::1]:PORT (the API has no authentication)", addr)
+	}
+	return nil
+}
+
+// ServeAPIOn serves APIHandler on a listener the caller opened (one passed
+// into a sandbox, say); Close closes it.
+func ServeAPIOn(h *Hub, ln net.Listener, observe func(Change)) *API {
 	a := &API{ln: ln, done: make(chan struct{}), srv: &http.Server{Handler: APIHandler(h, observe),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}}
@@ -107,7 +122,7 @@ func ServeAPI(h *Hub, addr string, observe func(Change)) (*API, error) {
 		defer close(a.done)
 		a.srv.Serve(ln)
 	}()
-	return a, nil
+	return a
 }
 
 // Addr is the address the API listens on.

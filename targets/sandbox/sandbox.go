@@ -66,7 +66,13 @@ func check(goos string, euid int, switches []struct{ file, bad, why string }) er
 // Reexec runs this binary again with args inside new namespaces, with its
 // standard streams, passing SIGINT and SIGTERM on, and returns its exit
 // status.
-func Reexec(args []string) (int, error) {
+func Reexec(args []string) (int, error) { return ReexecFiles(args, nil) }
+
+// ReexecFiles is Reexec with files passed on to the child as descriptors
+// 3, 4, ...: a listener opened here stays in this network namespace, so
+// the sandboxed child can serve on it to the host (faultline up's control
+// API).
+func ReexecFiles(args []string, files []*os.File) (int, error) {
 	if err := Check(); err != nil {
 		return 0, err
 	}
@@ -76,6 +82,7 @@ func Reexec(args []string) (int, error) {
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = files
 	cmd.Env = append(os.Environ(), envInside+"=1")
 	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	if os.Geteuid() != 0 {
