@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -103,7 +101,8 @@ func injectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			signalIsTheEnd.Store(true)
+			ctx, stop := context.WithCancel(c.Context) // cancelled by SIGINT or SIGTERM since the start (main)
 			defer stop()
 			var res control.ApplyResponse
 			if err := cl.Do(ctx, "POST", "/faults", req, &res); err != nil {
@@ -294,7 +293,8 @@ func eventsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			signalIsTheEnd.Store(true)
+			ctx, stop := context.WithCancel(c.Context) // cancelled by SIGINT or SIGTERM since the start (main)
 			defer stop()
 			q := url.Values{}
 			if t := c.String("types"); t != "" {
@@ -482,7 +482,8 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			signalIsTheEnd.Store(true)
+			ctx, stop := context.WithCancel(c.Context) // cancelled by SIGINT or SIGTERM since the start (main)
 			defer stop()
 			var app control.AppView
 			base := req.Name

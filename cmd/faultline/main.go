@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"github.com/urfave/cli/v2"
 
@@ -41,12 +42,17 @@ func run(ctx context.Context, args []string) (code int) {
 	code = exitCode(err)
 	// A signal that came while the run was ending (its teardown, its
 	// reports) still makes the exit say it was interrupted.
-	if code == exitPass && ctx.Err() != nil {
+	if code == exitPass && ctx.Err() != nil && !signalIsTheEnd.Load() {
 		fmt.Fprintln(os.Stderr, "faultline: interrupted")
 		code = exitBrokenRun
 	}
 	return code
 }
+
+// signalIsTheEnd is set by commands that a signal ends normally (`up`: the
+// game day is over; `events --follow`, `exec`, `inject --wait`: the user is
+// done watching): their exit says how they ended, not "interrupted".
+var signalIsTheEnd atomic.Bool
 
 // crashed turns a panic into exit code 4, with the stack: a crash must never
 // read as bad usage (2) or as a verdict. Deferred by run.

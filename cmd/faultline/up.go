@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -229,7 +228,8 @@ func upAction(c *cli.Context) error {
 	if operator == "" {
 		operator = osUser()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signalIsTheEnd.Store(true) // Ctrl-C, SIGTERM: the game day is over
+	ctx, stop := context.WithCancel(c.Context) // cancelled by SIGINT or SIGTERM since the start (main)
 	defer stop()
 	up := &liveWorld{ln: ln, toxiLn: toxiLn, token: token, tokenFile: tokenFile, operator: operator, outDir: outDir, defaultBound: c.Duration("for-default"),
 		out: os.Stdout}
