@@ -228,7 +228,7 @@ func upAction(c *cli.Context) error {
 	if operator == "" {
 		operator = osUser()
 	}
-	signalIsTheEnd.Store(true) // Ctrl-C, SIGTERM: the game day is over
+	signalIsTheEnd.Store(true)                 // Ctrl-C, SIGTERM: the game day is over
 	ctx, stop := context.WithCancel(c.Context) // cancelled by SIGINT or SIGTERM since the start (main)
 	defer stop()
 	up := &liveWorld{ln: ln, toxiLn: toxiLn, token: token, tokenFile: tokenFile, operator: operator, outDir: outDir, defaultBound: c.Duration("for-default"),
