@@ -30,6 +30,7 @@ func main() {
 	// the experiment is still being read must not kill the process unheard.
 	ctx, stop := earlysignal.Context()
 	defer stop()
+	servePprof()
 	code := run(ctx, os.Args)
 	stop()
 	os.Exit(code)

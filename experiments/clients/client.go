@@ -62,6 +62,16 @@ const MaxRate = 5000
 // the bound only matters if the machine stalls; see Run.
 const maxInFlight = 1024
 
+// inFlight is a client's bound: twice what its rate and timeout keep in
+// flight (a second of slack on the timeout), at least 16 and at most
+// maxInFlight. Past it the machine is not keeping up: a request waits for a
+// slot, its send lag says so (the harness is starved), and what a stalled
+// world holds stays bounded (each request in flight holds tens of KB).
+func inFlight(cfg Config) int {
+	n := int(math.Ceil(2 * cfg.Rate * (cfg.Timeout + time.Second).Seconds()))
+	return min(max(n, 16), maxInFlight)
+}
+
 // Validate checks a config before anything starts; each error names the
 // client and what was expected.
 func (c Config) Validate() error {
@@ -163,7 +173,7 @@ type client struct {
 // have finished, so a slow fault shows as slow or failed requests, never as
 // fewer requests (no coordinated omission). A request journals its due time
 // as T and measures its latency from it, so a request that started late
-// (the machine stalled, or maxInFlight were in flight) carries the delay in
+// (the machine stalled, or inFlight(cfg) were in flight) carries the delay in
 // its latency; late requests then start at once, and the schedule does not
 // drift.
 //
@@ -174,7 +184,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return newClient(cfg).run(ctx, maxInFlight)
+	return newClient(cfg).run(ctx, inFlight(cfg))
 }
 
 func newClient(cfg Config) *client {

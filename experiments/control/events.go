@@ -101,7 +101,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if resume {
 		sub, err = s.eng.Resume(after, StreamBuffer)
 		if errors.As(err, &gone) {
-			sub, err = s.eng.Resume(gone.Oldest-1, StreamBuffer)
+			// From the oldest retained; events recorded meanwhile may
+			// push it on again, so try a few times.
+			oldest := gone.Oldest
+			for range 8 {
+				var again *engine.GoneError
+				if sub, err = s.eng.Resume(oldest-1, StreamBuffer); !errors.As(err, &again) {
+					break
+				}
+				oldest = again.Oldest
+			}
+			gone.Oldest = oldest // what the stream goes on from
 		}
 	} else {
 		sub, err = s.eng.Subscribe(StreamBuffer)

@@ -21,11 +21,13 @@ type store struct {
 	dbs       []*dynamodb.Client
 	current   int
 	awaySince time.Time
+	failbacks int // tries of the primary after a second away
 }
 
 func (s *store) get(ctx context.Context, key string) error {
 	if s.current != 0 && time.Since(s.awaySince) > time.Second {
 		s.current = 0
+		s.failbacks++
 	}
 	_, err := s.dbs[s.current].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("faultline"),
 		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key}}})
@@ -57,8 +59,10 @@ func TestFailoverWhenTheRecordIsEmpty(t *testing.T) {
 	}
 	call(20)
 	heal := tb.Apply(t, "dns.empty", "dynamodb.us-east-1.amazonaws.com", nil)
-	if failed := call(50); failed > 2 {
-		t.Errorf("%d calls failed while us-east-1's record was empty; the failover should have served all but the first", failed)
+	// A slow machine may take over a second for the 50 calls: each try of
+	// the primary after a second away fails once more, no other call may.
+	if failed := call(50); failed > 1+s.failbacks {
+		t.Errorf("%d calls failed while us-east-1's record was empty (%d tries of the primary); the failover should have served all but the first and those", failed, s.failbacks)
 	}
 	heal()
 	time.Sleep(1100 * time.Millisecond) // the negative answer's TTL
