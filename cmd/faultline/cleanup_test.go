@@ -230,7 +230,8 @@ func TestCleanupRemovesAKilledRunsDirectoriesNotALiveOnes(t *testing.T) {
 }
 
 // Every end of a sandboxed run leaves nothing in TMPDIR: the normal end, a
-// run that fails (an application never ready), SIGTERM in the middle, and
+// run that fails (an application never ready), SIGTERM or SIGHUP (a closed
+// terminal) in the middle, and
 // its sandboxed child killed (the parent removes what the child left, and
 // says so). SIGINT: TestSandboxSIGINT.
 func TestSandboxedRunsLeaveNothingInTMPDIR(t *testing.T) {
@@ -270,16 +271,18 @@ schedule:
 		}
 		check(t, tmp)
 	})
-	t.Run("SIGTERM", func(t *testing.T) {
-		tmp := t.TempDir()
-		cmd, out := startRun(t, tmp, sandboxedExp(t, "120s", "sigterm"))
-		dirsOf(t, tmp, cmd.Process.Pid)
-		cmd.Process.Signal(syscall.SIGTERM)
-		if code := exitOf(cmd.Wait()); code != 3 {
-			t.Errorf("exit %d after SIGTERM; want 3\n%s", code, out)
-		}
-		check(t, tmp)
-	})
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd, out := startRun(t, tmp, sandboxedExp(t, "120s", "signal"))
+			dirsOf(t, tmp, cmd.Process.Pid)
+			cmd.Process.Signal(sig)
+			if code := exitOf(cmd.Wait()); code != 3 {
+				t.Errorf("exit %d after %v; want 3 (interrupted)\n%s", code, sig, out)
+			}
+			check(t, tmp)
+		})
+	}
 	t.Run("sandboxed child killed", func(t *testing.T) {
 		tmp := t.TempDir()
 		cmd, out := startRun(t, tmp, sandboxedExp(t, "120s", "child-killed"))

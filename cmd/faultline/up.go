@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/faultline-dev/faultline/cmd/faultline/internal/earlysignal"
 	"github.com/faultline-dev/faultline/experiments/control"
 	"github.com/faultline-dev/faultline/experiments/dashboard"
 	"github.com/faultline-dev/faultline/experiments/library"
@@ -227,7 +228,9 @@ func upAction(c *cli.Context) error {
 	if operator == "" {
 		operator = osUser()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// c.Context: a signal that came while the world was being readied
+	// (earlysignal's) brings it down at once.
+	ctx, stop := signal.NotifyContext(c.Context, earlysignal.Signals()...)
 	defer stop()
 	up := &liveWorld{ln: ln, toxiLn: toxiLn, token: token, tokenFile: tokenFile, operator: operator, outDir: outDir, defaultBound: c.Duration("for-default"),
 		out: os.Stdout}
