@@ -40,8 +40,10 @@ func run(ctx context.Context, args []string) (code int) {
 	err := app.RunContext(ctx, flagsFirst(app, args))
 	code = exitCode(err)
 	// A signal that came while the run was ending (its teardown, its
-	// reports) still makes the exit say it was interrupted.
-	if code == exitPass && ctx.Err() != nil {
+	// reports) still makes the exit say it was interrupted; unless the
+	// command ended as a signal ends it by design (a live world brought
+	// down).
+	if code == exitPass && ctx.Err() != nil && app.Metadata[signalIsTheEnd] != true {
 		fmt.Fprintln(os.Stderr, "faultline: interrupted")
 		code = exitBrokenRun
 	}
@@ -80,6 +82,10 @@ func longFlags(msg string) string {
 	return strings.ReplaceAll(msg, "flag -", "flag --")
 }
 
+// signalIsTheEnd is set in the app's Metadata by a command that a signal
+// ends normally (faultline up).
+const signalIsTheEnd = "signal-is-the-end"
+
 func newApp() *cli.App {
 	commands := []*cli.Command{
 		runCommand(),
@@ -115,6 +121,7 @@ func newApp() *cli.App {
 		EnableBashCompletion: true,                         // the hidden --generate-bash-completion the completion scripts call
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		Commands:             commands,
+		Metadata:             map[string]any{},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(longFlags(err.Error()), exitUsage)
 		},

@@ -249,6 +249,9 @@ func upAction(c *cli.Context) error {
 	if res.Summary.Status != "complete" {
 		return cli.Exit(fmt.Sprintf("the world did not come up: %s", res.Summary.Reason), exitBrokenRun)
 	}
+	// Ctrl-C or SIGTERM is how a live world is brought down: not an
+	// interruption (main).
+	c.App.Metadata[signalIsTheEnd] = true
 	return nil
 }
 
