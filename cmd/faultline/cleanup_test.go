@@ -144,7 +144,7 @@ func requireSandboxAndRoot(t *testing.T) {
 // cleanup --dry-run` lists the killed run's, says why, and removes nothing;
 // `faultline cleanup` removes them, and keeps the live world's, which go
 // when it goes down. Docker is not there: cleanup says it skipped it.
-func TestCleanupRemovesAKilledRunsDirectoriesNotALiveOnes(t *testing.T) {
+func TestSandboxCleanupRemovesAKilledRunsDirectoriesNotALiveOnes(t *testing.T) {
 	requireSandboxAndRoot(t)
 	t.Parallel()
 	tmp := t.TempDir()
