@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -300,4 +301,50 @@ schedule:
 		}
 		check(t, tmp)
 	})
+}
+
+// A directory without an owner file (an older faultline's) is removed once
+// an hour old, and cleanup says why; with --run, cleanup leaves directories
+// alone (they carry no run id), and without Docker it fails, since it could
+// not do what --run asked.
+func TestCleanupUnmarkedDirectoriesAndRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("hiding Docker from faultline cleanup takes a mount namespace: run as root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare(1)")
+	}
+	t.Parallel()
+	tmp := t.TempDir()
+	old, fresh := filepath.Join(tmp, "faultline-sandbox-1008236878"), filepath.Join(tmp, "faultline-run-42")
+	for _, d := range []string{old, fresh} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(old, "resolv.conf"), []byte("nameserver 127.0.99.53\n"), 0o644)
+	then := time.Now().Add(-3 * time.Hour)
+	if err := os.Chtimes(old, then, then); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(tmp, "notes")
+	os.Mkdir(mine, 0o700)
+
+	code, out := cleanupWithoutDocker(t, tmp, "--run", "some-run")
+	if code != 3 || !strings.Contains(out, "temporary directories: left alone") || !strings.Contains(out, "no Docker daemon answers") {
+		t.Errorf("cleanup --run without Docker: exit %d; want 3, the directories left alone, and why it failed\n%s", code, out)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("cleanup --run removed a directory: %v", err)
+	}
+	code, out = cleanupWithoutDocker(t, tmp)
+	if code != 0 || !strings.Contains(out, "removed "+old+": no owner marker, and unmodified for 3h") ||
+		!regexp.MustCompile(`kept `+regexp.QuoteMeta(fresh)+`: no owner marker, but modified \d+s ago \(less than 1h`).MatchString(out) {
+		t.Errorf("cleanup: exit %d; want 0, the old unmarked directory removed and the fresh one kept, each with why\n%s", code, out)
+	}
+	for path, want := range map[string]bool{old: false, fresh: true, mine: true} {
+		if _, err := os.Stat(path); (err == nil) != want {
+			t.Errorf("%s: %v; want it there: %v", path, err, want)
+		}
+	}
 }
