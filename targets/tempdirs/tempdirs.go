@@ -9,6 +9,8 @@
 // reused pid is not mistaken for the owner), the boot it ran in, its parent
 // and its command line. The owner is gone when no process has that pid and
 // start time in this boot (a zombie counts as gone: it runs no more code).
+// A directory made in another pid namespace (a container sharing /tmp) is
+// kept: its pid means nothing here.
 // A directory without a readable marker (from an older faultline, or one
 // caught between its creation and its marker) is stale once it has not been
 // modified for UnmarkedAge.
@@ -82,6 +84,7 @@ type Owner struct {
 	PID    int
 	Start  uint64 // clock ticks after boot (/proc/PID/stat field 22); 0 when unknown
 	Boot   string // /proc/sys/kernel/random/boot_id; "" when unknown
+	PIDNS  string // its pid namespace (/proc/self/ns/pid's link); "" when unknown
 	Parent int    // its parent's pid
 	PStart uint64 // its parent's start time
 	Cmd    string // its command line, for people
@@ -89,7 +92,7 @@ type Owner struct {
 
 // Self is this process.
 func Self() Owner {
-	o := Owner{PID: os.Getpid(), Parent: os.Getppid(), Boot: bootID()}
+	o := Owner{PID: os.Getpid(), Parent: os.Getppid(), Boot: bootID(), PIDNS: pidNS()}
 	o.Start, _, _ = procStart(o.PID)
 	o.PStart, _, _ = procStart(o.Parent)
 	cmd := strings.Join(os.Args, " ")
@@ -165,6 +168,13 @@ func procStart(pid int) (start uint64, zombie bool, err error) {
 	return start, f[0] == "Z" || f[0] == "X", nil
 }
 
+// pidNS names this process's pid namespace: pids are only comparable
+// within one (a run in a container sharing /tmp has pids of its own).
+func pidNS() string {
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return ns
+}
+
 func bootID() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	return strings.TrimSpace(string(b))
@@ -174,7 +184,7 @@ func bootID() string {
 // sweep never reads half of one.
 func writeMarker(dir string, o Owner) error {
 	text := fmt.Sprintf("# this directory is faultline's: `faultline cleanup` removes it once its owner is gone\n"+
-		"pid %d\nstart %d\nboot %s\nparent %d\nparent_start %d\ncmd %s\n", o.PID, o.Start, o.Boot, o.Parent, o.PStart, o.Cmd)
+		"pid %d\nstart %d\nboot %s\npidns %s\nparent %d\nparent_start %d\ncmd %s\n", o.PID, o.Start, o.Boot, o.PIDNS, o.Parent, o.PStart, o.Cmd)
 	tmp := filepath.Join(dir, "."+Marker+".tmp")
 	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
 		return err
@@ -200,6 +210,8 @@ func readMarker(dir string) (Owner, error) {
 			o.Start, err = strconv.ParseUint(val, 10, 64)
 		case "boot":
 			o.Boot = val
+		case "pidns":
+			o.PIDNS = val
 		case "parent":
 			o.Parent, err = strconv.Atoi(val)
 		case "parent_start":
@@ -286,6 +298,10 @@ func judge(path string, mod, now time.Time) Dir {
 		return d
 	}
 	d.Owner = &o
+	if ns := pidNS(); o.PIDNS != "" && ns != "" && ns != o.PIDNS {
+		d.Why = fmt.Sprintf("its owner, %s, ran in another pid namespace (%s; this is %s): whether it runs cannot be told from here (remove it by hand once it does not)", o, o.PIDNS, ns)
+		return d
+	}
 	if alive, why := o.Alive(); alive {
 		d.Why = fmt.Sprintf("its owner, %s, is running", o)
 	} else {

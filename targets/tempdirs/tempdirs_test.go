@@ -115,8 +115,8 @@ func TestKilledOwnerIsStaleLiveOwnerIsKept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.PID != dead.Process.Pid && o.PID != live.Process.Pid || o.Start == 0 || o.Parent != os.Getpid() || o.Cmd == "" {
-			t.Errorf("%s: marker %+v; want the helper's pid, start time, this process as parent, its command", d, o)
+		if o.PID != dead.Process.Pid && o.PID != live.Process.Pid || o.Start == 0 || o.Boot == "" || o.PIDNS == "" || o.Parent != os.Getpid() || o.Cmd == "" {
+			t.Errorf("%s: marker %+v; want the helper's pid, start time, boot, pid namespace, this process as parent, its command", d, o)
 		}
 	}
 	for _, d := range append(deadDirs, liveDirs...) {
@@ -155,7 +155,8 @@ func TestKilledOwnerIsStaleLiveOwnerIsKept(t *testing.T) {
 }
 
 // A pid that now belongs to another process (the start time differs), a
-// zombie and a machine since rebooted: the owner is gone.
+// zombie and a machine since rebooted: the owner is gone. An owner in
+// another pid namespace cannot be judged: kept.
 func TestReusedPidZombieAndRebootAreGone(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" {
@@ -207,6 +208,14 @@ func TestReusedPidZombieAndRebootAreGone(t *testing.T) {
 	os.Mkdir(mine, 0o700)
 	writeMarker(mine, self)
 
+	// A dead pid, but in another pid namespace (a container sharing
+	// /tmp): pids there say nothing here, so it is kept.
+	elsewhere := filepath.Join(root, "faultline-run-5")
+	os.Mkdir(elsewhere, 0o700)
+	o = self
+	o.PID, o.PIDNS = 1<<30, "pid:[1]"
+	writeMarker(elsewhere, o)
+
 	found := scan(t, root)
 	for path, why := range map[string]string{reused: "now belongs to another process", rebooted: "before the machine last booted", zdir: "zombie"} {
 		if d := found[path]; !d.Stale || !strings.Contains(d.Why, why) {
@@ -215,6 +224,9 @@ func TestReusedPidZombieAndRebootAreGone(t *testing.T) {
 	}
 	if d := found[mine]; d.Stale {
 		t.Errorf("this process's own directory is stale: %+v", d)
+	}
+	if d := found[elsewhere]; d.Stale || !strings.Contains(d.Why, "another pid namespace (pid:[1]; this is pid:[") {
+		t.Errorf("a directory from another pid namespace: %+v; want kept, and why", d)
 	}
 }
 
