@@ -11,6 +11,7 @@
 // start time in this boot (a zombie counts as gone: it runs no more code).
 // A directory made in another pid namespace (a container sharing /tmp) is
 // kept: its pid means nothing here.
+//
 // A directory without a readable marker (from an older faultline, or one
 // caught between its creation and its marker) is stale once it has not been
 // modified for UnmarkedAge.
@@ -102,8 +103,8 @@ func Self() Owner {
 		}
 		return r
 	}, cmd)
-	if len(cmd) > 200 {
-		cmd = cmd[:200] + "…"
+	if r := []rune(cmd); len(r) > 200 {
+		cmd = string(r[:200]) + "…"
 	}
 	o.Cmd = cmd
 	return o
