@@ -18,6 +18,7 @@ import (
 	"github.com/montanaflynn/stats"
 
 	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // The DNS benchmark: queries per second and p99 latency under load of
@@ -34,7 +35,7 @@ const (
 )
 
 func benchDNS(ctx context.Context, out *os.File) error {
-	dir, err := os.MkdirTemp("", "faultline-bench-dns")
+	dir, err := tempdirs.Make("", "bench-dns")
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/nlb"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // The NLB benchmark: what the load-balancer path (node + link + target)
@@ -194,7 +195,7 @@ func startHAProxy(upstream string) (string, func(), error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	dir, err := os.MkdirTemp("", "faultline-haproxy")
+	dir, err := tempdirs.Make("", "haproxy")
 	if err != nil {
 		return "", nil, err
 	}

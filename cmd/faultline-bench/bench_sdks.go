@@ -14,6 +14,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/sdkapps"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // The SDK behaviour table (README "How stock SDKs behave"): each stock SDK
@@ -43,7 +44,7 @@ type sdkRow struct {
 const sdkObjective = 2000.0
 
 func benchSDKs(ctx context.Context, out *os.File) error {
-	dir, err := os.MkdirTemp("", "faultline-sdks-")
+	dir, err := tempdirs.Make("", "sdks")
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // The soak: `faultline run` of N clients at R requests/s each with hc.flap
@@ -58,7 +59,7 @@ func benchSoak(ctx context.Context, out *os.File) error {
 			d = 2 * time.Minute
 		}
 	}
-	tmp, err := os.MkdirTemp("", "faultline-soak-")
+	tmp, err := tempdirs.Make("", "soak")
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/faultline-dev/faultline/experiments/runner"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/reports"
-	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 	"github.com/faultline-dev/faultline/targets/sandbox"
 )
 
@@ -396,45 +395,6 @@ func containerOptions(c *cli.Context, exp *spec.Experiment, opts *runner.Options
 	return nil
 }
 
-func cleanupCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "cleanup",
-		Usage:     "remove the containers and networks that runs left behind (all of faultline's, or one run's)",
-		ArgsUsage: "[--run ID] [--dry-run]",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "run", Usage: "only this run's (its id is the label dev.faultline.run)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "list what would be removed, remove nothing"},
-		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 0 {
-				return usage(c, "cleanup takes no arguments, got %d", c.NArg())
-			}
-			ctx := c.Context // cancelled by SIGINT or SIGTERM (main)
-			var found []container.Leftover
-			var err error
-			if c.Bool("dry-run") {
-				found, err = container.List(ctx, c.String("run"))
-			} else {
-				found, err = container.Cleanup(ctx, c.String("run"))
-			}
-			verb := "removed"
-			if c.Bool("dry-run") {
-				verb = "would remove"
-			}
-			for _, l := range found {
-				fmt.Printf("%s %s\n", verb, l)
-			}
-			if err != nil {
-				return cli.Exit("cleanup: "+err.Error(), exitBrokenRun)
-			}
-			if len(found) == 0 {
-				fmt.Println("nothing of faultline's is left in Docker")
-			}
-			return nil
-		},
-	}
-}
-
 // liveView is the run's live view on standard error: redrawn in place on a
 // terminal, plain status lines otherwise (not a terminal, NO_COLOR set,
 // TERM=dumb), paced so a long run does not flood a CI log.
@@ -463,10 +423,9 @@ func schemaCommand() *cli.Command {
 
 // enterSandbox runs the command again inside faultline's sandbox when the
 // experiment has clients that are commands (done is then true and err
-// carries the sandboxed run's exit status); inside, it readies the sandbox,
-// and cleanup removes the sandbox's files when the run is over. (Not
-// before: a command's own resolv.conf is mounted over the sandbox's, which
-// cannot be done once the file under it is deleted.)
+// carries the sandboxed run's exit status, and what the child could not
+// remove, killed, is removed); inside, it readies the sandbox, and cleanup
+// removes the sandbox's files when the run is over (prepareSandbox).
 func enterSandbox(exp *spec.Experiment) (done bool, cleanup func(), err error) {
 	cleanup = func() {}
 	if !runner.NeedsSandbox(exp) {
@@ -474,6 +433,7 @@ func enterSandbox(exp *spec.Experiment) (done bool, cleanup func(), err error) {
 	}
 	if !sandbox.Inside() {
 		code, err := sandbox.Reexec(os.Args[1:])
+		removeWhatTheChildLeft()
 		if err != nil {
 			return true, cleanup, cli.Exit(err.Error(), exitBrokenRun)
 		}
@@ -482,14 +442,9 @@ func enterSandbox(exp *spec.Experiment) (done bool, cleanup func(), err error) {
 		}
 		return true, cleanup, nil
 	}
-	dir, err := os.MkdirTemp("", "faultline-sandbox-")
+	remove, err := prepareSandbox()
 	if err != nil {
 		return true, cleanup, cli.Exit(err.Error(), exitBrokenRun)
 	}
-	cleanup = func() { os.RemoveAll(dir) }
-	if err := sandbox.Prepare(dir, runner.AppDNS); err != nil {
-		cleanup()
-		return true, cleanup, cli.Exit(err.Error(), exitBrokenRun)
-	}
-	return false, cleanup, nil
+	return false, remove, nil
 }

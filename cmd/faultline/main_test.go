@@ -11,13 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // The binary, built once for the tests that run it as a user would.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faultline-cli")
+	dir, err := tempdirs.Make("", "cli")
 	if err != nil {
 		panic(err)
 	}

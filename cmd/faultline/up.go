@@ -186,6 +186,7 @@ func upAction(c *cli.Context) error {
 			for _, f := range files {
 				f.Close()
 			}
+			removeWhatTheChildLeft()
 			if err != nil {
 				return cli.Exit(err.Error(), exitBrokenRun)
 			}
@@ -200,14 +201,11 @@ func upAction(c *cli.Context) error {
 		defer toxiLn.Close()
 	}
 	if sandboxed {
-		dir, err := os.MkdirTemp("", "faultline-sandbox-")
+		remove, err := prepareSandbox()
 		if err != nil {
 			return cli.Exit(err.Error(), exitBrokenRun)
 		}
-		defer os.RemoveAll(dir)
-		if err := sandbox.Prepare(dir, runner.AppDNS); err != nil {
-			return cli.Exit(err.Error(), exitBrokenRun)
-		}
+		defer remove()
 	}
 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {

@@ -41,8 +41,15 @@ type upProcess struct {
 // for its state file: the world is live then.
 func startUp(t *testing.T, args ...string) *upProcess {
 	t.Helper()
+	return startUpEnv(t, nil, args...)
+}
+
+// startUpEnv is startUp with env added to the process's environment.
+func startUpEnv(t *testing.T, env []string, args ...string) *upProcess {
+	t.Helper()
 	u := &upProcess{t: t, dir: filepath.Join(t.TempDir(), "run"), out: &bytes.Buffer{}, exited: make(chan error, 1)}
 	u.cmd = exec.Command(binary, append([]string{"up", "--out", u.dir, "--operator", "tester"}, args...)...)
+	u.cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	u.cmd.Stdout, u.cmd.Stderr = pw, pw
 	lines := make(chan string, 1024)

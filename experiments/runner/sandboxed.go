@@ -11,6 +11,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/clients"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/targets/sandbox"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 	"github.com/faultline-dev/faultline/targets/tlsca"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
@@ -43,7 +44,7 @@ func (r *run) prepareSandbox(cfg *topology.Config) error {
 	if !sandbox.Inside() {
 		return errors.New("clients with a command run in faultline's sandbox: run the experiment with `faultline run`, which enters it (or, in Go, call sandbox.Reexec first)")
 	}
-	dir, err := os.MkdirTemp("", "faultline-run-")
+	dir, err := tempdirs.Make("", "run")
 	if err != nil {
 		return err
 	}

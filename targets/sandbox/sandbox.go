@@ -64,8 +64,8 @@ func check(goos string, euid int, switches []struct{ file, bad, why string }) er
 }
 
 // Reexec runs this binary again with args inside new namespaces, with its
-// standard streams, passing SIGINT and SIGTERM on, and returns its exit
-// status.
+// standard streams, passing SIGINT, SIGTERM and SIGHUP on, and returns its
+// exit status.
 func Reexec(args []string) (int, error) { return ReexecFiles(args, nil) }
 
 // ReexecFiles is Reexec with files passed on to the child as descriptors
@@ -93,7 +93,11 @@ func ReexecFiles(args []string, files []*os.File) (int, error) {
 	}
 	cmd.SysProcAttr = attr
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	forward := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) { // under nohup it stays ignored, here and in the child
+		forward = append(forward, syscall.SIGHUP)
+	}
+	signal.Notify(signals, forward...)
 	defer signal.Stop(signals)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("%w: starting in new namespaces: %v; %s", ErrUnavailable, err, options)

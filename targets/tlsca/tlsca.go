@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // CA is a run's certificate authority.
@@ -36,9 +38,11 @@ const validity = 48 * time.Hour
 
 // New makes a CA, its key in memory, and writes its certificate, ca.pem
 // (the bundle to trust), in a fresh directory under parent ("" for the
-// system's temporary directory). Nothing else is written.
+// system's temporary directory), marked as this process's (tempdirs) so
+// that `faultline cleanup` removes it if the process is killed. Nothing
+// else is written.
 func New(parent string) (*CA, error) {
-	dir, err := os.MkdirTemp(parent, "faultline-ca-")
+	dir, err := tempdirs.Make(parent, "ca")
 	if err != nil {
 		return nil, fmt.Errorf("tls ca: %w", err)
 	}

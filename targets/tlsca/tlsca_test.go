@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // A server with an issued certificate is trusted by a client that trusts
@@ -66,8 +68,8 @@ func TestIssueAndTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Name() != "ca.pem" {
-		t.Errorf("the CA's directory holds %v; want ca.pem alone", entries)
+	if len(entries) != 2 || entries[0].Name() != "ca.pem" || entries[1].Name() != tempdirs.Marker {
+		t.Errorf("the CA's directory holds %v; want ca.pem and its owner's marker alone", entries)
 	}
 	if bytes.Contains(bundle, []byte("PRIVATE KEY")) {
 		t.Error("the bundle holds a private key")

@@ -25,6 +25,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // StandInPackage is the stand-in for the amazon/dynamodb-local image.
@@ -83,7 +84,7 @@ func forTest(t testing.TB) func(ref string, remove func() error, err error) stri
 // packages in files (path in the image → package), the entrypoint given (or
 // none) and the labels, and returns its reference and how to remove it.
 func Build(ctx context.Context, repo string, files map[string]string, entrypoint []string, labels map[string]string) (string, func() error, error) {
-	dir, err := os.MkdirTemp("", "faultline-image-")
+	dir, err := tempdirs.Make("", "image")
 	if err != nil {
 		return "", nil, err
 	}
