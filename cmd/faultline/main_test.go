@@ -22,7 +22,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "faultline")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	// selfCheck: the binary validates every report.json and trials.json it
+	// writes against their schemas and fails if one breaks it, as the
+	// reports package does in every test (reports/schema.go).
+	build := exec.Command("go", "build", "-ldflags=-X=github.com/faultline-dev/faultline/reports.selfCheck=1", "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)
