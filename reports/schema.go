@@ -93,22 +93,22 @@ var selfCheck string
 
 // writeChecked writes v as indented JSON. In a test (and in a binary built
 // with selfCheck), it then checks what it wrote against the file's schema
-// and fails when it breaks it: every report.json and trials.json that any
-// test makes, whichever code path wrote it, is validated.
+// and panics when it breaks it: every report.json and trials.json that any
+// test makes, whichever code path wrote it, is validated, and no caller can
+// swallow the failure (the runner keeps a broken run's first error, not
+// its report's). A faultline built for users does not check.
 func writeChecked(w io.Writer, name string, v any, validate func([]byte) error) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		return err
-	}
+	_, err = w.Write(append(b, '\n'))
 	if selfCheck != "" || testing.Testing() {
-		if err := validate(b); err != nil {
-			return fmt.Errorf("%s breaks its own schema: %w", name, err)
+		if verr := validate(b); verr != nil {
+			panic(fmt.Sprintf("%s breaks its own schema: %v\n%s", name, verr, b))
 		}
 	}
-	return nil
+	return err
 }
 
 // ReportSchema is report.json's JSON Schema (draft 2020-12), generated from
