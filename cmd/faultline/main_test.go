@@ -126,6 +126,9 @@ func TestSIGINTMidFault(t *testing.T) {
 	if err := json.Unmarshal(data, &report); err != nil || report.Verdict != "incomplete" {
 		t.Errorf("report verdict = %q (%v), want incomplete", report.Verdict, err)
 	}
+	if n := validateReportsUnder(t, out); n != 1 {
+		t.Errorf("validated %d reports, want the report.json", n)
+	}
 }
 
 // A journal re-renders with the same exit code the run had.
@@ -143,6 +146,9 @@ func TestReportRerendersAJournal(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "report.md")); err != nil {
 		t.Error("report.md not written")
+	}
+	if n := validateReportsUnder(t, out); n != 1 {
+		t.Errorf("validated %d reports, want the report.json", n)
 	}
 }
 
@@ -203,6 +209,9 @@ assertions:
 	if code, _ := faultline(t, "report", "--format", "pdf", out); code != 2 {
 		t.Errorf("--format pdf: exit %d, want 2", code)
 	}
+	if n := validateReportsUnder(t, out); n != 1 {
+		t.Errorf("validated %d reports, want the report.json", n)
+	}
 }
 
 // --trials runs the experiment N times and checks aggregated assertions on
@@ -229,6 +238,9 @@ assertions:
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	if n := validateReportsUnder(t, out); n != 3 {
+		t.Errorf("validated %d reports, want trials.json and two trials' report.json", n)
 	}
 	if code, _ := faultline(t, "run", "--trials", "0", exp); code != 2 {
 		t.Errorf("--trials 0: exit %d, want 2", code)
