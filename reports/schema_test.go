@@ -111,7 +111,8 @@ func TestEmptyListsAreLists(t *testing.T) {
 	}
 }
 
-// The schemas are draft 2020-12 documents with their ids, and a metric
+// The schemas are draft 2020-12 documents with their ids (compiling them,
+// as every test does, checks them against the draft's metaschema), and a metric
 // that can be null is typed as a number or null.
 func TestSchemasDeclareThemselves(t *testing.T) {
 	for id, b := range map[string][]byte{ReportSchemaID: ReportSchema(), TrialsSchemaID: TrialsSchema()} {
