@@ -10,6 +10,9 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.73.1
 	github.com/aws/smithy-go v1.28.8
 	github.com/gorilla/mux v1.8.1
+	// report.json's and trials.json's JSON Schemas are generated from the Go
+	// types (reports/schema.go); santhosh-tekuri/jsonschema validates.
+	github.com/invopop/jsonschema v0.14.0
 	github.com/mattn/go-isatty v0.0.20
 	github.com/miekg/dns v1.1.73
 	github.com/moby/moby/api v1.56.1

@@ -7,20 +7,12 @@
 package reports
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
-
-// JSON writes report.json.
-func JSON(w io.Writer, s measure.Summary) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
-}
 
 // Terminal writes the end-of-run summary: one row per client, the
 // assertions, and a warning for every client the fault did not reach.

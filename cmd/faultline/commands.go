@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -99,11 +98,8 @@ func runCommand() *cli.Command {
 func runTrials(ctx context.Context, exp *spec.Experiment, opts runner.Options, n int) error {
 	ts, err := runner.RunTrials(ctx, exp, opts, n)
 	if opts.OutDir != "" {
-		if f, ferr := os.Create(filepath.Join(opts.OutDir, "trials.json")); ferr == nil {
-			enc := json.NewEncoder(f)
-			enc.SetIndent("", "  ")
-			enc.Encode(ts)
-			f.Close()
+		if werr := writeTrials(filepath.Join(opts.OutDir, "trials.json"), ts); werr != nil && err == nil {
+			err = fmt.Errorf("writing trials.json: %w", werr)
 		}
 	}
 	fmt.Printf("\nfaultline: %s, %d trials  verdict %s\n\n", ts.Experiment, len(ts.Trials), strings.ToUpper(ts.Verdict))
@@ -150,6 +146,18 @@ func runTrials(ctx context.Context, exp *spec.Experiment, opts runner.Options, n
 		return cli.Exit("", exitFail)
 	}
 	return nil
+}
+
+func writeTrials(path string, ts measure.TrialsSummary) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := reports.TrialsJSON(f, ts); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func val(v *float64) string {
@@ -409,13 +417,27 @@ func liveView(duration time.Duration) *reports.Live {
 
 func schemaCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "schema",
-		Usage: "print the experiment format's JSON Schema (for editors; faultline validate applies it too)",
+		Name:      "schema",
+		Usage:     "print a JSON Schema: the experiment format's (for editors; faultline validate applies it too), report.json's or trials.json's",
+		ArgsUsage: "[--report | --trials]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "report", Usage: "report.json's schema instead (schema_version " + reports.SchemaVersion + ")"},
+			&cli.BoolFlag{Name: "trials", Usage: "trials.json's schema instead (schema_version " + reports.SchemaVersion + ")"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
 				return usage(c, "schema takes no arguments, got %d", c.NArg())
 			}
-			_, err := os.Stdout.Write(spec.Schema())
+			schema := spec.Schema()
+			switch {
+			case c.Bool("report") && c.Bool("trials"):
+				return usage(c, "--report and --trials: expected one of them")
+			case c.Bool("report"):
+				schema = reports.ReportSchema()
+			case c.Bool("trials"):
+				schema = reports.TrialsSchema()
+			}
+			_, err := os.Stdout.Write(schema)
 			return err
 		},
 	}

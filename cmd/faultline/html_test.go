@@ -22,7 +22,9 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	out := t.TempDir()
 	exp := writeFile(t, "html.yaml", strings.NewReplacer("duration: 20s", "duration: 4s", "duration: 15s", "duration: 2s",
 		"  - name: failover\n", "  - {name: naive, strategy: single-region, regions: [us-east-1]}\n  - name: failover\n").Replace(shortFlagship))
-	if code, text := faultline(t, "run", "-q", "--out", out, exp); code != 0 && code != 1 {
+	// The page is what is tested, not the verdict: a run whose harness was
+	// starved (invalid, exit 3) still writes it, after a few tries.
+	if code, text, starved := unstarved(t, func() (int, string) { return faultline(t, "run", "-q", "--out", out, exp) }); code != 0 && code != 1 && !starved {
 		t.Fatalf("run: exit %d\n%s", code, text)
 	}
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))

@@ -13,6 +13,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/library"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/spec"
+	"github.com/faultline-dev/faultline/reports"
 )
 
 // block is one fenced code block of the README.
@@ -194,7 +195,7 @@ func checkReportKeys(t *testing.T, b block) {
 	}
 	real := map[string]any{}
 	seed := int64(1)
-	data, _ := json.Marshal(measure.Summary{Seed: &seed, Clients: []measure.ClientReport{{}}, Assertions: []measure.AssertionOutcome{{}}})
+	data, _ := json.Marshal(reports.NewReport(measure.Summary{Seed: &seed, Clients: []measure.ClientReport{{}}, Assertions: []measure.AssertionOutcome{{}}}))
 	json.Unmarshal(data, &real)
 	for k := range sample {
 		if _, ok := real[k]; !ok && k != "faults" && k != "by_fault" && k != "reasons" && k != "steady_state" {
