@@ -81,6 +81,7 @@ type entry struct {
 	zero    time.Time // when its TTL reaches 0
 	expires time.Time // when it is no longer served (zero, or a second later with LastSecond)
 	fault   string
+	soa     string // SharedSOA: the owner of the zone SOA it is served with
 }
 
 // Start binds UDP and TCP on one port and returns once both serve.
@@ -203,16 +204,28 @@ func (r *Resolver) resolve(req *dns.Msg, ev *Event) *dns.Msg {
 	now := r.now()
 	r.mu.Lock()
 	e := r.cache[k]
+	var soaZero time.Time
+	live := e != nil && now.Before(e.expires)
+	if live && e.soa != "" {
+		// SharedSOA: served only while the zone's SOA is cached, whichever
+		// answer cached it last.
+		soaZero = r.soa[e.soa]
+		live = !r.expired(soaZero, now)
+	}
 	r.mu.Unlock()
-	if e != nil && now.Before(e.expires) {
+	if live {
 		ev.Cache, ev.Fault = "hit", e.fault
+		if !soaZero.IsZero() && soaZero.Before(e.zero) {
+			shown := *e
+			shown.zero = soaZero // its TTLs are the SOA's
+			e = &shown
+		}
 		return aged(req, e, now, 0, r.cfg.Preset.WholeSeconds)
 	}
 	up, fault, err := r.ask(q)
 	if err == nil && up.Rcode != dns.RcodeServerFailure && up.Rcode != dns.RcodeRefused {
 		ev.Cache, ev.Fault = "miss", fault
-		r.store(k, up, fault, now)
-		return answer(req, up)
+		return r.fresh(req, k, up, fault, now)
 	}
 	// The upstream failed (no answer, SERVFAIL, REFUSED).
 	if r.cfg.Preset.ServeStale && e != nil && now.Sub(e.expires) < StaleMaxAge {
@@ -226,7 +239,18 @@ func (r *Resolver) resolve(req *dns.Msg, ev *Event) *dns.Msg {
 		return m
 	}
 	ev.Cache, ev.Fault = "miss", fault
-	r.store(k, up, fault, now)
+	return r.fresh(req, k, up, fault, now)
+}
+
+// fresh stores an upstream answer and answers with it: as received, or, for
+// a resolver that counts whole seconds, as its cache holds it (a negative
+// answer ending with the cached SOA already says so in its TTLs, as unbound's
+// does).
+func (r *Resolver) fresh(req *dns.Msg, k key, up *dns.Msg, fault string, now time.Time) *dns.Msg {
+	e := r.store(k, up, fault, now)
+	if e != nil && r.cfg.Preset.WholeSeconds {
+		return aged(req, e, now, 0, true)
+	}
 	return answer(req, up)
 }
 
@@ -270,31 +294,31 @@ func takeFault(m *dns.Msg) string {
 }
 
 // store caches an upstream answer for as long as the preset allows.
-func (r *Resolver) store(k key, m *dns.Msg, fault string, now time.Time) {
+func (r *Resolver) store(k key, m *dns.Msg, fault string, now time.Time) *entry {
 	p := r.cfg.Preset
 	if p.Name == "none" || p.Name == "" {
-		return
+		return nil
 	}
 	var ttl time.Duration
 	var soa *dns.SOA
 	switch {
 	case m.Rcode == dns.RcodeServerFailure:
 		if p.ServFail == 0 {
-			return
+			return nil
 		}
 		ttl = p.ServFail
 	case m.Rcode == dns.RcodeNameError || (m.Rcode == dns.RcodeSuccess && len(m.Answer) == 0):
 		if soa = negativeSOA(m); soa == nil {
-			return // RFC 2308 §5: a negative answer without SOA is not cached
+			return nil // RFC 2308 §5: a negative answer without SOA is not cached
 		}
 		ttl = clamp(time.Duration(min(soa.Hdr.Ttl, soa.Minttl))*time.Second, p.MinNegative, p.MaxNegative)
 	case m.Rcode == dns.RcodeSuccess:
 		ttl = clamp(minTTL(m.Answer), p.MinTTL, p.MaxTTL)
 	default:
-		return
+		return nil
 	}
 	if ttl <= 0 {
-		return
+		return nil
 	}
 	stored := now
 	if p.WholeSeconds {
@@ -304,11 +328,12 @@ func (r *Resolver) store(k key, m *dns.Msg, fault string, now time.Time) {
 	zero := stored.Add(ttl)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	owner, shown := "", zero
 	if p.SharedSOA && soa != nil {
-		owner := strings.ToLower(soa.Hdr.Name)
+		owner = strings.ToLower(soa.Hdr.Name)
 		if exp, ok := r.soa[owner]; ok && !r.expired(exp, now) {
 			if exp.Before(zero) {
-				zero = exp // the cached SOA is kept: the answer lives as long as it
+				shown = exp // the cached SOA is kept, with its TTL
 			}
 		} else {
 			r.soa[owner] = stored.Add(time.Duration(soa.Hdr.Ttl) * time.Second)
@@ -318,7 +343,10 @@ func (r *Resolver) store(k key, m *dns.Msg, fault string, now time.Time) {
 	if p.LastSecond {
 		expires = zero.Add(time.Second)
 	}
-	r.cache[k] = &entry{msg: m.Copy(), stored: stored, zero: zero, expires: expires, fault: fault}
+	r.cache[k] = &entry{msg: m.Copy(), stored: stored, zero: zero, expires: expires, fault: fault, soa: owner}
+	e := *r.cache[k]
+	e.zero = shown
+	return &e
 }
 
 // expired says whether something whose TTL reaches 0 at zero is no longer

@@ -27,12 +27,14 @@ type Preset struct {
 	// stored (unbound: an entry expires when its absolute TTL < now).
 	LastSecond bool
 	// SharedSOA caches the zone's SOA once, shared by every negative
-	// answer: a negative answer stored while that SOA is cached lives no
-	// longer than it, and the SOA is stored again only once it has expired
-	// (unbound's rrset cache keeps the cached SOA rrset; the message cache
-	// entry takes its remaining TTL). A client that asks AAAA beside A
-	// (Go, glibc) keeps it cached by its AAAA NODATA answers, so the A
-	// record's empty answer ends on the AAAA answers' clock.
+	// answer: a negative answer is served only while that SOA is cached
+	// (and its own TTL lasts), and the SOA is stored again only once it has
+	// expired, by whichever negative answer comes next. unbound's message
+	// cache refers to the SOA in its rrset cache, which keeps the cached
+	// rrset while it lives. A client that asks AAAA beside A (Go, glibc)
+	// refreshes it with its AAAA NODATA answers: the A record's empty
+	// answer first ends when the AAAA answers' SOA expires, then is revived
+	// by their next one and lasts its own TTL.
 	SharedSOA bool
 
 	Doc string
@@ -53,7 +55,7 @@ var Presets = map[string]Preset{
 		WholeSeconds: true, LastSecond: true, SharedSOA: true,
 		Doc: "modelled on unbound 1.17 (defaults; measured against the real one): cache-max-ttl 86400 s, cache-max-negative-ttl 3600 s; " +
 			"SERVFAIL cached 5 s (NORR_TTL); whole wall-clock seconds, an entry served TTL+1 s (TTL 0 in its last second); " +
-			"a negative answer lives no longer than the zone's SOA as it was first cached"},
+			"a negative answer is served only while the zone's SOA, shared by all of them, is cached"},
 	"dnsmasq": {Name: "dnsmasq", WholeSeconds: true,
 		Doc: "modelled on dnsmasq 2.90 (defaults; measured against the real one): TTLs as given, no cap; " +
 			"negative answers with SOA cached min(SOA TTL, MINIMUM); SERVFAIL not cached; whole wall-clock seconds, an entry expires when its second comes"},
