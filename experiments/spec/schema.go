@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnscache"
+	"github.com/faultline-dev/faultline/targets/dnsexec"
 )
 
 // SchemaID names the experiment format's JSON Schema.
@@ -44,6 +45,8 @@ func object(required []string, props obj) obj {
 	}
 	return o
 }
+
+func oneOf(alts ...obj) obj { return obj{"oneOf": alts} }
 
 func str(desc string) obj { return obj{"type": "string", "description": desc} }
 
@@ -107,10 +110,12 @@ func schemaDoc() obj {
 			"ttl":          duration(0, 24*time.Hour, "TTL of the endpoint records, whole seconds"),
 			"negative_ttl": duration(0, 24*time.Hour, "SOA TTL and MINIMUM, whole seconds"),
 		}),
-		"resolver": object([]string{"preset"}, obj{
-			"preset":      enum(dnscache.PresetNames(), "a caching resolver between clients and the server"),
+		"resolver": oneOf(object([]string{"preset"}, obj{
+			"preset":      enum(dnscache.PresetNames(), "a model of a caching resolver between clients and the server"),
 			"serve_stale": boolean("answer from expired entries when the server fails (RFC 8767)"),
-		}),
+		}), object([]string{"exec"}, obj{
+			"exec": enum(dnsexec.Names(), "a real caching resolver run between clients and the server, one process per client"),
+		})),
 		"automation": object(nil, obj{
 			"enactors":      integer(2, 9, "enactors of the DNS automation model"),
 			"plan_interval": duration(100*time.Millisecond, time.Minute, "how often the planner plans"),

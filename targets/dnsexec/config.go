@@ -43,7 +43,8 @@ func configure(kind, dir string, cfg Config, port int, upstream string) ([]strin
 	access-control: 127.0.0.0/8 allow
 	local-zone: "%s." nodefault
 	qname-minimisation: no
-	root-hints: ""
+	so-reuseport: no
+%s	root-hints: ""
 	trust-anchor-file: ""
 	auto-trust-anchor-file: ""
 remote-control:
@@ -52,7 +53,7 @@ stub-zone:
 	name: "%s."
 	stub-addr: %s@%s
 	stub-first: no
-`, cfg.Listen, port, port, cfg.Source, dir, zone, zone, upHost, upPort)
+`, cfg.Listen, port, port, cfg.Source, dir, zone, lines(cfg.Extra, "\t"), zone, upHost, upPort)
 		file := filepath.Join(dir, "unbound.conf")
 		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 			return nil, fmt.Errorf("unbound: %w", err)
@@ -61,18 +62,18 @@ stub-zone:
 	case "dnsmasq":
 		// Only the zone is forwarded (no resolv.conf, no hosts file); the
 		// cache keeps its defaults (150 names, negative caching on).
-		return []string{"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
+		return append([]string{"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
 			"--bind-interfaces", "--listen-address=" + cfg.Listen, "--except-interface=nonexistent0",
 			fmt.Sprintf("--port=%d", port), "--pid-file=", "--user=" + currentUser(), "--log-facility=-",
-			fmt.Sprintf("--server=/%s/%s#%s@%s", zone, upHost, upPort, cfg.Source)}, nil
+			fmt.Sprintf("--server=/%s/%s#%s@%s", zone, upHost, upPort, cfg.Source)}, cfg.Extra...), nil
 	case "coredns":
 		// The cache plugin with its defaults, forward to the relay.
 		conf := fmt.Sprintf(`%s:%d {
 	bind %s
 	cache
 	forward . %s:%s
-}
-`, zone, port, cfg.Listen, upHost, upPort)
+%s}
+`, zone, port, cfg.Listen, upHost, upPort, lines(cfg.Extra, "\t"))
 		file := filepath.Join(dir, "Corefile")
 		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 			return nil, fmt.Errorf("coredns: %w", err)
@@ -89,4 +90,12 @@ func currentUser() string {
 		return u.Username
 	}
 	return "nobody"
+}
+
+func lines(extra []string, indent string) string {
+	var b strings.Builder
+	for _, l := range extra {
+		b.WriteString(indent + l + "\n")
+	}
+	return b.String()
 }

@@ -135,6 +135,10 @@ type Config struct {
 	Source   string // the IP its upstream queries leave from
 	Upstream string // faultline's authoritative server, "127.0.0.1:PORT"
 	Zone     string // the zone sent upstream, "amazonaws.com."
+	Port     int    // the port it listens on; 0: a free one
+	// Extra adds to the configuration: unbound server: lines, dnsmasq
+	// options, lines of CoreDNS's server block.
+	Extra []string
 	// StartTimeout bounds the start (default 20 s: CoreDNS's 100 MB binary
 	// on a busy machine).
 	StartTimeout time.Duration
@@ -184,7 +188,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		}
 		lastErr = err
 		var be *bindError
-		if !errors.As(err, &be) || ctx.Err() != nil {
+		if !errors.As(err, &be) || ctx.Err() != nil || cfg.Port != 0 {
 			return nil, err
 		}
 	}
@@ -198,15 +202,17 @@ func (b *bindError) Error() string { return b.err.Error() }
 func (b *bindError) Unwrap() error { return b.err }
 
 func start(ctx context.Context, k Kind, bin string, cfg Config) (_ *Instance, err error) {
-	pc, ln, err := netbind.UDPAndTCP(net.JoinHostPort(cfg.Listen, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("%s: no free port on %s: %w", k.Binary, cfg.Listen, err)
+	port := cfg.Port
+	if port == 0 {
+		pc, ln, err := netbind.UDPAndTCP(net.JoinHostPort(cfg.Listen, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: no free port on %s: %w", k.Binary, cfg.Listen, err)
+		}
+		port = pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
+		ln.Close()
 	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	ln.Close()
-	_, portStr, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portStr)
+	addr := net.JoinHostPort(cfg.Listen, strconv.Itoa(port))
 
 	dir, err := os.MkdirTemp("", "faultline-"+k.Name+"-")
 	if err != nil {
