@@ -46,7 +46,15 @@ func object(required []string, props obj) obj {
 	return o
 }
 
-func oneOf(alts ...obj) obj { return obj{"oneOf": alts} }
+// oneOfRequired makes exactly one of keys required in object o.
+func oneOfRequired(o obj, keys ...string) obj {
+	var alts []obj
+	for _, k := range keys {
+		alts = append(alts, obj{"required": []string{k}})
+	}
+	o["oneOf"] = alts
+	return o
+}
 
 func str(desc string) obj { return obj{"type": "string", "description": desc} }
 
@@ -110,12 +118,11 @@ func schemaDoc() obj {
 			"ttl":          duration(0, 24*time.Hour, "TTL of the endpoint records, whole seconds"),
 			"negative_ttl": duration(0, 24*time.Hour, "SOA TTL and MINIMUM, whole seconds"),
 		}),
-		"resolver": oneOf(object([]string{"preset"}, obj{
+		"resolver": oneOfRequired(object(nil, obj{
 			"preset":      enum(dnscache.PresetNames(), "a model of a caching resolver between clients and the server"),
-			"serve_stale": boolean("answer from expired entries when the server fails (RFC 8767)"),
-		}), object([]string{"exec"}, obj{
-			"exec": enum(dnsexec.Names(), "a real caching resolver run between clients and the server, one process per client"),
-		})),
+			"exec":        enum(dnsexec.Names(), "a real caching resolver run between clients and the server, one process per client"),
+			"serve_stale": boolean("answer from expired entries when the server fails (RFC 8767; models only)"),
+		}), "preset", "exec"),
 		"automation": object(nil, obj{
 			"enactors":      integer(2, 9, "enactors of the DNS automation model"),
 			"plan_interval": duration(100*time.Millisecond, time.Minute, "how often the planner plans"),
