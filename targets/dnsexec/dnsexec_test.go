@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -81,10 +82,10 @@ func TestPoolAttributesEveryAnswer(t *testing.T) {
 			t.Parallel()
 			upstream := map[string]bool{}
 			var umu sync.Mutex
-			var pool *dnsexec.Pool
+			var poolRef atomic.Pointer[dnsexec.Pool] // the server's observer runs on its goroutines
 			auth := dnsstubtest.StartConfig(t, dnsstub.Config{Zones: []dnsstub.Zone{{Origin: "amazonaws.com.", SOA: dnsstub.SOA{TTL: 30, Minimum: 30}}},
 				Observer: func(q dnsstub.QueryEvent) {
-					if pool != nil && pool.Upstream(q) {
+					if p := poolRef.Load(); p != nil && p.Upstream(q) {
 						host, _, _ := net.SplitHostPort(q.Client)
 						umu.Lock()
 						upstream[host] = true
@@ -93,12 +94,12 @@ func TestPoolAttributesEveryAnswer(t *testing.T) {
 				}})
 			auth.SetRecords(endpoint, dns.TypeA, 30, []string{"127.0.1.1"})
 			evs := &events{}
-			var err error
-			pool, err = dnsexec.StartPool(context.Background(), dnsexec.PoolConfig{Kind: kind, Addr: "127.0.0.2:0", Upstream: auth.Addr(),
+			pool, err := dnsexec.StartPool(context.Background(), dnsexec.PoolConfig{Kind: kind, Addr: "127.0.0.2:0", Upstream: auth.Addr(),
 				Zone: "amazonaws.com.", Observer: evs.add})
 			if err != nil {
 				t.Fatal(err)
 			}
+			poolRef.Store(pool)
 			defer func() {
 				pids := pool.Instances()
 				if err := pool.Close(); err != nil {
