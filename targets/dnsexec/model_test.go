@@ -36,7 +36,7 @@ func TestModelAgreesWithTheRealResolver(t *testing.T) {
 					t.Fatal(err)
 				}
 				real, model := r.Real, r.Model
-				t.Logf("%s, %s: residual outage %s real, %s model", kind, fault, real, model)
+				t.Logf("%s, %s: residual outage %s real, %s model (timelines run: %d)", kind, fault, real, model, r.Attempts)
 				if d := math.Abs(float64(real - model)); d > float64(100*time.Millisecond) {
 					t.Errorf("%s, %s: residual outage %s with the real resolver, %s with the %q model: %s apart, more than 100 ms",
 						kind, fault, real, model, kind, time.Duration(d))

@@ -37,8 +37,9 @@ const (
 // with TTL 1 s; the fault ("dns.empty": NODATA with the SOA, negative TTL
 // 5 s; "dns.servfail") is applied for 4 s, and healed. Every 20 ms the same
 // client asks each of them AAAA then A, as Go's resolver does. The residual
-// outage is the time from the heal to the first A answer with records, read
-// from the answers' own times, not from how fast the machine went.
+// outage is the time from the heal to the first A answer with records (to
+// when its query was sent, which is the same instant for both), not a
+// measure of how fast the machine went.
 //
 // Both count TTLs in whole seconds of the wall clock, so both must see each
 // query in the same second: the fault is applied and healed in the middle of
@@ -144,7 +145,10 @@ func compareOnce(ctx context.Context, kind, fault string) (res Residual, straddl
 		if ns := now.Nanosecond(); ns < 30e6 || ns > 900e6 {
 			continue // too near a second boundary: see above
 		}
-		// The same queries to both, at once.
+		// The same queries to both, at once. An answer counts from when the
+		// pair was sent, the same instant for both: a resolver process
+		// that waited for a CPU before answering does not move it.
+		sentAt := time.Now()
 		var wg sync.WaitGroup
 		var smu sync.Mutex
 		for i, addr := range addrs {
@@ -166,8 +170,8 @@ func compareOnce(ctx context.Context, kind, fault string) (res Residual, straddl
 				switch {
 				case !applied.IsZero() && !good:
 					shaped[i] = true
-				case !healed.IsZero() && good && at.After(healed):
-					recovered[i] = at
+				case !healed.IsZero() && good:
+					recovered[i] = sentAt
 				}
 			}()
 		}
