@@ -351,9 +351,12 @@ func TestRealResolverResidual(t *testing.T) {
 				t.Fatalf("run broke: %v", res.Err)
 			}
 			naive := clientReport(t, res.Summary, "naive")
-			if rec := naive.Metrics.RecoverMS; rec == nil {
+			switch rec := naive.Metrics.RecoverMS; {
+			case res.Summary.Harness.Starved:
+				t.Logf("the harness was starved (verdict %s): recover_ms %s not checked", res.Summary.Verdict, val(rec))
+			case rec == nil:
 				t.Errorf("naive recover_ms = null: the residual outage was not measured")
-			} else if *rec > 6500 && !res.Summary.Harness.Starved {
+			case *rec > 6500:
 				t.Errorf("naive recover_ms = %s, want at most the 5 s negative TTL + 1 s + K successes", val(rec))
 			}
 			if q := naive.Metrics.DNSQueriesInFault; q == 0 {
