@@ -345,42 +345,56 @@ func TestRealResolverResidual(t *testing.T) {
 			}
 			t.Parallel()
 			// The journal's attribution holds on any run; the residual's
-			// bound only on a run whose harness was not starved.
-			res := runKept(t, builtIn(t, "dns-negative-cache-residual-"+kind), Options{})
-			if res.Err != nil {
-				t.Fatalf("run broke: %v", res.Err)
-			}
-			naive := clientReport(t, res.Summary, "naive")
-			switch rec := naive.Metrics.RecoverMS; {
-			case res.Summary.Harness.Starved:
-				t.Logf("the harness was starved (verdict %s): recover_ms %s not checked", res.Summary.Verdict, val(rec))
-			case rec == nil:
-				t.Errorf("naive recover_ms = null: the residual outage was not measured")
-			case *rec > 6500:
-				t.Errorf("naive recover_ms = %s, want at most the 5 s negative TTL + 1 s + K successes", val(rec))
-			}
-			if q := naive.Metrics.DNSQueriesInFault; q == 0 {
-				t.Errorf("naive dns_queries_in_fault = %v: the fault did not reach it through %s", q, kind)
-			}
-			byCache := map[string]int{}
-			for _, e := range eventsOf(t, res) {
-				if e.Type != journal.DNSQuery || !strings.HasPrefix(e.Detail, "resolver:") {
+			// bound only on a run whose harness was not starved (a busy
+			// machine gets a second run for it).
+			for attempt := 1; attempt <= starvedAttempts; attempt++ {
+				res := runKept(t, builtIn(t, "dns-negative-cache-residual-"+kind), Options{})
+				if res.Err != nil {
+					t.Fatalf("run broke: %v", res.Err)
+				}
+				checkResolverJournal(t, res, kind)
+				naive := clientReport(t, res.Summary, "naive")
+				switch rec := naive.Metrics.RecoverMS; {
+				case res.Summary.Harness.Starved:
+					t.Logf("attempt %d: the harness was starved (verdict %s): recover_ms %s not checked", attempt, res.Summary.Verdict, val(rec))
 					continue
+				case rec == nil:
+					t.Errorf("naive recover_ms = null: the residual outage was not measured")
+				case *rec > 6500:
+					t.Errorf("naive recover_ms = %s, want at most the 5 s negative TTL + 1 s + K successes", val(rec))
 				}
-				host, _, _ := net.SplitHostPort(e.Addr)
-				if host != engine.ReferenceIP(0) && host != engine.ReferenceIP(1) {
-					t.Errorf("a resolver answer journaled for %s, no client's address", e.Addr)
-				}
-				key := e.Detail
-				if e.Fault == "f1" {
-					key += "/f1"
-				}
-				byCache[key]++
-			}
-			if byCache["resolver:hit/f1"] == 0 || byCache["resolver:miss/f1"] == 0 || byCache["resolver:hit"] == 0 {
-				t.Errorf("answers by cache status: %v; want hits and misses of the fault, and hits without it", byCache)
+				return
 			}
 		})
+	}
+}
+
+// checkResolverJournal: the fault reached the naive client through the
+// resolver, every resolver answer is a client's, and the cache's hits and
+// misses of the fault are journaled.
+func checkResolverJournal(t *testing.T, res *Result, kind string) {
+	t.Helper()
+	naive := clientReport(t, res.Summary, "naive")
+	if q := naive.Metrics.DNSQueriesInFault; q == 0 {
+		t.Errorf("naive dns_queries_in_fault = %v: the fault did not reach it through %s", q, kind)
+	}
+	byCache := map[string]int{}
+	for _, e := range eventsOf(t, res) {
+		if e.Type != journal.DNSQuery || !strings.HasPrefix(e.Detail, "resolver:") {
+			continue
+		}
+		host, _, _ := net.SplitHostPort(e.Addr)
+		if host != engine.ReferenceIP(0) && host != engine.ReferenceIP(1) {
+			t.Errorf("a resolver answer journaled for %s, no client's address", e.Addr)
+		}
+		key := e.Detail
+		if e.Fault == "f1" {
+			key += "/f1"
+		}
+		byCache[key]++
+	}
+	if byCache["resolver:hit/f1"] == 0 || byCache["resolver:miss/f1"] == 0 || byCache["resolver:hit"] == 0 {
+		t.Errorf("answers by cache status: %v; want hits and misses of the fault, and hits without it", byCache)
 	}
 }
 
