@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -64,7 +65,7 @@ stub-zone:
 		// cache keeps its defaults (150 names, negative caching on).
 		return append([]string{"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
 			"--bind-interfaces", "--listen-address=" + cfg.Listen, "--except-interface=nonexistent0",
-			fmt.Sprintf("--port=%d", port), "--pid-file=", "--user=" + currentUser(), "--log-facility=-",
+			fmt.Sprintf("--port=%d", port), "--pid-file=", "--user=" + currentUser(), "--group=" + currentGroup(), "--log-facility=-",
 			fmt.Sprintf("--server=/%s/%s#%s@%s", zone, upHost, upPort, cfg.Source)}, cfg.Extra...), nil
 	case "coredns":
 		// The cache plugin with its defaults, forward to the relay.
@@ -83,13 +84,22 @@ stub-zone:
 	return nil, fmt.Errorf("unknown resolver %q", kind)
 }
 
-// currentUser is who dnsmasq runs as: itself (as root it would switch to
-// nobody, which changes nothing here but needs that user).
+// currentUser and currentGroup are who dnsmasq runs as: faultline's own
+// (it would switch to nobody and dip): a process that changes its
+// credentials loses its parent-death signal, and would outlive a killed
+// faultline.
 func currentUser() string {
 	if u, err := user.Current(); err == nil {
 		return u.Username
 	}
 	return "nobody"
+}
+
+func currentGroup() string {
+	if g, err := user.LookupGroupId(strconv.Itoa(os.Getegid())); err == nil {
+		return g.Name
+	}
+	return strconv.Itoa(os.Getegid())
 }
 
 func lines(extra []string, indent string) string {

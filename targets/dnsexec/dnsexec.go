@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,10 +246,26 @@ func start(ctx context.Context, k Kind, bin string, cfg Config) (_ *Instance, er
 	// A process group of its own, killed on Close; and killed with
 	// faultline if faultline dies first.
 	i.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := i.cmd.Start(); err != nil {
+	// Pdeathsig belongs to the thread that forked, not to the process: the
+	// process is started from a goroutine locked to its own thread, which
+	// lives until the process ends (golang/go#27505), so that the runtime
+	// never retires that thread (and kills the resolver) mid-run.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := i.cmd.Start(); err != nil {
+			started <- err
+			close(i.exited)
+			return // the locked thread ends with this goroutine
+		}
+		started <- nil
+		i.cmd.Wait()
+		close(i.exited)
+	}()
+	if err := <-started; err != nil {
+		i.cmd = nil
 		return nil, fmt.Errorf("%s: starting %s: %w", k.Binary, bin, err)
 	}
-	go func() { i.cmd.Wait(); close(i.exited) }()
 	if err := i.waitReady(ctx, k); err != nil {
 		return nil, err
 	}

@@ -1,10 +1,13 @@
 package dnsexec_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -244,4 +247,71 @@ func TestExitAtStartQuotesTheResolver(t *testing.T) {
 	if left := inDir(t, tmp); len(left) > 0 {
 		t.Errorf("left running: %q", left)
 	}
+}
+
+// TestResolverDiesWithFaultline: faultline killed outright (SIGKILL, no
+// Close) takes its resolver processes with it: a helper process (this test
+// binary) starts each resolver and is killed; the resolver must end too.
+func TestResolverDiesWithFaultline(t *testing.T) {
+	if kind := os.Getenv("FAULTLINE_DNSEXEC_HELPER"); kind != "" {
+		inst, err := dnsexec.Start(context.Background(), dnsexec.Config{Kind: kind, Listen: "127.0.0.1", Source: "127.0.0.1",
+			Upstream: "127.0.0.1:53", Zone: "amazonaws.com."})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("pid %d\n", inst.Pid())
+		time.Sleep(time.Minute) // until killed
+		os.Exit(0)
+	}
+	for _, kind := range dnsexec.Names() {
+		t.Run(kind, func(t *testing.T) {
+			need(t, kind)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestResolverDiesWithFaultline$")
+			cmd.Env = append(os.Environ(), "FAULTLINE_DNSEXEC_HELPER="+kind)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var pid int
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if _, err := fmt.Sscanf(sc.Text(), "pid %d", &pid); err == nil {
+					break
+				}
+				t.Logf("helper: %s", sc.Text())
+			}
+			if pid == 0 {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("the helper did not start %s", kind)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			deadline := time.Now().Add(10 * time.Second)
+			for alive(pid) {
+				if time.Now().After(deadline) {
+					syscall.Kill(-pid, syscall.SIGKILL)
+					t.Fatalf("%s (pid %d) still runs 10 s after faultline was killed", kind, pid)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// alive says whether pid runs (a zombie nobody reaped has ended).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndex(s, ")"); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
 }
