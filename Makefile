@@ -3,7 +3,7 @@ GO       ?= go
 SHELL    := /bin/bash
 TESTARGS ?=
 
-.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak sdk-table bench-deps lint clean
+.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak bench-resolvers sdk-table bench-deps resolver-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -53,6 +53,12 @@ bench-dns:
 bench-nlb:
 	$(GO) run ./cmd/faultline-bench -only nlb
 
+# The residual outage through each real resolver (unbound, dnsmasq, CoreDNS)
+# beside the model of the same name, a few rounds per fault; `make
+# resolver-deps` provides the resolvers.
+bench-resolvers:
+	$(GO) run ./cmd/faultline-bench -only resolvers
+
 # Memory over a long run: 32 clients at 100/s with hc.flap and dns.flap for
 # 30 minutes (SOAKARGS=-short: 2), a dnsperf flood in the middle, then
 # `faultline report` of a 1 GB journal; RSS from /proc and wait4.
@@ -70,8 +76,15 @@ sdk-table:
 # module (about 4 minutes on two cores, cached in ~/.cache/faultline).
 COREDNS_VERSION = v1.15.0
 COREDNS_BIN = $(HOME)/.cache/faultline/coredns-$(COREDNS_VERSION)
-bench-deps:
+bench-deps: resolver-deps
 	apt-get install -y dnsperf nsd haproxy
+
+# The real resolvers `topology.resolver.exec` runs: unbound and dnsmasq from
+# Debian (as root), CoreDNS built from its Go module into the cache above
+# (targets/dnsexec looks there; FAULTLINE_COREDNS names another binary).
+resolver-deps:
+	command -v unbound >/dev/null || test -x /usr/sbin/unbound || apt-get install -y unbound
+	command -v dnsmasq >/dev/null || test -x /usr/sbin/dnsmasq || apt-get install -y dnsmasq-base
 	test -x $(COREDNS_BIN)/coredns || (cd /tmp && GOBIN=$(COREDNS_BIN) $(GO) install github.com/coredns/coredns@$(COREDNS_VERSION))
 
 lint:

@@ -62,8 +62,14 @@ func ReferenceIP(i int) string { return fmt.Sprintf("127.0.0.%d", 11+i) }
 // its name.
 func (e *Engine) AddClient(name, sourceIP string) {
 	e.amu.Lock()
-	defer e.amu.Unlock()
 	e.reference[sourceIP] = name
+	e.amu.Unlock()
+	// With a real resolver in front, its process for this client starts
+	// now rather than at the client's first query. A failure is its first
+	// query's SERVFAIL too; here it is said.
+	if err := e.world.PrepareClient(sourceIP); err != nil {
+		e.log("client %s: its resolver did not start: %v", name, err)
+	}
 }
 
 // clientSource says whether a DNS query came from a client of the run: a
@@ -127,6 +133,9 @@ func (e *Engine) AddApp(name string, served func()) (App, error) {
 	e.apps = append(e.apps, a)
 	e.amu.Unlock()
 	e.log("client %s: DNS on %s:53 (its queries reach the server from %s), the nodes at its aliases 127.%d.*.*", name, a.DNS, a.Source, 64+set)
+	if err := e.world.PrepareClient(a.Source); err != nil {
+		e.log("client %s: its resolver did not start: %v", name, err)
+	}
 	return a.App, nil
 }
 

@@ -155,6 +155,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	t.NLBObserver = e.onNLB
 	t.PublishObserver = e.onPublish
 	t.AutomationObserver = e.onAutomation
+	if t.ResolverExec != "" && t.ResolverClient == nil {
+		// A real resolver process of its own for each client's source
+		// address; everyone else's queries share one.
+		t.ResolverClient = e.clientSource
+	}
 	t.AliasSets = cfg.Apps
 	t.ObserveHTTP = cfg.Apps > 0
 	e.cfg.Topology = t // before Build: its observers read it

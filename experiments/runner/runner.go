@@ -539,6 +539,7 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 		p.ServeStale = t.ServeStale
 		cfg.Resolver = &p
 	}
+	cfg.ResolverExec = t.ResolverExec
 	for _, reg := range t.Regions {
 		cfg.Regions = append(cfg.Regions, topology.Region{
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,

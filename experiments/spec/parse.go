@@ -19,6 +19,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnscache"
+	"github.com/faultline-dev/faultline/targets/dnsexec"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/nlb"
 )
@@ -251,15 +252,36 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 			})
 		}},
 		{"resolver", false, func(_, v *yaml.Node) {
+			var presetNode, execNode, staleNode *yaml.Node
 			d.mapping(v, "topology.resolver", []field{
-				{"preset", true, func(_, v *yaml.Node) {
+				{"preset", false, func(_, v *yaml.Node) {
+					presetNode = v
 					d.str(v, "topology.resolver.preset", &t.Resolver)
 					if _, err := dnscache.LookupPreset(t.Resolver); err != nil && t.Resolver != "" {
 						d.errorf(v, "topology.resolver.preset: %v", err)
 					}
 				}},
-				{"serve_stale", false, func(_, v *yaml.Node) { d.boolean(v, "topology.resolver.serve_stale", &t.ServeStale) }},
+				{"exec", false, func(_, v *yaml.Node) {
+					execNode = v
+					d.str(v, "topology.resolver.exec", &t.ResolverExec)
+					if _, err := dnsexec.LookupKind(t.ResolverExec); err != nil {
+						d.errorf(v, "topology.resolver.exec: %v", err)
+					}
+				}},
+				{"serve_stale", false, func(_, v *yaml.Node) {
+					staleNode = v
+					d.boolean(v, "topology.resolver.serve_stale", &t.ServeStale)
+				}},
 			})
+			switch {
+			case presetNode == nil && execNode == nil:
+				d.errorf(v, "topology.resolver: expected preset (a model: %s) or exec (a real resolver: %s)",
+					strings.Join(dnscache.PresetNames(), ", "), strings.Join(dnsexec.Names(), ", "))
+			case presetNode != nil && execNode != nil:
+				d.errorf(execNode, "topology.resolver: preset (a model) or exec (a real resolver), not both")
+			case execNode != nil && staleNode != nil:
+				d.errorf(staleNode, "topology.resolver.serve_stale: applies to the models (preset); a real resolver runs with its own defaults")
+			}
 		}},
 		{"automation", false, func(_, v *yaml.Node) {
 			t.Automation = &Automation{Enactors: 3, PlanInterval: 500 * time.Millisecond}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline-dev/faultline/faults"
 	"github.com/faultline-dev/faultline/targets/dnscache"
+	"github.com/faultline-dev/faultline/targets/dnsexec"
 )
 
 // SchemaID names the experiment format's JSON Schema.
@@ -42,6 +43,16 @@ func object(required []string, props obj) obj {
 	if len(required) > 0 {
 		o["required"] = required
 	}
+	return o
+}
+
+// oneOfRequired makes exactly one of keys required in object o.
+func oneOfRequired(o obj, keys ...string) obj {
+	var alts []obj
+	for _, k := range keys {
+		alts = append(alts, obj{"required": []string{k}})
+	}
+	o["oneOf"] = alts
 	return o
 }
 
@@ -107,10 +118,11 @@ func schemaDoc() obj {
 			"ttl":          duration(0, 24*time.Hour, "TTL of the endpoint records, whole seconds"),
 			"negative_ttl": duration(0, 24*time.Hour, "SOA TTL and MINIMUM, whole seconds"),
 		}),
-		"resolver": object([]string{"preset"}, obj{
-			"preset":      enum(dnscache.PresetNames(), "a caching resolver between clients and the server"),
-			"serve_stale": boolean("answer from expired entries when the server fails (RFC 8767)"),
-		}),
+		"resolver": oneOfRequired(object(nil, obj{
+			"preset":      enum(dnscache.PresetNames(), "a model of a caching resolver between clients and the server"),
+			"exec":        enum(dnsexec.Names(), "a real caching resolver run between clients and the server, one process per client"),
+			"serve_stale": boolean("answer from expired entries when the server fails (RFC 8767; models only)"),
+		}), "preset", "exec"),
 		"automation": object(nil, obj{
 			"enactors":      integer(2, 9, "enactors of the DNS automation model"),
 			"plan_interval": duration(100*time.Millisecond, time.Minute, "how often the planner plans"),

@@ -161,6 +161,10 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"app client with a rate", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    rate: 5\n", 1), "9:5", "an application (image or command) sets its own rate"},
 		{"env without an image", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    env: {A: b}\n", 1), "9:5", "only an application (image or command) takes an environment"},
 		{"bad env name", strings.Replace(minimal, "    strategy: failover\n", "    image: team/app:1\n    env: {1A: b}\n", 1), "9:11", `"1A": expected a variable name`},
+		{"unknown real resolver", strings.Replace(minimal, "topology:\n", "topology:\n  resolver: {exec: bind9}\n", 1), "3:20", `unknown resolver "bind9"; expected one of: coredns, dnsmasq, unbound`},
+		{"resolver model and real", strings.Replace(minimal, "topology:\n", "topology:\n  resolver: {preset: unbound, exec: unbound}\n", 1), "3:37", "preset (a model) or exec (a real resolver), not both"},
+		{"resolver neither", strings.Replace(minimal, "topology:\n", "topology:\n  resolver: {}\n", 1), "3:13", "expected preset (a model: coredns, dnsmasq, none, systemd-resolved, unbound) or exec (a real resolver: coredns, dnsmasq, unbound)"},
+		{"serve_stale on a real resolver", strings.Replace(minimal, "topology:\n", "topology:\n  resolver: {exec: dnsmasq, serve_stale: true}\n", 1), "3:42", "applies to the models"},
 		{"endpoint without region", strings.Replace(minimal, "topology:\n", "topology:\n  endpoint: dynamodb.amazonaws.com\n", 1), "3:13", "must contain {region}"},
 	}
 	for _, c := range cases {

@@ -54,12 +54,15 @@ type Topology struct {
 	Zone        string // fqdn, e.g. "amazonaws.com."
 	RecordTTL   time.Duration
 	NegativeTTL time.Duration
-	Resolver    string // caching resolver preset between clients and the server; "" for none
-	ServeStale  bool
-	Automation  *Automation // DNS automation publishing the endpoints; nil for none
-	Table       Table
-	Regions     []Region
-	Backend     string // every region's default: embedded or container
+	Resolver    string // caching resolver preset (a model) between clients and the server; "" for none
+	// ResolverExec is the real resolver run between clients and the server
+	// instead ("unbound", "dnsmasq", "coredns"); "" for none.
+	ResolverExec string
+	ServeStale   bool
+	Automation   *Automation // DNS automation publishing the endpoints; nil for none
+	Table        Table
+	Regions      []Region
+	Backend      string // every region's default: embedded or container
 	// DynamoDBImage is the container backend's image; "" for the default.
 	DynamoDBImage string
 }

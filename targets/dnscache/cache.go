@@ -62,6 +62,7 @@ type Resolver struct {
 	ip    net.IP
 	mu    sync.Mutex
 	cache map[key]*entry
+	soa   map[string]time.Time // SharedSOA: the zone's SOA as cached, by owner: when it expires
 	now   func() time.Time
 
 	inflight  sync.WaitGroup
@@ -75,10 +76,12 @@ type key struct {
 }
 
 type entry struct {
-	msg     *dns.Msg // the upstream answer, TTLs as received
-	stored  time.Time
-	expires time.Time
+	msg     *dns.Msg  // the upstream answer, TTLs as received
+	stored  time.Time // (the start of its second, with WholeSeconds)
+	zero    time.Time // when its TTL reaches 0
+	expires time.Time // when it is no longer served (zero, or a second later with LastSecond)
 	fault   string
+	soa     string // SharedSOA: the owner of the zone SOA it is served with
 }
 
 // Start binds UDP and TCP on one port and returns once both serve.
@@ -96,7 +99,7 @@ func Start(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dnscache: address %q: %w", cfg.Addr, err)
 	}
-	r := &Resolver{cfg: cfg, cache: map[key]*entry{}, now: time.Now, done: make(chan struct{}), ip: net.ParseIP(host)}
+	r := &Resolver{cfg: cfg, cache: map[key]*entry{}, soa: map[string]time.Time{}, now: time.Now, done: make(chan struct{}), ip: net.ParseIP(host)}
 	if cfg.now != nil {
 		r.now = cfg.now
 	}
@@ -131,6 +134,7 @@ func (r *Resolver) Addr() string { return r.addr }
 func (r *Resolver) Flush() {
 	r.mu.Lock()
 	r.cache = map[key]*entry{}
+	r.soa = map[string]time.Time{}
 	r.mu.Unlock()
 }
 
@@ -200,21 +204,33 @@ func (r *Resolver) resolve(req *dns.Msg, ev *Event) *dns.Msg {
 	now := r.now()
 	r.mu.Lock()
 	e := r.cache[k]
+	var soaZero time.Time
+	live := e != nil && now.Before(e.expires)
+	if live && e.soa != "" {
+		// SharedSOA: served only while the zone's SOA is cached, whichever
+		// answer cached it last.
+		soaZero = r.soa[e.soa]
+		live = !r.expired(soaZero, now)
+	}
 	r.mu.Unlock()
-	if e != nil && now.Before(e.expires) {
+	if live {
 		ev.Cache, ev.Fault = "hit", e.fault
-		return aged(req, e, now, 0)
+		if !soaZero.IsZero() && soaZero.Before(e.zero) {
+			shown := *e
+			shown.zero = soaZero // its TTLs are the SOA's
+			e = &shown
+		}
+		return aged(req, e, now, 0, r.cfg.Preset.WholeSeconds)
 	}
 	up, fault, err := r.ask(q)
 	if err == nil && up.Rcode != dns.RcodeServerFailure && up.Rcode != dns.RcodeRefused {
 		ev.Cache, ev.Fault = "miss", fault
-		r.store(k, up, fault, now)
-		return answer(req, up)
+		return r.fresh(req, k, up, fault, now)
 	}
 	// The upstream failed (no answer, SERVFAIL, REFUSED).
 	if r.cfg.Preset.ServeStale && e != nil && now.Sub(e.expires) < StaleMaxAge {
 		ev.Cache, ev.Fault = "stale", e.fault
-		return aged(req, e, now, StaleTTL)
+		return aged(req, e, now, StaleTTL, r.cfg.Preset.WholeSeconds)
 	}
 	if err != nil {
 		ev.Cache, ev.Fault = "error", ""
@@ -223,7 +239,18 @@ func (r *Resolver) resolve(req *dns.Msg, ev *Event) *dns.Msg {
 		return m
 	}
 	ev.Cache, ev.Fault = "miss", fault
-	r.store(k, up, fault, now)
+	return r.fresh(req, k, up, fault, now)
+}
+
+// fresh stores an upstream answer and answers with it: as received, or, for
+// a resolver that counts whole seconds, as its cache holds it (a negative
+// answer ending with the cached SOA already says so in its TTLs, as unbound's
+// does).
+func (r *Resolver) fresh(req *dns.Msg, k key, up *dns.Msg, fault string, now time.Time) *dns.Msg {
+	e := r.store(k, up, fault, now)
+	if e != nil && r.cfg.Preset.WholeSeconds {
+		return aged(req, e, now, 0, true)
+	}
 	return answer(req, up)
 }
 
@@ -267,35 +294,68 @@ func takeFault(m *dns.Msg) string {
 }
 
 // store caches an upstream answer for as long as the preset allows.
-func (r *Resolver) store(k key, m *dns.Msg, fault string, now time.Time) {
+func (r *Resolver) store(k key, m *dns.Msg, fault string, now time.Time) *entry {
 	p := r.cfg.Preset
 	if p.Name == "none" || p.Name == "" {
-		return
+		return nil
 	}
 	var ttl time.Duration
+	var soa *dns.SOA
 	switch {
 	case m.Rcode == dns.RcodeServerFailure:
 		if p.ServFail == 0 {
-			return
+			return nil
 		}
 		ttl = p.ServFail
 	case m.Rcode == dns.RcodeNameError || (m.Rcode == dns.RcodeSuccess && len(m.Answer) == 0):
-		soa := negativeSOA(m)
-		if soa == nil {
-			return // RFC 2308 §5: a negative answer without SOA is not cached
+		if soa = negativeSOA(m); soa == nil {
+			return nil // RFC 2308 §5: a negative answer without SOA is not cached
 		}
 		ttl = clamp(time.Duration(min(soa.Hdr.Ttl, soa.Minttl))*time.Second, p.MinNegative, p.MaxNegative)
 	case m.Rcode == dns.RcodeSuccess:
 		ttl = clamp(minTTL(m.Answer), p.MinTTL, p.MaxTTL)
 	default:
-		return
+		return nil
 	}
 	if ttl <= 0 {
-		return
+		return nil
 	}
+	stored := now
+	if p.WholeSeconds {
+		stored = now.Truncate(time.Second)
+		ttl = ttl.Truncate(time.Second)
+	}
+	zero := stored.Add(ttl)
 	r.mu.Lock()
-	r.cache[k] = &entry{msg: m.Copy(), stored: now, expires: now.Add(ttl), fault: fault}
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	owner, shown := "", zero
+	if p.SharedSOA && soa != nil {
+		owner = strings.ToLower(soa.Hdr.Name)
+		if exp, ok := r.soa[owner]; ok && !r.expired(exp, now) {
+			if exp.Before(zero) {
+				shown = exp // the cached SOA is kept, with its TTL
+			}
+		} else {
+			r.soa[owner] = stored.Add(time.Duration(soa.Hdr.Ttl) * time.Second)
+		}
+	}
+	expires := zero
+	if p.LastSecond {
+		expires = zero.Add(time.Second)
+	}
+	r.cache[k] = &entry{msg: m.Copy(), stored: stored, zero: zero, expires: expires, fault: fault, soa: owner}
+	e := *r.cache[k]
+	e.zero = shown
+	return &e
+}
+
+// expired says whether something whose TTL reaches 0 at zero is no longer
+// served at now.
+func (r *Resolver) expired(zero, now time.Time) bool {
+	if r.cfg.Preset.LastSecond {
+		zero = zero.Add(time.Second)
+	}
+	return !now.Before(zero)
 }
 
 func negativeSOA(m *dns.Msg) *dns.SOA {
@@ -334,10 +394,18 @@ func answer(req, up *dns.Msg) *dns.Msg {
 }
 
 // aged is a cached answer with its TTLs counted down (or set to fixed, for a
-// stale answer).
-func aged(req *dns.Msg, e *entry, now time.Time, fixed time.Duration) *dns.Msg {
+// stale answer), none beyond the entry's own remaining TTL.
+func aged(req *dns.Msg, e *entry, now time.Time, fixed time.Duration, whole bool) *dns.Msg {
 	m := answer(req, e.msg)
 	elapsed := uint32(now.Sub(e.stored) / time.Second)
+	left := uint32(0)
+	if whole {
+		if d := e.zero.Unix() - now.Unix(); d > 0 {
+			left = uint32(d)
+		}
+	} else if d := e.zero.Sub(now); d > 0 {
+		left = uint32((d + time.Second - 1) / time.Second)
+	}
 	for _, sec := range [][]dns.RR{m.Answer, m.Ns} {
 		for _, rr := range sec {
 			h := rr.Header()
@@ -345,7 +413,7 @@ func aged(req *dns.Msg, e *entry, now time.Time, fixed time.Duration) *dns.Msg {
 			case fixed > 0:
 				h.Ttl = uint32(fixed / time.Second)
 			case h.Ttl > elapsed:
-				h.Ttl -= elapsed
+				h.Ttl = min(h.Ttl-elapsed, left)
 			default:
 				h.Ttl = 0
 			}

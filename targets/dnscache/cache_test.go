@@ -174,7 +174,7 @@ func TestPresetClampsTheNegativeTTL(t *testing.T) {
 	if got := query(t, r, dns.TypeA); got.Rcode != dns.RcodeNameError || rec.last().Cache != "hit" {
 		t.Errorf("1.2 s after: %s (%s), want the NXDOMAIN still cached (CoreDNS MINTTL 5 s)", dns.RcodeToString[got.Rcode], rec.last().Cache)
 	}
-	if _, err := LookupPreset("bind"); err == nil || !strings.Contains(err.Error(), "coredns, none, systemd-resolved, unbound") {
+	if _, err := LookupPreset("bind"); err == nil || !strings.Contains(err.Error(), "coredns, dnsmasq, none, systemd-resolved, unbound") {
 		t.Errorf("unknown preset: %v", err)
 	}
 }

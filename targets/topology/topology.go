@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
+	"github.com/faultline-dev/faultline/targets/dnsexec"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dynamodb"
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
@@ -62,6 +64,13 @@ type Config struct {
 	// the authoritative server.
 	Resolver         *dnscache.Preset
 	ResolverObserver func(dnscache.Event)
+	// ResolverExec, instead of Resolver, runs a real resolver ("unbound",
+	// "dnsmasq", "coredns"; targets/dnsexec) between the clients and the
+	// server: one process per client source address, behind one front
+	// address. ResolverClient says which sources are clients (others share
+	// one process); nil: every source is.
+	ResolverExec   string
+	ResolverClient func(ip string) bool
 
 	// Automation, when set, publishes every endpoint's records through a
 	// model of DynamoDB's DNS automation instead of directly.
@@ -101,6 +110,8 @@ type World struct {
 	hub      *links.Hub
 	dns      *dnsstub.Server
 	resolver *dnscache.Resolver
+	pool     *dnsexec.Pool
+	poolRef  atomic.Pointer[dnsexec.Pool] // the same, for the server's observer
 	regions  map[string]*region
 	order    []string
 	rng      *rand.Rand
@@ -135,10 +146,27 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 			w.Close()
 		}
 	}()
+	if cfg.Resolver != nil && cfg.ResolverExec != "" {
+		return nil, errors.New("topology: a resolver model (Resolver) or a real resolver (ResolverExec), not both")
+	}
+	observer := cfg.DNSObserver
+	if cfg.ResolverExec != "" {
+		// The real resolvers' upstream queries tell the pool which answers
+		// came from their caches; the server's observer runs before it
+		// answers, so the pool knows before the resolver does.
+		observer = func(q dnsstub.QueryEvent) {
+			if p := w.poolRef.Load(); p != nil {
+				p.Upstream(q)
+			}
+			if cfg.DNSObserver != nil {
+				cfg.DNSObserver(q)
+			}
+		}
+	}
 	if w.dns, err = dnsstub.Start(dnsstub.Config{
 		Addr:     "127.0.0.1:0",
 		Zones:    []dnsstub.Zone{{Origin: cfg.Zone, SOA: soa(cfg)}},
-		Observer: cfg.DNSObserver,
+		Observer: observer,
 	}); err != nil {
 		return nil, fmt.Errorf("dns server: %w", err)
 	}
@@ -164,6 +192,17 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 			Preset: *cfg.Resolver, Observer: cfg.ResolverObserver}); err != nil {
 			return nil, fmt.Errorf("resolver: %w", err)
 		}
+	}
+	if cfg.ResolverExec != "" {
+		// 127.0.0.2, as the model's; the processes on 127.55.x.y, their
+		// queries from 127.56.x.y.
+		pool, err := dnsexec.StartPool(ctx, dnsexec.PoolConfig{Kind: cfg.ResolverExec, Addr: "127.0.0.2:0", Upstream: w.dns.Addr(),
+			Zone: cfg.Zone, Own: cfg.ResolverClient, Observer: cfg.ResolverObserver})
+		if err != nil {
+			return nil, fmt.Errorf("resolver: %w", err)
+		}
+		w.pool = pool
+		w.poolRef.Store(pool)
 	}
 	return w, nil
 }
@@ -299,7 +338,29 @@ func (w *World) ClientDNSAddr() string {
 	if w.resolver != nil {
 		return w.resolver.Addr()
 	}
+	if w.pool != nil {
+		return w.pool.Addr()
+	}
 	return w.dns.Addr()
+}
+
+// PrepareClient starts, with a real resolver in front, the resolver process
+// that will serve the client querying from ip, so that its first query does
+// not wait for a process to start. Without one it does nothing.
+func (w *World) PrepareClient(ip string) error {
+	if w.pool == nil {
+		return nil
+	}
+	return w.pool.Prepare(ip)
+}
+
+// ResolverPids are the real resolver processes running (none without
+// ResolverExec).
+func (w *World) ResolverPids() []int {
+	if w.pool == nil {
+		return nil
+	}
+	return w.pool.Instances()
 }
 
 // EndpointURL is the URL a client uses for a region: the real hostname, and
@@ -429,6 +490,9 @@ func (w *World) Close() error {
 		}
 		if w.resolver != nil {
 			errs = append(errs, w.resolver.Close())
+		}
+		if w.pool != nil {
+			errs = append(errs, w.pool.Close())
 		}
 		if w.dns != nil {
 			errs = append(errs, w.dns.Close())
