@@ -304,7 +304,7 @@ func TestConnectionLifetimes(t *testing.T) {
 		t.Errorf("0s: idle %s, max age %s; want both off", r.IdleTimeout, r.MaxConnectionAge)
 	}
 	for extra, want := range map[string]string{
-		"      idle_timeout: 50ms":      "x.yaml:5:21: topology.regions[0].idle_timeout: expected 0s (off) or 100ms to 2h0m0s, got 50ms",
+		"      idle_timeout: 50ms":     "x.yaml:5:21: topology.regions[0].idle_timeout: expected 0s (off) or 100ms to 2h0m0s, got 50ms",
 		"      max_connection_age: 30": "x.yaml:5:27: topology.regions[0].max_connection_age: expected a duration like 500ms or 3s, got the bare number 30",
 		"      idle_timeout: 3h":       "topology.regions[0].idle_timeout: 3h is out of range",
 	} {
