@@ -62,13 +62,26 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := filepath.Join(dir, "out")
-			tmp := t.TempDir() // the run's directory (with its CA) goes here
-			watch := watchTree(t, tmp)
-			cmd := exec.Command(binary, "run", "--out", out, exp)
-			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-			text, err := cmd.CombinedOutput()
-			watch.Stop()
+			var out string
+			var text []byte
+			var watch *treeWatch
+			// A run the harness calls invalid (starved by the machine's
+			// other work) measured nothing: it is run again, twice at most.
+			for attempt := 1; ; attempt++ {
+				out = filepath.Join(dir, fmt.Sprintf("out%d", attempt))
+				tmp := t.TempDir() // the run's directory (with its CA) goes here
+				watch = watchTree(t, tmp)
+				cmd := exec.Command(binary, "run", "--out", out, exp)
+				cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+				text, err = cmd.CombinedOutput()
+				watch.Stop()
+				var exit *exec.ExitError
+				if err != nil && errors.As(err, &exit) && exit.ExitCode() == 3 && strings.Contains(string(text), "the run is invalid") && attempt < 3 {
+					t.Logf("attempt %d was invalid (the machine starved the harness); running again", attempt)
+					continue
+				}
+				break
+			}
 			if err != nil {
 				t.Fatalf("faultline run: %v\n%s", err, text)
 			}
@@ -119,9 +132,51 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			if d := math.Abs(*a - *s); d > math.Max(math.Max(300, 0.2*math.Max(*a, *s)), call) {
 				t.Errorf("recover_ms: %.0f from the app's lines, %.0f from the server side; want within max(300 ms, 20%%, one call: %.0f ms)", *a, *s, call)
 			}
+			// What brought the fault to a pooled SDK: no kick, the NLB's
+			// maximum connection age closed its connection during the fault.
+			if app.Pooled && !agedInFault(t, filepath.Join(out, "journal.jsonl"), app.Name) {
+				t.Errorf("no connection of %s's was closed for its age while the fault was applied", app.Name)
+			}
 			t.Logf("%s: recover_ms %.0f (lines) %.0f (server); successes by region %v (lines) %v (server)", app.Name, *a, *s, own, server)
 		})
 	}
+}
+
+// agedInFault says whether one of app's connections was closed for its age
+// while the fault f1 was applied.
+func agedInFault(t *testing.T, journal, app string) bool {
+	f, err := os.Open(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	applied, healed := -1.0, -1.0
+	var closes []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e struct {
+			T                           float64 `json:"t_ms"`
+			Type, Client, Fault, Detail string
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		switch {
+		case e.Type == "fault.applied" && e.Fault == "f1":
+			applied = e.T
+		case e.Type == "fault.healed" && e.Fault == "f1":
+			healed = e.T
+		case e.Type == "conn.closed" && e.Client == app && strings.HasPrefix(e.Detail, "max age"):
+			closes = append(closes, e.T)
+		}
+	}
+	for _, c := range closes {
+		if applied >= 0 && c >= applied && (healed < 0 || c <= healed) {
+			return true
+		}
+	}
+	return false
 }
 
 // successes counts a view's successful requests per region in a journal.
