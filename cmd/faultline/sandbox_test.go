@@ -23,7 +23,10 @@ type sdkReport struct {
 	Clients []struct {
 		Name     string `json:"name"`
 		Requests int    `json:"requests"`
+		Errors   int    `json:"errors"`
 		Metrics  struct {
+			DetectMS          *float64 `json:"detect_ms"`
+			FailoverMS        *float64 `json:"failover_ms"`
 			RecoverMS         *float64 `json:"recover_ms"`
 			OKLatencyP99MS    *float64 `json:"ok_latency_p99_ms"`
 			DNSQueriesInFault int      `json:"dns_queries_in_fault"`
@@ -177,6 +180,74 @@ func agedInFault(t *testing.T, journal, app string) bool {
 		}
 	}
 	return false
+}
+
+// The slice of `make sdk-table` the tests run: stock boto3, pooled, on the
+// flagship's empty record with the NLB's default connection lifetimes,
+// under the retry mode its users switch to. AWS_RETRY_MODE=standard is what
+// makes the application's own failover fire: the error surfaces after three
+// attempts and the app moves to us-west-2. (Under the default, legacy mode,
+// botocore retries a failed lookup for up to ten attempts with back-off, so
+// a call mostly outlasts the fault and no error surfaces: the table shows it;
+// it is not asserted here, since the back-off is random and a short draw
+// does surface one.)
+func TestSandboxBoto3StandardRetriesFailOver(t *testing.T) {
+	if err := sandbox.Check(); err != nil {
+		t.Skip(err)
+	}
+	var app sdkapps.App
+	for _, a := range sdkapps.Apps {
+		if a.Name == "boto3" {
+			app = a
+		}
+	}
+	why, env := app.Available(sdkapps.CacheDir())
+	if why != "" {
+		t.Skip(why + "; .ci/run installs it")
+	}
+	dir := t.TempDir()
+	runEnv := map[string]string{"AWS_RETRY_MODE": "standard"}
+	for k, v := range env {
+		runEnv[k] = v
+	}
+	exp, err := app.Write(dir, "dns.empty", true, runEnv, 8091)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep sdkReport
+	for attempt := 1; ; attempt++ {
+		out := filepath.Join(dir, fmt.Sprintf("out%d", attempt))
+		text, err := exec.Command(binary, "run", "--out", out, exp).CombinedOutput()
+		var exit *exec.ExitError
+		if err != nil && errors.As(err, &exit) && exit.ExitCode() == 3 && strings.Contains(string(text), "the run is invalid") && attempt < 3 {
+			t.Logf("attempt %d was invalid (the machine starved the harness); running again", attempt)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("faultline run: %v\n%s", err, text)
+		}
+		data, err := os.ReadFile(filepath.Join(out, "report.json"))
+		if err != nil || json.Unmarshal(data, &rep) != nil {
+			t.Fatalf("report.json: %v\n%s", err, text)
+		}
+		if !agedInFault(t, filepath.Join(out, "journal.jsonl"), app.Name) {
+			t.Errorf("no connection of boto3's was closed for its age while the fault was applied")
+		}
+		break
+	}
+	for _, c := range rep.Clients {
+		if c.Name != app.Name {
+			continue
+		}
+		if c.Metrics.DNSQueriesInFault == 0 || c.Errors == 0 || c.Metrics.DetectMS == nil || c.Metrics.FailoverMS == nil {
+			t.Errorf("boto3 under standard retries: %d errors, dns_queries_in_fault %d, detect %v, failover %v; want the fault to reach it, an error to surface and the app to fail over",
+				c.Errors, c.Metrics.DNSQueriesInFault, c.Metrics.DetectMS, c.Metrics.FailoverMS)
+		} else {
+			t.Logf("boto3, standard: detect %.0f ms, failover %.0f ms, %d errors", *c.Metrics.DetectMS, *c.Metrics.FailoverMS, c.Errors)
+		}
+		return
+	}
+	t.Fatalf("no client boto3 in the report: %+v", rep.Clients)
 }
 
 // successes counts a view's successful requests per region in a journal.

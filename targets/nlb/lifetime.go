@@ -59,10 +59,10 @@ type flow struct {
 	lastUp, lastDown atomic.Int64 // unix ns of the last bytes from the client / to the client
 	expired          atomic.Bool  // the idle timeout passed: the next packet gets an RST
 
-	mu     sync.Mutex
-	reason string // why it ended, the first reason given wins
-	timers []*time.Timer
-	done   bool
+	mu                  sync.Mutex
+	reason              string      // why it ended, the first reason given wins
+	idleTimer, ageTimer *time.Timer // the latest of each (a check re-arms its own)
+	done                bool
 }
 
 func newFlow(lb *LB, client, upstream net.Conn, accepted time.Time) *flow {
@@ -78,10 +78,10 @@ func (f *flow) start() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if d := f.lb.cfg.IdleTimeout; d > 0 {
-		f.timers = append(f.timers, time.AfterFunc(d, f.checkIdle))
+		f.idleTimer = time.AfterFunc(d, f.checkIdle)
 	}
 	if d := f.lb.cfg.MaxAge; d > 0 {
-		f.timers = append(f.timers, time.AfterFunc(d-time.Since(f.accepted), f.checkAge))
+		f.ageTimer = time.AfterFunc(d-time.Since(f.accepted), f.checkAge)
 	}
 }
 
@@ -90,8 +90,10 @@ func (f *flow) stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.done = true
-	for _, t := range f.timers {
-		t.Stop()
+	for _, t := range []*time.Timer{f.idleTimer, f.ageTimer} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 }
 
@@ -137,7 +139,7 @@ func (f *flow) rearmIdle(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.done {
-		f.timers = append(f.timers, time.AfterFunc(d, f.checkIdle))
+		f.idleTimer = time.AfterFunc(d, f.checkIdle)
 	}
 }
 
@@ -154,7 +156,7 @@ func (f *flow) checkAge() {
 	if !quiet && time.Since(f.accepted) < f.lb.cfg.MaxAge+maxAgeGrace {
 		f.mu.Lock()
 		if !f.done {
-			f.timers = append(f.timers, time.AfterFunc(quietGap, f.checkAge))
+			f.ageTimer = time.AfterFunc(quietGap, f.checkAge)
 		}
 		f.mu.Unlock()
 		return

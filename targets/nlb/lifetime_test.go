@@ -52,7 +52,9 @@ func TestMaxAgeClosesBetweenExchanges(t *testing.T) {
 			break
 		}
 		exchanges++
-		time.Sleep(20 * time.Millisecond)
+		// Well apart, so the close falls between two exchanges even when
+		// the machine is slow to run the load balancer's timer.
+		time.Sleep(100 * time.Millisecond)
 	}
 	if !errors.Is(last, io.EOF) {
 		t.Fatalf("after %d exchanges the connection ended with %v; want EOF (a graceful close)", exchanges, last)
@@ -75,7 +77,7 @@ func TestMaxAgeClosesBetweenExchanges(t *testing.T) {
 // not passed on. A busy one outlives the idle timeout.
 func TestIdleTimeoutResetsOnTheNextPacket(t *testing.T) {
 	echo := linkstest.Echo(t)
-	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{echo}, IdleTimeout: 200 * time.Millisecond})
+	lb, rec := nlbtest.Start(t, nlb.Config{NodeIPs: []string{"127.0.1.1"}, Targets: []string{echo}, IdleTimeout: 500 * time.Millisecond})
 	node := lb.NodeAddrs()[0]
 
 	busy, err := net.DialTimeout("tcp", node, 5*time.Second)
