@@ -58,7 +58,7 @@ func TestResetConnectionsFault(t *testing.T) {
 		resets, closed = nil, map[string]int{}
 		for _, e := range tb.Events() {
 			switch {
-			case e.Type == "conns.reset":
+			case e.Type == journal.ConnsReset:
 				resets = append(resets, e)
 			case e.Type == journal.ConnClosed && e.Detail == nlb.ClosedReset:
 				closed[e.Region]++
