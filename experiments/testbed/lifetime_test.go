@@ -134,3 +134,42 @@ func TestMaxAgeBringsAPooledClientToADNSFault(t *testing.T) {
 		t.Errorf("dns_queries_in_fault %d, detect %v; want the fault to reach the pooled client", m.DNSQueriesInFault, val(m.DetectMS))
 	}
 }
+
+// An idle pooled connection is forgotten by the NLB's idle timeout: the
+// SDK's next request on it meets an RST, and the SDK's retry on a new
+// connection (and so a new lookup) serves it. The journal shows the flow
+// expiring and the close with its reason.
+func TestIdleTimeoutResetsAPooledConnection(t *testing.T) {
+	tb := testbed.Start(t, testbed.Options{KeepAlive: true, IdleTimeout: 300 * time.Millisecond})
+	db := dbs(tb, "us-east-1")[0]
+	if err := get(db); err != nil {
+		t.Fatal(err)
+	}
+	expired := func() bool {
+		for _, e := range tb.Events() {
+			if e.Type == journal.ConnExpired && e.Client == testbed.ClientName {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !expired() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !expired() {
+		t.Fatal("the idle connection never expired")
+	}
+	if err := get(db); err != nil {
+		t.Errorf("the request after the idle timeout: %v; want the SDK to retry it on a new connection", err)
+	}
+	closed := false
+	for _, e := range tb.Events() {
+		if e.Type == journal.ConnClosed && e.Detail == nlb.ClosedIdle {
+			closed = true
+		}
+	}
+	if !closed {
+		t.Error("no connection was journaled as closed by the idle timeout")
+	}
+}
