@@ -61,6 +61,9 @@ type World interface {
 	// NodeDown stops node i (from 0) of a region's load balancer; undo
 	// starts it again.
 	NodeDown(region string, i int) (undo func() error, err error)
+	// ResetConnections resets every connection a region's load balancer
+	// carries, at once, and says how many there were.
+	ResetConnections(region string) (int, error)
 	// Rand is seeded from --seed so that random faults repeat.
 	Rand() *rand.Rand
 	// Endpoint is a region's endpoint name (fqdn), for faults that point one

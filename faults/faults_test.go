@@ -15,12 +15,14 @@ import (
 	"github.com/faultline-dev/faultline/targets/dnsstub/dnsstubtest"
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/links/linkstest"
+	"github.com/faultline-dev/faultline/targets/nlb"
 )
 
 const endpoint = "dynamodb.us-east-1.amazonaws.com."
 
 // world is a real DNS server and real links, as the topology offers them.
 type world struct {
+	lb     *nlb.LB // nil: no load balancer
 	dns    *dnsstub.Server
 	links  []*links.Link
 	health []*links.Link
@@ -40,6 +42,12 @@ func (w *world) PropagationDelay(string) (func(time.Duration), error) {
 }
 func (w *world) NodeDown(string, int) (func() error, error) {
 	return nil, errors.New("no load balancer in this world")
+}
+func (w *world) ResetConnections(region string) (int, error) {
+	if w.lb == nil || region != "us-east-1" {
+		return 0, errors.New("no load balancer in region " + region)
+	}
+	return w.lb.ResetConnections(), nil
 }
 func (w *world) RegionHealthLinks(region string) ([]*links.Link, error) {
 	if region != "us-east-1" {
@@ -293,7 +301,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down"
+	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down nlb.reset-connections"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}

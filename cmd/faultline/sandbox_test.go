@@ -23,7 +23,10 @@ type sdkReport struct {
 	Clients []struct {
 		Name     string `json:"name"`
 		Requests int    `json:"requests"`
+		Errors   int    `json:"errors"`
 		Metrics  struct {
+			DetectMS          *float64 `json:"detect_ms"`
+			FailoverMS        *float64 `json:"failover_ms"`
 			RecoverMS         *float64 `json:"recover_ms"`
 			OKLatencyP99MS    *float64 `json:"ok_latency_p99_ms"`
 			DNSQueriesInFault int      `json:"dns_queries_in_fault"`
@@ -62,13 +65,26 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := filepath.Join(dir, "out")
-			tmp := t.TempDir() // the run's directory (with its CA) goes here
-			watch := watchTree(t, tmp)
-			cmd := exec.Command(binary, "run", "--out", out, exp)
-			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-			text, err := cmd.CombinedOutput()
-			watch.Stop()
+			var out string
+			var text []byte
+			var watch *treeWatch
+			// A run the harness calls invalid (starved by the machine's
+			// other work) measured nothing: it is run again, twice at most.
+			for attempt := 1; ; attempt++ {
+				out = filepath.Join(dir, fmt.Sprintf("out%d", attempt))
+				tmp := t.TempDir() // the run's directory (with its CA) goes here
+				watch = watchTree(t, tmp)
+				cmd := exec.Command(binary, "run", "--out", out, exp)
+				cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+				text, err = cmd.CombinedOutput()
+				watch.Stop()
+				var exit *exec.ExitError
+				if err != nil && errors.As(err, &exit) && exit.ExitCode() == 3 && strings.Contains(string(text), "the run is invalid") && attempt < 3 {
+					t.Logf("attempt %d was invalid (the machine starved the harness); running again", attempt)
+					continue
+				}
+				break
+			}
 			if err != nil {
 				t.Fatalf("faultline run: %v\n%s", err, text)
 			}
@@ -119,9 +135,119 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			if d := math.Abs(*a - *s); d > math.Max(math.Max(300, 0.2*math.Max(*a, *s)), call) {
 				t.Errorf("recover_ms: %.0f from the app's lines, %.0f from the server side; want within max(300 ms, 20%%, one call: %.0f ms)", *a, *s, call)
 			}
+			// What brought the fault to a pooled SDK: no kick, the NLB's
+			// maximum connection age closed its connection during the fault.
+			if app.Pooled && !agedInFault(t, filepath.Join(out, "journal.jsonl"), app.Name) {
+				t.Errorf("no connection of %s's was closed for its age while the fault was applied", app.Name)
+			}
 			t.Logf("%s: recover_ms %.0f (lines) %.0f (server); successes by region %v (lines) %v (server)", app.Name, *a, *s, own, server)
 		})
 	}
+}
+
+// agedInFault says whether one of app's connections was closed for its age
+// while the fault f1 was applied.
+func agedInFault(t *testing.T, journal, app string) bool {
+	f, err := os.Open(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	applied, healed := -1.0, -1.0
+	var closes []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e struct {
+			T                           float64 `json:"t_ms"`
+			Type, Client, Fault, Detail string
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		switch {
+		case e.Type == "fault.applied" && e.Fault == "f1":
+			applied = e.T
+		case e.Type == "fault.healed" && e.Fault == "f1":
+			healed = e.T
+		case e.Type == "conn.closed" && e.Client == app && strings.HasPrefix(e.Detail, "max age"):
+			closes = append(closes, e.T)
+		}
+	}
+	for _, c := range closes {
+		if applied >= 0 && c >= applied && (healed < 0 || c <= healed) {
+			return true
+		}
+	}
+	return false
+}
+
+// The slice of `make sdk-table` the tests run: stock boto3, pooled, on the
+// flagship's empty record with the NLB's default connection lifetimes,
+// under the retry mode its users switch to. AWS_RETRY_MODE=standard is what
+// makes the application's own failover fire: the error surfaces after three
+// attempts and the app moves to us-west-2. (Under the default, legacy mode,
+// botocore retries a failed lookup for up to ten attempts with back-off, so
+// a call mostly outlasts the fault and no error surfaces: the table shows it;
+// it is not asserted here, since the back-off is random and a short draw
+// does surface one.)
+func TestSandboxBoto3StandardRetriesFailOver(t *testing.T) {
+	if err := sandbox.Check(); err != nil {
+		t.Skip(err)
+	}
+	var app sdkapps.App
+	for _, a := range sdkapps.Apps {
+		if a.Name == "boto3" {
+			app = a
+		}
+	}
+	why, env := app.Available(sdkapps.CacheDir())
+	if why != "" {
+		t.Skip(why + "; .ci/run installs it")
+	}
+	dir := t.TempDir()
+	runEnv := map[string]string{"AWS_RETRY_MODE": "standard"}
+	for k, v := range env {
+		runEnv[k] = v
+	}
+	exp, err := app.Write(dir, "dns.empty", true, runEnv, 8091)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep sdkReport
+	for attempt := 1; ; attempt++ {
+		out := filepath.Join(dir, fmt.Sprintf("out%d", attempt))
+		text, err := exec.Command(binary, "run", "--out", out, exp).CombinedOutput()
+		var exit *exec.ExitError
+		if err != nil && errors.As(err, &exit) && exit.ExitCode() == 3 && strings.Contains(string(text), "the run is invalid") && attempt < 3 {
+			t.Logf("attempt %d was invalid (the machine starved the harness); running again", attempt)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("faultline run: %v\n%s", err, text)
+		}
+		data, err := os.ReadFile(filepath.Join(out, "report.json"))
+		if err != nil || json.Unmarshal(data, &rep) != nil {
+			t.Fatalf("report.json: %v\n%s", err, text)
+		}
+		if !agedInFault(t, filepath.Join(out, "journal.jsonl"), app.Name) {
+			t.Errorf("no connection of boto3's was closed for its age while the fault was applied")
+		}
+		break
+	}
+	for _, c := range rep.Clients {
+		if c.Name != app.Name {
+			continue
+		}
+		if c.Metrics.DNSQueriesInFault == 0 || c.Errors == 0 || c.Metrics.DetectMS == nil || c.Metrics.FailoverMS == nil {
+			t.Errorf("boto3 under standard retries: %d errors, dns_queries_in_fault %d, detect %v, failover %v; want the fault to reach it, an error to surface and the app to fail over",
+				c.Errors, c.Metrics.DNSQueriesInFault, c.Metrics.DetectMS, c.Metrics.FailoverMS)
+		} else {
+			t.Logf("boto3, standard: detect %.0f ms, failover %.0f ms, %d errors", *c.Metrics.DetectMS, *c.Metrics.FailoverMS, c.Errors)
+		}
+		return
+	}
+	t.Fatalf("no client boto3 in the report: %+v", rep.Clients)
 }
 
 // successes counts a view's successful requests per region in a journal.

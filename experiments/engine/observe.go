@@ -63,7 +63,7 @@ func (e *Engine) onNLB(n nlb.Event) {
 		if n.Discarded {
 			ev.Status = journal.HCDiscarded // a late check: not counted towards the target's health
 		}
-	case journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed:
+	case journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed, journal.ConnExpired:
 		// Whose connection: a reference client by its source address, an
 		// application by the alias it arrived at.
 		ev.Client, ev.Addr = e.clientOfConn(n.Local, n.Client), n.Client

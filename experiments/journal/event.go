@@ -25,7 +25,9 @@ const (
 	HCResult      = "hc.result"      // Region, Target, OK, Detail
 	TargetState   = "target.state"   // Region, Target, From, To, Detail
 	ConnAccepted  = "conn.accepted"  // Region, Node, Target; Client (its name, when known), Addr (its ip:port)
-	ConnClosed    = "conn.closed"    // Region, Node, Target; Client, Addr
+	ConnClosed    = "conn.closed"    // Region, Node, Target; Client, Addr; Detail: why the NLB ended it ("" when a side closed it)
+	ConnExpired   = "conn.expired"   // Region, Node, Target; Client, Addr; Detail: the NLB's idle timeout forgot it (next packet: RST)
+	ConnsReset    = "conns.reset"    // Region, Detail: every connection of the region's NLB reset at once, how many
 	ConnFailed    = "conn.failed"    // Region, Node, Target, Detail; Client, Addr
 	Request       = "request"        // Client, Region, Op, LatencyMS, OK, Error (class), Detail; Probe; LagMS: sent that late
 	Backend       = "backend"        // Region, Op, Detail: backend-side request outcome

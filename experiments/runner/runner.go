@@ -545,6 +545,7 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
 			HealthCheck: nlb.HealthCheck(reg.HealthCheck), CrossZone: reg.CrossZone, Velocity: (*nlb.Velocity)(reg.Velocity),
 			KeepConnections: reg.KeepConnections, Container: r.container(reg),
+			IdleTimeout: reg.IdleTimeout, MaxAge: reg.MaxConnectionAge,
 		})
 	}
 	return cfg

@@ -1,6 +1,6 @@
 // Package sdkapps holds client applications built on stock third-party AWS
-// SDKs (boto3, the AWS CLI, the AWS SDK for JavaScript v3), written as teams
-// write them, and the experiment that runs one of them in faultline's
+// SDKs (boto3, the AWS CLI, the AWS SDK for JavaScript v3, the AWS SDK for Go
+// v2 through its config loader), written as teams write them, and the experiment that runs one of them in faultline's
 // sandbox. The sandbox tests and the SDK behaviour table (`make sdk-table`,
 // README "How stock SDKs behave") use them.
 package sdkapps
@@ -32,17 +32,35 @@ const NodeSDK = "@aws-sdk/client-dynamodb@3.1164.0"
 // App is a third-party client.
 type App struct {
 	Name    string
+	Label   string // what the README's table calls it
 	Command []string
 	Health  bool   // serves /health on HEALTH_PORT
 	file    string // its program, written beside the experiment
 	source  []byte
+	// pkg, for a Go application: the package built into file.
+	pkg string
+	// Pooled: it keeps its connections between calls (the AWS CLI starts
+	// a process, and so a connection, per call).
+	Pooled bool
+	// DefaultRetryMode is the SDK's own (AWS_RETRY_MODE unset); RetryModes
+	// are the ones its users switch to.
+	DefaultRetryMode string
+	RetryModes       []string
 }
+
+// GoApp is the Go application's package.
+const GoApp = "github.com/faultline-dev/faultline/experiments/sdkapps/goapp"
 
 // Apps are the applications, in the order the README's table lists them.
 var Apps = []App{
-	{Name: "boto3", Command: []string{"python3", "boto3_app.py"}, Health: true, file: "boto3_app.py", source: boto3App},
-	{Name: "awscli", Command: []string{"sh", "awscli_app.sh"}, file: "awscli_app.sh", source: awscliApp},
-	{Name: "node", Command: []string{"node", "node_app.js"}, Health: true, file: "node_app.js", source: nodeApp},
+	{Name: "boto3", Label: "boto3", Command: []string{"python3", "boto3_app.py"}, Health: true, file: "boto3_app.py", source: boto3App, Pooled: true,
+		DefaultRetryMode: "legacy", RetryModes: []string{"standard", "adaptive"}},
+	{Name: "awscli", Label: "AWS CLI", Command: []string{"sh", "awscli_app.sh"}, file: "awscli_app.sh", source: awscliApp,
+		DefaultRetryMode: "legacy", RetryModes: []string{"standard", "adaptive"}},
+	{Name: "node", Label: "JS v3", Command: []string{"node", "node_app.js"}, Health: true, file: "node_app.js", source: nodeApp, Pooled: true,
+		DefaultRetryMode: "standard", RetryModes: []string{"adaptive"}},
+	{Name: "gosdk", Label: "Go v2", Command: []string{"./goapp"}, Health: true, file: "goapp", pkg: GoApp, Pooled: true,
+		DefaultRetryMode: "standard", RetryModes: []string{"adaptive"}},
 }
 
 // Available says why an application cannot run here ("" when it can) and
@@ -59,6 +77,10 @@ func (a App) Available(cacheDir string) (why string, env map[string]string) {
 			if _, err := exec.LookPath(tool); err != nil {
 				return tool + " is not installed (apt-get install -y awscli bc)", nil
 			}
+		}
+	case "gosdk":
+		if _, err := exec.LookPath("go"); err != nil {
+			return "the go command is not installed (the Go application is built from " + GoApp + ")", nil
 		}
 	case "node":
 		modules, err := installNodeSDK(cacheDir)
@@ -103,14 +125,23 @@ func CacheDir() string {
 	return filepath.Join(cache, "faultline")
 }
 
-// Write puts the experiment and the application's program in dir and
-// returns the experiment file: fault (a DNS fault kind) empties, breaks or
-// silences us-east-1's record from 3 s for 8 s, and us-east-1's connections
-// are closed as it starts (pooled connections would otherwise never look
-// the name up again). failover sets the application's FAILOVER; healthPort
-// its health endpoint's port.
+// Write puts the experiment and the application's program in dir (a Go
+// application is built there, from the module faultline is built from: run
+// it inside the repository) and returns the experiment file: fault (a DNS
+// fault kind) empties, breaks or silences us-east-1's record from 3 s for
+// 8 s. Nothing closes the application's pooled connections for it: the
+// NLB's default connection lifetimes do (max_connection_age 2s: README
+// "Load balancers, AZs and DNS"). failover sets the application's FAILOVER;
+// env is added to its environment (AWS_RETRY_MODE, say); healthPort is its
+// health endpoint's port.
 func (a App) Write(dir, fault string, failover bool, env map[string]string, healthPort int) (string, error) {
-	if err := os.WriteFile(filepath.Join(dir, a.file), a.source, 0o755); err != nil {
+	if a.pkg != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, a.file), a.pkg).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("building %s: %v\n%s", a.pkg, err, out)
+		}
+	} else if err := os.WriteFile(filepath.Join(dir, a.file), a.source, 0o755); err != nil {
 		return "", err
 	}
 	var b strings.Builder
@@ -133,7 +164,6 @@ func (a App) Write(dir, fault string, failover bool, env map[string]string, heal
 		fmt.Fprintf(&b, "      HEALTH_PORT: \"%d\"\n    health: {url: \"http://127.0.0.1:%d/health\", interval: 100ms}\n", healthPort, healthPort)
 	}
 	fmt.Fprintf(&b, "schedule:\n  duration: 25s\n  faults:\n    - {id: f1, kind: %s, target: dynamodb.us-east-1.amazonaws.com, start: 3s, duration: 8s}\n", fault)
-	b.WriteString("    - {id: f2, kind: link.down, target: us-east-1, start: 3s, duration: 200ms}\n")
 	exp := filepath.Join(dir, "experiment.yaml")
 	return exp, os.WriteFile(exp, []byte(b.String()), 0o644)
 }

@@ -47,6 +47,24 @@ const (
 	DefaultHealthTimeout = time.Second
 	// DefaultReadyTimeout bounds the wait for the applications to be ready.
 	DefaultReadyTimeout = 2 * time.Minute
+	// DefaultIdleTimeout is AWS NLB's TCP idle timeout, 350 s, scaled as
+	// the health checks are (1/60): 5.8 s, rounded.
+	DefaultIdleTimeout = 6 * time.Second
+	// DefaultMaxConnectionAge is a connection's maximum age. NLB documents
+	// none; ALB's HTTP client keepalive duration is 3600 s by default.
+	// Scaled by 1/60 it would be 60 s, longer than every built-in run, so
+	// no pooled connection would meet a fault; on October 20 the record
+	// stayed empty 2.6 times that hour, so every pooled client looked the
+	// name up again during the outage. 2 s keeps that ratio to the
+	// flagship's 6 s fault.
+	DefaultMaxConnectionAge = 2 * time.Second
+)
+
+// Bounds of the lifetimes (0s turns either off).
+const (
+	minLifetime    = 100 * time.Millisecond
+	maxIdleTimeout = 2 * time.Hour
+	maxAge         = 7 * 24 * time.Hour
 )
 
 // Default health check: AWS's NLB defaults scaled for short experiments
@@ -327,7 +345,8 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 	}
 	seen := map[string]bool{}
 	d.list(regionsNode, "topology.regions", func(i int, el *yaml.Node) {
-		r := Region{Nodes: DefaultNodes, Targets: DefaultTargets, HealthCheck: DefaultHealthCheck}
+		r := Region{Nodes: DefaultNodes, Targets: DefaultTargets, HealthCheck: DefaultHealthCheck,
+			IdleTimeout: DefaultIdleTimeout, MaxConnectionAge: DefaultMaxConnectionAge}
 		what := fmt.Sprintf("topology.regions[%d]", i)
 		var nameNode *yaml.Node
 		d.mapping(el, what, []field{
@@ -341,6 +360,12 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 				terminate := true
 				d.boolean(v, what+".connection_termination", &terminate)
 				r.KeepConnections = !terminate
+			}},
+			{"idle_timeout", false, func(_, v *yaml.Node) {
+				d.lifetime(v, what+".idle_timeout", maxIdleTimeout, &r.IdleTimeout)
+			}},
+			{"max_connection_age", false, func(_, v *yaml.Node) {
+				d.lifetime(v, what+".max_connection_age", maxAge, &r.MaxConnectionAge)
 			}},
 			{"velocity_limit", false, func(_, v *yaml.Node) {
 				r.Velocity = &Velocity{MaxShare: 0.5, Window: 10 * time.Second}
@@ -377,6 +402,13 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 	}
 	if len(t.Regions) > 16 {
 		d.errorf(regionsNode, "topology.regions: %d regions; at most 16", len(t.Regions))
+	}
+}
+
+// lifetime is a connection lifetime: 0s (off) or minLifetime to hi.
+func (d *decoder) lifetime(n *yaml.Node, what string, hi time.Duration, dst *time.Duration) {
+	if d.duration(n, what, 0, hi, dst) && *dst > 0 && *dst < minLifetime {
+		d.errorf(n, "%s: expected 0s (off) or %s to %s, got %s", what, minLifetime, hi, *dst)
 	}
 }
 

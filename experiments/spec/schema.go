@@ -106,6 +106,8 @@ func schemaDoc() obj {
 		"cross_zone":             boolean("route across availability zones"),
 		"backend":                enum([]string{BackendEmbedded, BackendContainer}, "this region's DynamoDB"),
 		"connection_termination": boolean("reset connections to a target that turns unhealthy"),
+		"idle_timeout":           duration(0, maxIdleTimeout, "an idle connection is forgotten (next packet: RST); 0s: off, else at least 100ms"),
+		"max_connection_age":     duration(0, maxAge, "a connection this old is closed between exchanges; 0s: off, else at least 100ms"),
 		"velocity_limit": object(nil, obj{
 			"max_share": number(0.01, 1, "share of nodes that may leave DNS within the window"),
 			"window":    duration(100*time.Millisecond, time.Hour, "the velocity window"),

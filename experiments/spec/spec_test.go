@@ -285,3 +285,35 @@ func TestConflictingDNSFaults(t *testing.T) {
 		}
 	}
 }
+
+// Connection lifetimes: the scaled defaults, 0s turning either off, and
+// bad values named where they are.
+func TestConnectionLifetimes(t *testing.T) {
+	base := "name: x\ntopology:\n  regions:\n    - name: us-east-1\n%s\nclients:\n  - {name: c, strategy: single-region, regions: [us-east-1]}\nschedule: {duration: 5s}\n"
+	parse := func(extra string) (*Experiment, error) {
+		return Parse("x.yaml", []byte(strings.Replace(base, "%s", extra, 1)))
+	}
+	exp, err := parse("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := exp.Topology.Regions[0]; r.IdleTimeout != 6*time.Second || r.MaxConnectionAge != 2*time.Second {
+		t.Errorf("defaults: idle %s, max age %s; want 6s and 2s", r.IdleTimeout, r.MaxConnectionAge)
+	}
+	exp, err = parse("      idle_timeout: 0s\n      max_connection_age: 0s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := exp.Topology.Regions[0]; r.IdleTimeout != 0 || r.MaxConnectionAge != 0 {
+		t.Errorf("0s: idle %s, max age %s; want both off", r.IdleTimeout, r.MaxConnectionAge)
+	}
+	for extra, want := range map[string]string{
+		"      idle_timeout: 50ms":     "x.yaml:5:21: topology.regions[0].idle_timeout: expected 0s (off) or 100ms to 2h0m0s, got 50ms",
+		"      max_connection_age: 30": "x.yaml:5:27: topology.regions[0].max_connection_age: expected a duration like 500ms or 3s, got the bare number 30",
+		"      idle_timeout: 3h":       "topology.regions[0].idle_timeout: 3h is out of range",
+	} {
+		if _, err := parse(extra); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want %q", strings.TrimSpace(extra), err, want)
+		}
+	}
+}

@@ -106,7 +106,11 @@ type Region struct {
 	// KeepConnections turns off NLB's connection termination: connections
 	// to a target that turns unhealthy are then left open.
 	KeepConnections bool
-	Backend         string // embedded or container; the topology's when not set
+	// IdleTimeout and MaxConnectionAge are the NLB's connection lifetimes
+	// (0: off): an idle flow is forgotten (the next packet gets an RST);
+	// an old connection is closed between exchanges.
+	IdleTimeout, MaxConnectionAge time.Duration
+	Backend                       string // embedded or container; the topology's when not set
 }
 
 // Velocity limits how much of a region's capacity may leave DNS at once.

@@ -55,6 +55,11 @@ type Options struct {
 	// request then opens a connection and looks the name up, so DNS faults
 	// reach it at once (a pooled connection outlives an emptied record).
 	KeepAlive bool
+	// IdleTimeout and MaxConnectionAge are every NLB's connection lifetimes
+	// (README "Load balancers, AZs and DNS"). Unlike an experiment file's,
+	// they are off by default here: a connection lives as long as the test
+	// keeps it.
+	IdleTimeout, MaxConnectionAge time.Duration
 }
 
 // Testbed is a running world.
@@ -92,7 +97,7 @@ func Start(t testing.TB, opts Options) *Testbed {
 	for _, r := range opts.Regions {
 		cfg.Regions = append(cfg.Regions, topology.Region{Name: r, Endpoint: "dynamodb." + r + ".amazonaws.com.",
 			Nodes: 2, Targets: 2, HealthCheck: nlb.HealthCheck{Interval: 500 * time.Millisecond, Timeout: 250 * time.Millisecond,
-				HealthyThreshold: 3, UnhealthyThreshold: 2}})
+				HealthyThreshold: 3, UnhealthyThreshold: 2}, IdleTimeout: opts.IdleTimeout, MaxAge: opts.MaxConnectionAge})
 	}
 	eng, err := engine.Open(context.Background(), engine.Config{Topology: cfg, Journal: tb.j})
 	if err != nil {

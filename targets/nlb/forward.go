@@ -99,7 +99,9 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 		reset(client)
 		return
 	}
-	p := &proxied{client: client, upstream: up, target: t}
+	f := newFlow(lb, client, up, accepted)
+	f.node, f.target = node, t.addr
+	p := &proxied{client: client, upstream: up, target: t, flow: f}
 	lb.mu.Lock()
 	if lb.ctx.Err() != nil { // closing: do not start new work
 		lb.mu.Unlock()
@@ -110,12 +112,22 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	lb.conns[p] = struct{}{}
 	lb.mu.Unlock()
 	lb.emit(Event{Kind: "conn.accepted", Node: node, Target: t.addr, Client: remote, Local: local, Started: accepted})
+	f.start()
 
 	var wg sync.WaitGroup
 	wg.Add(2)
-	pipe := func(dst net.Conn, src io.Reader, srcConn net.Conn) {
+	pipe := func(dst net.Conn, src io.Reader, srcConn net.Conn, up bool) {
 		defer wg.Done()
-		io.Copy(dst, src)
+		f.copy(dst, src, up)
+		if f.expired.Load() {
+			// Forgotten by the idle timeout: the target side is closed
+			// already; the client's side waits for its next packet, which
+			// gets the RST (copy), or for the load balancer to close.
+			if up {
+				srcConn.Close()
+			}
+			return
+		}
 		// One side is done: end both, as a TCP proxy that keeps no
 		// half-open state would.
 		dst.Close()
@@ -124,32 +136,32 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	if terminated || lb.cfg.ObserveHTTP {
 		// Read the HTTP exchanges as they pass, on copies of both streams.
 		ex := lb.observeHTTP(node, t.addr, remote, local)
-		go pipe(up, ex.requests(client), client)
-		go pipe(client, ex.responses(up), up)
+		go pipe(up, ex.requests(client), client, true)
+		go pipe(client, ex.responses(up), up, false)
 		wg.Wait()
 		ex.close()
 	} else {
-		go pipe(up, client, client)
-		go pipe(client, up, up)
+		go pipe(up, client, client, true)
+		go pipe(client, up, up, false)
 		wg.Wait()
 	}
+	f.stop()
 
 	lb.mu.Lock()
 	delete(lb.conns, p)
 	lb.mu.Unlock()
-	lb.emit(Event{Kind: "conn.closed", Node: node, Target: t.addr, Client: remote, Local: local, Started: accepted})
+	lb.emit(Event{Kind: "conn.closed", Node: node, Target: t.addr, Client: remote, Local: local, Started: accepted, Detail: f.why()})
 }
 
 // terminate resets every connection to t (NLB's connection termination for
-// unhealthy targets).
-func (lb *LB) terminate(t *target) int {
+// unhealthy targets; the end of a deregistration delay), for why.
+func (lb *LB) terminate(t *target, why string) int {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	n := 0
 	for p := range lb.conns {
 		if p.target == t {
-			reset(p.client)
-			p.upstream.Close()
+			p.flow.reset(why)
 			n++
 		}
 	}
@@ -157,9 +169,12 @@ func (lb *LB) terminate(t *target) int {
 }
 
 // reset closes c with an RST rather than a FIN, as NLB does.
+// A TLS listener's connection is reset under its TLS layer, with no
+// close_notify first.
 func reset(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	raw := rawConn(c)
+	if tc, ok := raw.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
-	c.Close()
+	raw.Close()
 }

@@ -102,7 +102,7 @@ func (lb *LB) record(t *target, err error, lag time.Duration) {
 	}
 	lb.republish()
 	if to == StateUnhealthy && !lb.cfg.KeepConnectionsOnUnhealthy {
-		if n := lb.terminate(t); n > 0 {
+		if n := lb.terminate(t, ClosedTerminated); n > 0 {
 			lb.emit(Event{Kind: "conn.failed", Target: t.addr, Detail: fmt.Sprintf("reset %d connections: target unhealthy", n)})
 		}
 	}

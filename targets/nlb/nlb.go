@@ -45,6 +45,12 @@ type Config struct {
 	// Velocity, when set, limits how much capacity may leave DNS at once:
 	// AWS's fix after October 20.
 	Velocity *Velocity
+	// IdleTimeout, when set, forgets a connection that carried no data
+	// either way for that long, as NLB does (AWS: 350 s by default): the
+	// client's next packet gets an RST. MaxAge, when set, closes a
+	// connection gracefully (FIN, between exchanges) once it is that old
+	// (ALB's HTTP client keepalive duration; NLB has none). See lifetime.go.
+	IdleTimeout, MaxAge time.Duration
 	// TLS, when set, makes every node also listen on TLSPort and terminate
 	// TLS there, as an NLB TLS listener does, forwarding the plaintext to
 	// the same targets. Over TLS listeners the node also reads the HTTP/1.1
@@ -74,12 +80,12 @@ type Velocity struct {
 // Event is what the load balancer reports.
 type Event struct {
 	Time                 time.Time
-	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed" | "node.down" | "node.up" | "http.request"
+	Kind                 string // "hc.result" | "target.state" | "conn.accepted" | "conn.closed" | "conn.failed" | "conn.expired" | "conns.reset" | "node.down" | "node.up" | "http.request"
 	Region, Node, Target string
 	Client               string // "ip:port" of the connection's client (conn.*, http.request)
 	OK                   bool   // hc.result; http.request: a response below 500 came back
 	From, To             string // target.state
-	Detail               string // http.request: the operation (X-Amz-Target's) and the status, or why none came
+	Detail               string // http.request: the operation (X-Amz-Target's) and the status, or why none came; conn.closed: why it ended ("" when a side closed it; Closed*); conns.reset: how many
 	Op                   string // http.request: the operation, e.g. GetItem
 	Started              time.Time
 	// Lag (hc.result) is how late the harness ran the check: the later of
@@ -162,6 +168,7 @@ type target struct {
 type proxied struct {
 	client, upstream net.Conn
 	target           *target
+	flow             *flow
 }
 
 // Start makes the links, binds every node and starts the health checks.
@@ -247,6 +254,8 @@ func validate(cfg Config) error {
 		return fmt.Errorf("nlb %s: no links hub", cfg.Region)
 	case cfg.Port < 0 || cfg.Port > 65535:
 		return fmt.Errorf("nlb %s: port %d out of range", cfg.Region, cfg.Port)
+	case cfg.IdleTimeout < 0 || cfg.MaxAge < 0:
+		return fmt.Errorf("nlb %s: negative idle timeout %s or max age %s (0 turns either off)", cfg.Region, cfg.IdleTimeout, cfg.MaxAge)
 	case cfg.TLS != nil && (cfg.TLSPort <= 0 || cfg.TLSPort > 65535):
 		return fmt.Errorf("nlb %s: TLS port %d out of range (a TLS listener needs its port, e.g. 443)", cfg.Region, cfg.TLSPort)
 	}
@@ -295,7 +304,7 @@ func (lb *LB) Deregister(addr string, delay time.Duration) error {
 		case <-timer.C:
 		case <-lb.ctx.Done():
 		}
-		n := lb.terminate(t)
+		n := lb.terminate(t, ClosedDeregistered)
 		t.mu.Lock()
 		t.state = StateUnused
 		t.mu.Unlock()

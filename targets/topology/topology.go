@@ -93,6 +93,8 @@ type Region struct {
 	Velocity    *nlb.Velocity
 	// KeepConnections turns off the NLB's connection termination.
 	KeepConnections bool
+	// IdleTimeout and MaxAge are the NLB's connection lifetimes (0: none).
+	IdleTimeout, MaxAge time.Duration
 	// Container, when set, runs the region's DynamoDB as a container
 	// instead of the embedded backend.
 	Container *Container
@@ -245,6 +247,7 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 	r.lb, err = nlb.Start(ctx, nlb.Config{
 		Region: rc.Name, NodeIPs: nodes, Port: port, Targets: targets, HealthCheck: rc.HealthCheck,
 		CrossZone: rc.CrossZone, Velocity: rc.Velocity, Publish: w.publisher(rc), KeepConnectionsOnUnhealthy: rc.KeepConnections,
+		IdleTimeout: rc.IdleTimeout, MaxAge: rc.MaxAge,
 		TLS: w.cfg.TLS, TLSPort: w.cfg.TLSPort, ObserveHTTP: w.cfg.ObserveHTTP, Aliases: aliases,
 		Links: w.hub, Observer: w.cfg.NLBObserver,
 	})
@@ -452,6 +455,15 @@ func (w *World) NodeDown(regionName string, i int) (func() error, error) {
 		return nil, err
 	}
 	return func() error { return r.lb.NodeUp(i) }, nil
+}
+
+// ResetConnections resets every connection of a region's NLB at once.
+func (w *World) ResetConnections(regionName string) (int, error) {
+	r, ok := w.regions[regionName]
+	if !ok {
+		return 0, fmt.Errorf("no region %q", regionName)
+	}
+	return r.lb.ResetConnections(), nil
 }
 
 // Rand gives, at every call, a generator of its own (a
