@@ -25,13 +25,18 @@ type Param struct {
 	Type     ParamType
 	Default  string // "" means required when Required is set, absent otherwise
 	Required bool
-	Min, Max float64 // inclusive bounds for duration (in ms) and float; both zero: unbounded
+	Min, Max float64 // inclusive bounds for duration (in ms) and numbers; both zero: unbounded
+	Bounded  bool    // Min and Max apply (typed kinds)
+	Unit     string  // what a number counts: "KB/s", "s", "bytes"
+	Enum     []string
 	Doc      string
 	// Check validates a String parameter and returns its typed value.
 	Check func(s string) (any, error)
 	// Region says the value names a region of the topology, so the
 	// experiment parser can check it before anything runs.
 	Region bool
+
+	index []int // the field of the parameter struct (typed kinds)
 }
 
 // Values are validated, typed parameter values.
@@ -60,13 +65,22 @@ func (e *ParamError) Error() string {
 // Validate checks raw parameters against the kind's declared ones and returns
 // them typed, with defaults filled in.
 func Validate(k Kind, raw map[string]string) (Values, error) {
+	if tk, ok := k.(interface {
+		Parse(map[string]string) (Applier, error)
+	}); ok {
+		p, err := tk.Parse(raw)
+		if err != nil {
+			return nil, err
+		}
+		return Values{typedKey: p}, nil
+	}
 	declared := map[string]Param{}
 	for _, p := range k.Params() {
 		declared[p.Name] = p
 	}
 	for name := range raw {
 		if _, ok := declared[name]; !ok {
-			return nil, &ParamError{Param: name, Msg: fmt.Sprintf("unknown parameter for %s; %s", k.Name(), expectedParams(k))}
+			return nil, &ParamError{Param: name, Msg: fmt.Sprintf("unknown parameter for %s; %s", k.Name(), expectedParams(k.Params()))}
 		}
 	}
 	vals := Values{}
@@ -156,9 +170,9 @@ func inBounds(p Param, f float64, s string) error {
 	return nil
 }
 
-func expectedParams(k Kind) string {
+func expectedParams(params []Param) string {
 	var names []string
-	for _, p := range k.Params() {
+	for _, p := range params {
 		names = append(names, p.Name)
 	}
 	sort.Strings(names)
