@@ -269,7 +269,7 @@ func TestLinkKindRollsBackOnFailure(t *testing.T) {
 func TestValidate(t *testing.T) {
 	k, _ := faults.Lookup("dns.delay")
 	vals, err := faults.Validate(k, map[string]string{"delay": "250ms"})
-	if err != nil || vals.Duration("delay") != 250*time.Millisecond || vals.Duration("jitter") != 0 {
+	if d, ok := vals.Typed().(faults.DNSDelay); err != nil || !ok || d.Delay != 250*time.Millisecond || d.Jitter != 0 || d.Probability != 1 {
 		t.Errorf("dns.delay defaults: %v %v", vals, err)
 	}
 	cases := map[string]map[string]string{

@@ -366,3 +366,6 @@ func (k *typedKind[P]) Apply(w World, f Fault, v Values) (func() error, error) {
 	}
 	return p.Apply(w, f)
 }
+
+// Typed is the parameter struct of a typed kind in v.
+func (v Values) Typed() Applier { a, _ := v[typedKey].(Applier); return a }
