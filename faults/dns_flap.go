@@ -29,13 +29,7 @@ func (p *DNSFlap) check() error {
 	if !ok || inner.Target() != TargetDNSName || p.With == "dns.flap" {
 		return p.notDNS()
 	}
-	typed, ok := inner.(interface {
-		Parse(map[string]string) (Applier, error)
-	})
-	if !ok {
-		return p.notDNS()
-	}
-	a, err := typed.Parse(nil)
+	a, err := inner.Parse(nil)
 	if err != nil {
 		return &ParamError{Param: "with", Msg: fmt.Sprintf("%s cannot run on its defaults: %v", p.With, err)}
 	}

@@ -37,15 +37,18 @@ const (
 	TargetRegion  TargetType = "region"   // a region of the topology (its NLB target links)
 )
 
-// Kind is one fault kind.
+// Kind is one fault kind: a parameter struct with its Meta (Define).
 type Kind interface {
 	Name() string
 	Summary() string
 	Target() TargetType
+	Meta() Meta
+	// Params is the catalogue of its parameters, read from its parameter
+	// struct's tags.
 	Params() []Param
-	// Apply injects the fault; the returned heal undoes it. Apply must leave
-	// nothing applied when it returns an error.
-	Apply(w World, f Fault, v Values) (heal func() error, err error)
+	// Parse validates raw parameters into the kind's parameter struct,
+	// defaults filled in: applying that injects the fault.
+	Parse(raw map[string]string) (Applier, error)
 }
 
 // World is what kinds act on; the Engine implements it over the topology.
@@ -77,12 +80,6 @@ type DNSAutomation interface {
 	Repair() error
 }
 
-// ShowsAsEmptyAnswers is implemented by kinds that shape no answer
-// themselves but make the target's record empty by other means (the
-// automation's race): an empty A answer for the target, while the fault is
-// applied, is the fault reaching a client.
-type ShowsAsEmptyAnswers interface{ ShowsAsEmptyAnswers() }
-
 // What shows that an applied fault touched a client: the Engine journals a
 // fault's reach with it, so metrics need no catalogue (experiments/measure
 // reads the same words).
@@ -94,26 +91,25 @@ const (
 	ReachNode     = "node"      // connection attempts at the fault's node
 )
 
-// Reacher is implemented by kinds whose reach is not their target type's.
-type Reacher interface{ Reach() string }
-
-// ReachOf is what shows that a fault of kind k touched a client.
+// ReachOf is what shows that a fault of kind k touched a client: its
+// Meta's Reach, or its target type's (a kind that empties its target's
+// record by other means shows as empty answers).
 func ReachOf(k Kind) string {
-	if r, ok := k.(Reacher); ok {
-		return r.Reach()
-	}
-	if _, ok := k.(ShowsAsEmptyAnswers); ok {
+	m := k.Meta()
+	switch {
+	case m.Reach != "":
+		return m.Reach
+	case m.EmptyAnswers:
 		return ReachDNSEmpty
-	}
-	if k.Target() == TargetDNSName {
+	case m.Target == TargetDNSName:
 		return ReachDNS
 	}
 	return ReachRegion
 }
 
-// NeedsAutomation is implemented by kinds that act on the DNS automation,
-// so an experiment without one is refused before it runs.
-type NeedsAutomation interface{ NeedsAutomation() }
+// NodeFault is implemented by the parameters of a kind that acts on one
+// node of a region's load balancer (the Engine journals its address).
+type NodeFault interface{ NodeIndex() int }
 
 // DNSRules is the DNS server's rule table (dnsstub.Server implements it).
 type DNSRules interface {

@@ -83,7 +83,7 @@ func apply(t *testing.T, w faults.World, kind string, target string, params map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	heal, err := k.Apply(w, faults.Fault{ID: "f1", Kind: kind, Target: target}, vals)
+	heal, err := vals.Apply(w, faults.Fault{ID: "f1", Kind: kind, Target: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,13 +255,13 @@ func TestLinkKindRollsBackOnFailure(t *testing.T) {
 	}
 	k, _ := faults.Lookup("link.latency")
 	vals, _ := faults.Validate(k, map[string]string{"latency": "50ms"})
-	if _, err := k.Apply(w, faults.Fault{ID: "f1", Kind: "link.latency", Target: "us-east-1"}, vals); err == nil {
+	if _, err := vals.Apply(w, faults.Fault{ID: "f1", Kind: "link.latency", Target: "us-east-1"}); err == nil {
 		t.Fatal("applying over a conflicting toxic succeeded")
 	}
 	if err := w.links[0].RemoveToxic(links.OwnToxic("f1")); err == nil {
 		t.Error("the first link kept the toxic after the apply failed")
 	}
-	if _, err := k.Apply(w, faults.Fault{ID: "f2", Kind: "link.latency", Target: "eu-west-1"}, vals); err == nil {
+	if _, err := vals.Apply(w, faults.Fault{ID: "f2", Kind: "link.latency", Target: "eu-west-1"}); err == nil {
 		t.Error("applying to an unknown region succeeded")
 	}
 }
@@ -269,7 +269,7 @@ func TestLinkKindRollsBackOnFailure(t *testing.T) {
 func TestValidate(t *testing.T) {
 	k, _ := faults.Lookup("dns.delay")
 	vals, err := faults.Validate(k, map[string]string{"delay": "250ms"})
-	if d, ok := vals.Typed().(faults.DNSDelay); err != nil || !ok || d.Delay != 250*time.Millisecond || d.Jitter != 0 || d.Probability != 1 {
+	if d, ok := vals.(faults.DNSDelay); err != nil || !ok || d.Delay != 250*time.Millisecond || d.Jitter != 0 || d.Probability != 1 {
 		t.Errorf("dns.delay defaults: %v %v", vals, err)
 	}
 	cases := map[string]map[string]string{

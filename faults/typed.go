@@ -97,19 +97,6 @@ func (k *typedKind[P]) Target() TargetType { return k.meta.Target }
 func (k *typedKind[P]) Meta() Meta         { return k.meta }
 func (k *typedKind[P]) Params() []Param    { return append([]Param(nil), k.params...) }
 
-// Reach is the kind's own reach, or its target type's.
-func (k *typedKind[P]) Reach() string {
-	switch {
-	case k.meta.Reach != "":
-		return k.meta.Reach
-	case k.meta.EmptyAnswers:
-		return ReachDNSEmpty
-	case k.meta.Target == TargetDNSName:
-		return ReachDNS
-	}
-	return ReachRegion
-}
-
 // Parse fills the kind's parameter struct from raw text: every name must be
 // a parameter of the kind; an absent one takes its default; then the struct
 // checks how its parameters go together.
@@ -353,19 +340,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// typedKey holds a typed kind's parameter struct in Values while kinds move
-// from string maps to structs.
-const typedKey = "\x00typed"
-
-// Apply applies the parameter struct Validate put in v.
-func (k *typedKind[P]) Apply(w World, f Fault, v Values) (func() error, error) {
-	p, ok := v[typedKey].(P)
-	if !ok {
-		return nil, fmt.Errorf("%s: parameters not validated", k.meta.Name)
-	}
-	return p.Apply(w, f)
-}
-
-// Typed is the parameter struct of a typed kind in v.
-func (v Values) Typed() Applier { a, _ := v[typedKey].(Applier); return a }

@@ -183,7 +183,7 @@ func catalogue() []kindInfo {
 			if p.Type == faults.Duration {
 				pi.Unit = "a Go duration (250ms, 2s)"
 			}
-			if p.Min != 0 || p.Max != 0 {
+			if p.Bounded {
 				lo, hi := p.Min, p.Max
 				if p.Type == faults.Duration { // bounds are kept in ms
 					pi.Unit = "a Go duration (250ms, 2s); bounds in ms"

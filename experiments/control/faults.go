@@ -179,7 +179,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, known := faults.Lookup(req.Kind)
 	if known {
-		if _, needs := kind.(faults.NeedsAutomation); needs && !s.opts.World.Automation {
+		if kind.Meta().NeedsAutomation && !s.opts.World.Automation {
 			bad("unknown_kind", "kind", "%s acts on the DNS automation, and this world has none (an experiment's topology.automation)", req.Kind)
 			return
 		}
@@ -314,7 +314,7 @@ func (s *Server) getKinds(w http.ResponseWriter, r *http.Request) {
 		kv := KindView{Name: k.Name(), Summary: k.Summary(), Target: string(k.Target()), Reach: faults.ReachOf(k), Params: []ParamView{}}
 		for _, p := range k.Params() {
 			pv := ParamView{Name: p.Name, Type: string(p.Type), Default: p.Default, Required: p.Required, Region: p.Region, Doc: p.Doc}
-			if p.Min != 0 || p.Max != 0 {
+			if p.Bounded {
 				lo, hi := p.Min, p.Max
 				pv.Min, pv.Max = &lo, &hi
 			}

@@ -620,7 +620,7 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				d.errorf(kindNode, "%s.kind: unknown fault kind %q; expected one of: %s", what, f.Kind, strings.Join(faults.Names(), ", "))
 			} else {
 				d.faultTarget(targetNode, what, kind, &f, exp.Topology)
-				if _, needs := kind.(faults.NeedsAutomation); needs && exp.Topology.Automation == nil {
+				if kind.Meta().NeedsAutomation && exp.Topology.Automation == nil {
 					d.errorf(kindNode, "%s.kind: %s acts on the DNS automation; add topology.automation", what, f.Kind)
 				}
 				for _, p := range kind.Params() {
