@@ -315,4 +315,3 @@ func paramProbes(p faults.Param) []probe {
 	}
 	return floatProbes(p.Min, p.Max)
 }
-
