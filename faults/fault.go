@@ -1,9 +1,13 @@
-// Package faults is the fault catalogue: each kind is one small type,
-// registered by name, that validates its parameters and applies itself to the
-// world through a narrow injector interface (the DNS server's rule table, a
-// link's toxics). The Engine (experiments/engine) alone applies faults: it
-// keeps the heal function of every applied fault and calls each exactly once. Toxiproxy's toxics are the model: adding a kind
-// touches one file and the registry.
+// Package faults is the fault catalogue: each kind is its parameter struct
+// (typed fields whose tags give name, default, bounds, unit and doc),
+// registered by name with Define, and applies itself to the world through a
+// narrow injector interface (the DNS server's rule table, a link's toxics).
+// The struct's tags are the catalogue (`faultline kinds`, GET /kinds, the
+// experiment schema), and one decoder fills it from text, so the code that
+// applies a kind reads fields, never string keys. The Engine
+// (experiments/engine) alone applies faults: it keeps the heal function of
+// every applied fault and calls each exactly once. Toxiproxy's toxics are
+// the model: adding a kind touches one file and the registry.
 package faults
 
 import (
