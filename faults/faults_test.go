@@ -90,9 +90,11 @@ func apply(t *testing.T, w faults.World, kind string, target string, params map[
 	return heal
 }
 
+// answer asks s for the endpoint's A record; nil is no answer in 2 s (long
+// enough for a busy machine: a dropped query is the only one it waits for).
 func answer(t *testing.T, s *dnsstub.Server) *dns.Msg {
 	t.Helper()
-	r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(new(dns.Msg).SetQuestion(endpoint, dns.TypeA), s.Addr())
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(new(dns.Msg).SetQuestion(endpoint, dns.TypeA), s.Addr())
 	if err != nil {
 		return nil
 	}
@@ -354,7 +356,7 @@ func TestToxicKindsApplyAndHeal(t *testing.T) {
 			return err
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		c.SetDeadline(time.Now().Add(2 * time.Second)) // a held link never answers; a busy machine does, late
 		c.Write([]byte("x"))
 		_, err = c.Read(make([]byte, 1))
 		return err
