@@ -41,12 +41,17 @@ func run(ctx context.Context, args []string) (code int) {
 	code = exitCode(err)
 	// A signal that came while the run was ending (its teardown, its
 	// reports) still makes the exit say it was interrupted.
-	if code == exitPass && ctx.Err() != nil {
+	if code == exitPass && ctx.Err() != nil && !errors.Is(err, errStopped) {
 		fmt.Fprintln(os.Stderr, "faultline: interrupted")
 		code = exitBrokenRun
 	}
 	return code
 }
+
+// errStopped is what a command returns when a signal is its normal end:
+// `faultline up` holds the world until Ctrl-C or SIGTERM, and going down
+// cleanly then exits 0, not "interrupted".
+var errStopped = cli.Exit("", exitPass)
 
 // crashed turns a panic into exit code 4, with the stack: a crash must never
 // read as bad usage (2) or as a verdict. Deferred by run.

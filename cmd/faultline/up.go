@@ -248,6 +248,9 @@ func upAction(c *cli.Context) error {
 	if res.Summary.Status != "complete" {
 		return cli.Exit(fmt.Sprintf("the world did not come up: %s", res.Summary.Reason), exitBrokenRun)
 	}
+	if ctx.Err() != nil {
+		return errStopped // Ctrl-C or SIGTERM: how a game day ends
+	}
 	return nil
 }
 
