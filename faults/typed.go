@@ -58,7 +58,9 @@ type Meta struct {
 	// without one is refused before it runs.
 	NeedsAutomation bool
 	// EmptyAnswers: it shapes no answer itself but empties its target's
-	// record by other means (ShowsAsEmptyAnswers).
+	// record by other means (the automation's race): an empty A answer for
+	// the target, while it is applied, is the fault reaching a client
+	// (ReachDNSEmpty).
 	EmptyAnswers bool
 }
 
@@ -95,7 +97,13 @@ func (k *typedKind[P]) Name() string       { return k.meta.Name }
 func (k *typedKind[P]) Summary() string    { return k.meta.Summary }
 func (k *typedKind[P]) Target() TargetType { return k.meta.Target }
 func (k *typedKind[P]) Meta() Meta         { return k.meta }
-func (k *typedKind[P]) Params() []Param    { return append([]Param(nil), k.params...) }
+func (k *typedKind[P]) Params() []Param {
+	out := append([]Param(nil), k.params...)
+	for i := range out {
+		out[i].Enum = append([]string(nil), out[i].Enum...) // the catalogue's own, not the caller's
+	}
+	return out
+}
 
 // Parse fills the kind's parameter struct from raw text: every name must be
 // a parameter of the kind; an absent one takes its default; then the struct
