@@ -43,8 +43,9 @@ type value struct {
 	item     *value // tList: each element
 	minItems int
 	// extra is added to the generated schema: how keys go together, when
-	// the schema can say it (the parser says it with its own words).
-	extra obj
+	// the schema can say it (the parser says it with its own words). Only
+	// Schema calls it.
+	extra func() obj
 	raw   obj // tAny: the schema
 }
 
@@ -183,8 +184,10 @@ func (v value) schema() obj {
 			o[k] = x
 		}
 	}
-	for k, x := range v.extra {
-		o[k] = x
+	if v.extra != nil {
+		for k, x := range v.extra() {
+			o[k] = x
+		}
 	}
 	return o
 }

@@ -477,15 +477,17 @@ var tunedKeys = []string{"rate", "operations", "timeout", "keep_alive", "probe_i
 // reference client's settings, and is one or the other.
 func (d *decoder) clientValue() value {
 	v := objectValue("", func() []field { return d.clientFields("", &Client{}, &clientNodes{}) })
-	var tuned []obj
-	for _, k := range append([]string{"strategy"}, tunedKeys...) {
-		tuned = append(tuned, obj{"required": []string{k}})
-	}
-	v.extra = obj{
-		"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
-		"then": obj{"not": obj{"anyOf": tuned}},
-		"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
-		"not":  obj{"required": []string{"image", "command"}},
+	v.extra = func() obj {
+		var tuned []obj
+		for _, k := range append([]string{"strategy"}, tunedKeys...) {
+			tuned = append(tuned, obj{"required": []string{k}})
+		}
+		return obj{
+			"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
+			"then": obj{"not": obj{"anyOf": tuned}},
+			"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
+			"not":  obj{"required": []string{"image", "command"}},
+		}
 	}
 	return v
 }
@@ -728,25 +730,27 @@ func (d *decoder) faultValue() value {
 	v := objectValue("", func() []field {
 		return d.faultFields("", &faults.Fault{Params: map[string]string{}}, &faultNodes{params: map[string]*yaml.Node{}})
 	})
-	var perKind []obj
-	for _, name := range faults.Names() {
-		kind, _ := faults.Lookup(name)
-		props := obj{}
-		var required []string
-		for _, p := range kind.Params() {
-			props[p.Name] = paramSchema(p)
-			if p.Required {
-				required = append(required, p.Name)
+	v.extra = func() obj {
+		var perKind []obj
+		for _, name := range faults.Names() {
+			kind, _ := faults.Lookup(name)
+			props := obj{}
+			var required []string
+			for _, p := range kind.Params() {
+				props[p.Name] = paramSchema(p)
+				if p.Required {
+					required = append(required, p.Name)
+				}
 			}
+			params := object(required, props)
+			then := obj{"properties": obj{"params": params}}
+			if len(required) > 0 {
+				then["required"] = []string{"params"}
+			}
+			perKind = append(perKind, obj{"if": obj{"properties": obj{"kind": obj{"const": name}}, "required": []string{"kind"}}, "then": then})
 		}
-		params := object(required, props)
-		then := obj{"properties": obj{"params": params}}
-		if len(required) > 0 {
-			then["required"] = []string{"params"}
-		}
-		perKind = append(perKind, obj{"if": obj{"properties": obj{"kind": obj{"const": name}}, "required": []string{"kind"}}, "then": then})
+		return obj{"allOf": perKind}
 	}
-	v.extra = obj{"allOf": perKind}
 	return v
 }
 
