@@ -10,82 +10,88 @@ import (
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 )
 
-// dnsKind is a fault that shapes the DNS server's answers for the names its
-// target selects. Each DNS kind is a value of it in a file of its own; the
-// selectors every DNS kind shares are here.
-type dnsKind struct {
-	name    string
-	summary string
-	params  []Param
-	action  func(w World, v Values) (dnsstub.Action, error)
-	// verify, when set, checks how the parameters go together, before
-	// anything runs.
-	verify func(v Values) error
+// A DNS kind shapes the DNS server's answers for the names its target
+// selects: its parameter struct embeds DNSSelect (last, so the selectors
+// come after its own parameters) and builds the rule's action. Each DNS kind
+// is a file of its own; the selectors every DNS kind shares are here.
+
+// dnsAction is a DNS kind's parameter struct: the action of its rule.
+type dnsAction interface {
+	Applier
+	action(w World) (dnsstub.Action, error)
 }
 
-func (k dnsKind) check(v Values) error {
-	if k.verify == nil {
-		return nil
+// DNSSelect narrows any DNS kind to some queries.
+type DNSSelect struct {
+	QType       QTypes  `param:"qtype" default:"any" doc:"query type it shapes: A, AAAA or any"`
+	Client      Clients `param:"client" default:"any" doc:"client address or prefix it shapes (loopback), or any"`
+	Probability float64 `param:"probability" default:"1" min:"0" max:"1" doc:"share of selected queries shaped, drawn from the run's seed"`
+}
+
+func (s DNSSelect) selector() DNSSelect { return s }
+
+// SelectorOf is the selectors of a DNS kind's parameters.
+func SelectorOf(a Applier) (DNSSelect, bool) {
+	s, ok := a.(interface{ selector() DNSSelect })
+	if !ok {
+		return DNSSelect{}, false
 	}
-	return k.verify(v)
+	return s.selector(), true
 }
 
-func (k dnsKind) Name() string       { return k.name }
-func (k dnsKind) Summary() string    { return k.summary }
-func (k dnsKind) Target() TargetType { return TargetDNSName }
-func (k dnsKind) Params() []Param {
-	return append(append([]Param(nil), k.params...), selectorParams...)
-}
+// QTypes are the query types a DNS fault shapes; none is every type.
+type QTypes []uint16
 
-// selectorParams narrow any DNS kind to some queries.
-var selectorParams = []Param{
-	{Name: "qtype", Type: String, Default: "any", Check: parseQType, Doc: "query type it shapes: A, AAAA or any"},
-	{Name: "client", Type: String, Default: "any", Check: parseClients, Doc: "client address or prefix it shapes (loopback), or any"},
-	{Name: "probability", Type: Float, Default: "1", Min: 0, Max: 1, Doc: "share of selected queries shaped, drawn from the run's seed"},
-}
-
-func parseQType(s string) (any, error) {
+func (q *QTypes) ParseParam(s string) error {
 	switch strings.ToUpper(s) {
 	case "ANY", "":
-		return []uint16(nil), nil
+		*q = nil
 	case "A":
-		return []uint16{dns.TypeA}, nil
+		*q = QTypes{dns.TypeA}
 	case "AAAA":
-		return []uint16{dns.TypeAAAA}, nil
+		*q = QTypes{dns.TypeAAAA}
+	default:
+		return fmt.Errorf("expected A, AAAA or any, got %q", s)
 	}
-	return nil, fmt.Errorf("expected A, AAAA or any, got %q", s)
+	return nil
 }
 
-func parseClients(s string) (any, error) {
+// Clients are the clients a DNS fault shapes the queries of; none is
+// every client.
+type Clients []netip.Prefix
+
+func (c *Clients) ParseParam(s string) error {
 	if strings.EqualFold(s, "any") || s == "" {
-		return []netip.Prefix(nil), nil
+		*c = nil
+		return nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		a, aerr := netip.ParseAddr(s)
 		if aerr != nil {
-			return nil, fmt.Errorf("expected an address like 127.0.0.11 or a prefix like 127.0.0.0/24, got %q", s)
+			return fmt.Errorf("expected an address like 127.0.0.11 or a prefix like 127.0.0.0/24, got %q", s)
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	if !p.Addr().IsLoopback() {
-		return nil, fmt.Errorf("%s is not a loopback address: faultline's clients live on 127.0.0.0/8", s)
+		return fmt.Errorf("%s is not a loopback address: faultline's clients live on 127.0.0.0/8", s)
 	}
-	return []netip.Prefix{p.Masked()}, nil
+	*c = Clients{p.Masked()}
+	return nil
 }
 
-func (k dnsKind) Apply(w World, f Fault, v Values) (func() error, error) {
-	action, err := k.action(w, v)
+// applyDNS adds the rule of a DNS kind's parameters to the DNS server.
+func applyDNS(w World, f Fault, p dnsAction) (func() error, error) {
+	action, err := p.action(w)
 	if err != nil {
 		return nil, err
 	}
-	qtypes, _ := v.Get("qtype").([]uint16)
-	clients, _ := v.Get("client").([]netip.Prefix)
+	sel, _ := SelectorOf(p)
 	remove, err := w.DNS().AddRule(dnsstub.Rule{
 		Name:        f.Target,
-		QTypes:      qtypes,
-		Clients:     clients,
-		Probability: v.Float("probability"),
+		QTypes:      sel.QType,
+		Clients:     sel.Client,
+		Probability: sel.Probability,
 		Rand:        w.Rand(),
 		Fault:       FaultID(f),
 		Action:      action,
@@ -96,7 +102,7 @@ func (k dnsKind) Apply(w World, f Fault, v Values) (func() error, error) {
 	return func() error { remove(); return nil }, nil
 }
 
-// fixed is an action builder for kinds without parameters of their own.
-func fixed(a func() dnsstub.Action) func(World, Values) (dnsstub.Action, error) {
-	return func(World, Values) (dnsstub.Action, error) { return a(), nil }
+// defineDNS is Define for a DNS kind.
+func defineDNS[P dnsAction](name, summary string) Kind {
+	return Define[P](Meta{Name: name, Summary: summary, Target: TargetDNSName})
 }

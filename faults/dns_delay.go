@@ -1,18 +1,24 @@
 package faults
 
-import "github.com/faultline-dev/faultline/targets/dnsstub"
+import (
+	"time"
 
-// dns.delay: the right answer, late.
-func init() {
-	Register(dnsKind{
-		name:    "dns.delay",
-		summary: "answers normally after a delay (fixed plus uniform jitter)",
-		params: []Param{
-			{Name: "delay", Type: Duration, Required: true, Min: 0, Max: 60_000, Doc: "fixed delay, e.g. 500ms"},
-			{Name: "jitter", Type: Duration, Default: "0s", Min: 0, Max: 60_000, Doc: "extra uniform random delay up to this"},
-		},
-		action: func(w World, v Values) (dnsstub.Action, error) {
-			return dnsstub.Delay(v.Duration("delay"), v.Duration("jitter"), w.Rand()), nil
-		},
-	})
+	"github.com/faultline-dev/faultline/targets/dnsstub"
+)
+
+// DNSDelay is dns.delay: the right answer, late.
+type DNSDelay struct {
+	Delay  time.Duration `param:"delay" required:"true" min:"0s" max:"60s" doc:"fixed delay, e.g. 500ms"`
+	Jitter time.Duration `param:"jitter" default:"0s" min:"0s" max:"60s" doc:"extra uniform random delay up to this"`
+	DNSSelect
 }
+
+func init() {
+	Register(defineDNS[DNSDelay]("dns.delay", "answers normally after a delay (fixed plus uniform jitter)"))
+}
+
+func (p DNSDelay) action(w World) (dnsstub.Action, error) {
+	return dnsstub.Delay(p.Delay, p.Jitter, w.Rand()), nil
+}
+
+func (p DNSDelay) Apply(w World, f Fault) (func() error, error) { return applyDNS(w, f, p) }

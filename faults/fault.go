@@ -1,9 +1,13 @@
-// Package faults is the fault catalogue: each kind is one small type,
-// registered by name, that validates its parameters and applies itself to the
-// world through a narrow injector interface (the DNS server's rule table, a
-// link's toxics). The Engine (experiments/engine) alone applies faults: it
-// keeps the heal function of every applied fault and calls each exactly once. Toxiproxy's toxics are the model: adding a kind
-// touches one file and the registry.
+// Package faults is the fault catalogue: each kind is its parameter struct
+// (typed fields whose tags give name, default, bounds, unit and doc),
+// registered by name with Define, and applies itself to the world through a
+// narrow injector interface (the DNS server's rule table, a link's toxics).
+// The struct's tags are the catalogue (`faultline kinds`, GET /kinds, the
+// experiment schema), and one decoder fills it from text, so the code that
+// applies a kind reads fields, never string keys. The Engine
+// (experiments/engine) alone applies faults: it keeps the heal function of
+// every applied fault and calls each exactly once. Toxiproxy's toxics are
+// the model: adding a kind touches one file and the registry.
 package faults
 
 import (
@@ -37,15 +41,18 @@ const (
 	TargetRegion  TargetType = "region"   // a region of the topology (its NLB target links)
 )
 
-// Kind is one fault kind.
+// Kind is one fault kind: a parameter struct with its Meta (Define).
 type Kind interface {
 	Name() string
 	Summary() string
 	Target() TargetType
+	Meta() Meta
+	// Params is the catalogue of its parameters, read from its parameter
+	// struct's tags.
 	Params() []Param
-	// Apply injects the fault; the returned heal undoes it. Apply must leave
-	// nothing applied when it returns an error.
-	Apply(w World, f Fault, v Values) (heal func() error, err error)
+	// Parse validates raw parameters into the kind's parameter struct,
+	// defaults filled in: applying that injects the fault.
+	Parse(raw map[string]string) (Applier, error)
 }
 
 // World is what kinds act on; the Engine implements it over the topology.
@@ -80,12 +87,6 @@ type DNSAutomation interface {
 	Repair() error
 }
 
-// ShowsAsEmptyAnswers is implemented by kinds that shape no answer
-// themselves but make the target's record empty by other means (the
-// automation's race): an empty A answer for the target, while the fault is
-// applied, is the fault reaching a client.
-type ShowsAsEmptyAnswers interface{ ShowsAsEmptyAnswers() }
-
 // What shows that an applied fault touched a client: the Engine journals a
 // fault's reach with it, so metrics need no catalogue (experiments/measure
 // reads the same words).
@@ -97,26 +98,25 @@ const (
 	ReachNode     = "node"      // connection attempts at the fault's node
 )
 
-// Reacher is implemented by kinds whose reach is not their target type's.
-type Reacher interface{ Reach() string }
-
-// ReachOf is what shows that a fault of kind k touched a client.
+// ReachOf is what shows that a fault of kind k touched a client: its
+// Meta's Reach, or its target type's (a kind that empties its target's
+// record by other means shows as empty answers).
 func ReachOf(k Kind) string {
-	if r, ok := k.(Reacher); ok {
-		return r.Reach()
-	}
-	if _, ok := k.(ShowsAsEmptyAnswers); ok {
+	m := k.Meta()
+	switch {
+	case m.Reach != "":
+		return m.Reach
+	case m.EmptyAnswers:
 		return ReachDNSEmpty
-	}
-	if k.Target() == TargetDNSName {
+	case m.Target == TargetDNSName:
 		return ReachDNS
 	}
 	return ReachRegion
 }
 
-// NeedsAutomation is implemented by kinds that act on the DNS automation,
-// so an experiment without one is refused before it runs.
-type NeedsAutomation interface{ NeedsAutomation() }
+// NodeFault is implemented by the parameters of a kind that acts on one
+// node of a region's load balancer (the Engine journals its address).
+type NodeFault interface{ NodeIndex() int }
 
 // DNSRules is the DNS server's rule table (dnsstub.Server implements it).
 type DNSRules interface {

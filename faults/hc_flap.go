@@ -9,43 +9,36 @@ import (
 	"github.com/faultline-dev/faultline/targets/links"
 )
 
-// hc.flap: a region's health checks alternate between failing and passing,
+// HCFlap is hc.flap: a region's health checks alternate between failing and passing,
 // as on October 20 when new instances passed before their network state had
 // propagated: every period starts with duty*period of failing checks (the
 // health-check links hold all data), then passing ones. With thresholds of 2
 // to 5 checks, targets go unhealthy and come back, again and again.
-func init() { Register(hcFlap{}) }
-
-type hcFlap struct{}
-
-func (hcFlap) Name() string { return "hc.flap" }
-func (hcFlap) Summary() string {
-	return "a region's health checks alternate between failing and passing (period, duty cycle)"
-}
-func (hcFlap) Target() TargetType { return TargetRegion }
-func (hcFlap) Reach() string      { return ReachHealth }
-func (hcFlap) Params() []Param {
-	return []Param{
-		{Name: "period", Type: Duration, Default: "4s", Min: 50, Max: 3_600_000, Doc: "one failing-plus-passing cycle"},
-		{Name: "duty", Type: Float, Default: "0.5", Min: 0, Max: 1, Doc: "share of each period the checks fail, which comes first"},
-		{Name: "target", Type: Int, Default: "0", Min: 0, Max: 8, Doc: "only this target's checks, from 1 (target t is in AZ t, counting nodes cyclically); 0: every target"},
-	}
+type HCFlap struct {
+	Period time.Duration `param:"period" default:"4s" min:"50ms" max:"1h" doc:"one failing-plus-passing cycle"`
+	Duty   float64       `param:"duty" default:"0.5" min:"0" max:"1" doc:"share of each period the checks fail, which comes first"`
+	Target int           `param:"target" default:"0" min:"0" max:"8" doc:"only this target's checks, from 1 (target t is in AZ t, counting nodes cyclically); 0: every target"`
 }
 
-func (hcFlap) Apply(w World, f Fault, v Values) (func() error, error) {
+func init() {
+	Register(Define[HCFlap](Meta{Name: "hc.flap", Target: TargetRegion, Reach: ReachHealth,
+		Summary: "a region's health checks alternate between failing and passing (period, duty cycle)"}))
+}
+
+func (p HCFlap) Apply(w World, f Fault) (func() error, error) {
 	ls, err := w.RegionHealthLinks(f.Target)
 	if err != nil {
 		return nil, err
 	}
-	if n := v.Int("target"); n > 0 {
+	if n := p.Target; n > 0 {
 		if n > len(ls) {
 			return nil, fmt.Errorf("hc.flap: region %s has %d targets, not %d", f.Target, len(ls), n)
 		}
 		ls = ls[n-1 : n]
 	}
 	toxic := links.Toxic{Name: links.OwnToxic(FaultID(f)), Type: "timeout", Attributes: map[string]any{"timeout": 0}}
-	period := v.Duration("period")
-	failing := time.Duration(v.Float("duty") * float64(period))
+	period := p.Period
+	failing := time.Duration(p.Duty * float64(period))
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	var mu sync.Mutex

@@ -7,51 +7,41 @@ import (
 	"github.com/faultline-dev/faultline/targets/links"
 )
 
-// toxicKind is a fault that adds one toxiproxy toxic to a set of a region's
-// links: the NLB-to-target data links (link.*) or the health-check links
-// (hc.*). Each kind is a value of it in link_toxics.go.
-type toxicKind struct {
-	name, summary string
-	toxic         string // toxiproxy type
-	health        bool   // the health-check links instead of the data links
-	params        []Param
-	attrs         func(v Values) map[string]any
+// A toxic kind adds one toxiproxy toxic to a set of a region's links: the
+// NLB-to-target data links (link.*) or the health-check links (hc.*). Its
+// parameter struct embeds ToxicOpts (last) and names the toxic and its
+// attributes; each is in link_toxics.go.
+
+// ToxicOpts are toxiproxy's own parameters: which direction, and what share
+// of connections (decided per connection).
+type ToxicOpts struct {
+	Stream   string  `param:"stream" default:"downstream" enum:"upstream,downstream" doc:"direction: downstream (target to client) or upstream"`
+	Toxicity float64 `param:"toxicity" default:"1" min:"0" max:"1" doc:"share of connections affected"`
 }
 
-func (k toxicKind) Name() string       { return k.name }
-func (k toxicKind) Summary() string    { return k.summary }
-func (k toxicKind) Target() TargetType { return TargetRegion }
+// linkSet says which of a region's links a toxic goes on.
+type linkSet bool
 
-// Reach: a data-link toxic meets the connections through the region's
-// nodes; a health-check toxic only what the health checks then change.
-func (k toxicKind) Reach() string {
-	if k.health {
-		return ReachHealth
+const (
+	dataLinks   linkSet = false // the NLB-to-target data links
+	healthLinks linkSet = true  // the links the health checks take
+)
+
+func (s linkSet) of(w World, region string) ([]*links.Link, error) {
+	if s == healthLinks {
+		return w.RegionHealthLinks(region)
 	}
-	return ReachRegion
-}
-func (k toxicKind) Params() []Param { return append(append([]Param(nil), k.params...), toxicParams...) }
-
-// toxicParams are toxiproxy's own: which direction, and what share of
-// connections (decided per connection).
-var toxicParams = []Param{
-	{Name: "stream", Type: String, Default: "downstream", Doc: "direction: downstream (target to client) or upstream",
-		Check: func(s string) (any, error) {
-			if s != "upstream" && s != "downstream" {
-				return nil, fmt.Errorf("expected upstream or downstream, got %q", s)
-			}
-			return s, nil
-		}},
-	{Name: "toxicity", Type: Float, Default: "1", Min: 0, Max: 1, Doc: "share of connections affected"},
+	return w.RegionLinks(region)
 }
 
-func (k toxicKind) Apply(w World, f Fault, v Values) (func() error, error) {
-	toxic := links.Toxic{Name: links.OwnToxic(FaultID(f)), Type: k.toxic, Stream: v.Get("stream").(string),
-		Toxicity: float32(v.Float("toxicity")), Attributes: k.attrs(v)}
+// addToxic adds the toxic typ with attrs to every link of the set.
+func (o ToxicOpts) addToxic(w World, f Fault, set linkSet, typ string, attrs map[string]any) (func() error, error) {
+	toxic := links.Toxic{Name: links.OwnToxic(FaultID(f)), Type: typ, Stream: o.Stream,
+		Toxicity: float32(o.Toxicity), Attributes: attrs}
 	if toxic.Toxicity == 0 {
 		toxic.Toxicity = 1e-9 // 0 means "every connection" to links.Toxic; here it means none
 	}
-	ls, err := k.links(w, f.Target)
+	ls, err := set.of(w, f.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -63,31 +53,29 @@ func (k toxicKind) Apply(w World, f Fault, v Values) (func() error, error) {
 	})
 }
 
-func (k toxicKind) links(w World, region string) ([]*links.Link, error) {
-	if k.health {
-		return w.RegionHealthLinks(region)
+// defineToxic is Define for a toxic kind: a data-link toxic meets the
+// connections through the region's nodes; a health-check toxic only what
+// the health checks then change.
+func defineToxic[P Applier](name, summary string, set linkSet) Kind {
+	m := Meta{Name: name, Summary: summary, Target: TargetRegion, Reach: ReachRegion}
+	if set == healthLinks {
+		m.Reach = ReachHealth
 	}
-	return w.RegionLinks(region)
+	return Define[P](m)
 }
 
-func ms(v Values, name string) int64 { return v.Duration(name).Milliseconds() }
+// LinkDown is link.down: it takes a region's data links down: the NLB fails
+// new connections to its targets as refused and the connections they carry
+// are cut (health checks use links of their own and still pass). The links
+// keep their ports, so healing never has to bind one again.
+type LinkDown struct{}
 
-// link.down takes a region's data links down: the NLB fails new connections
-// to its targets as refused and the connections they carry are cut (health
-// checks use links of their own and still pass). The links keep their
-// ports, so healing never has to bind one again.
-func init() { Register(linkDown{}) }
-
-type linkDown struct{}
-
-func (linkDown) Name() string { return "link.down" }
-func (linkDown) Summary() string {
-	return "takes a region's NLB-to-target data links down: connections refused"
+func init() {
+	Register(Define[LinkDown](Meta{Name: "link.down", Target: TargetRegion,
+		Summary: "takes a region's NLB-to-target data links down: connections refused"}))
 }
-func (linkDown) Target() TargetType { return TargetRegion }
-func (linkDown) Params() []Param    { return nil }
 
-func (linkDown) Apply(w World, f Fault, _ Values) (func() error, error) {
+func (LinkDown) Apply(w World, f Fault) (func() error, error) {
 	ls, err := w.RegionLinks(f.Target)
 	if err != nil {
 		return nil, err

@@ -1,48 +1,118 @@
 package faults
 
+import "time"
+
 // The toxiproxy toxics as fault kinds, on a region's NLB-to-target data links
-// (link.*) and on its health-check links (hc.*), each with its attributes
-// validated.
+// (link.*) and on its health-check links (hc.*): each kind is its toxic's
+// attributes, typed and bounded.
 func init() {
-	dur := func(name, def, doc string, required bool) Param {
-		return Param{Name: name, Type: Duration, Default: def, Required: required, Min: 0, Max: 3_600_000, Doc: doc}
-	}
-	for _, k := range []toxicKind{
-		{name: "link.latency", summary: "adds latency to a region's NLB-to-target data links", toxic: "latency",
-			params: []Param{dur("latency", "", "added latency, e.g. 200ms", true), dur("jitter", "0s", "random extra latency up to this", false)},
-			attrs: func(v Values) map[string]any {
-				return map[string]any{"latency": ms(v, "latency"), "jitter": ms(v, "jitter")}
-			}},
-		{name: "link.bandwidth", summary: "limits a region's data links to a rate", toxic: "bandwidth",
-			params: []Param{{Name: "rate", Type: Int, Required: true, Min: 1, Max: 10_000_000, Doc: "KB/s"}},
-			attrs:  func(v Values) map[string]any { return map[string]any{"rate": v.Int("rate")} }},
-		{name: "link.timeout", summary: "data links stop passing data; connections close after timeout (0: held until healed)", toxic: "timeout",
-			params: []Param{dur("timeout", "0s", "close after this; 0 holds the data until the fault is healed", false)},
-			attrs:  func(v Values) map[string]any { return map[string]any{"timeout": ms(v, "timeout")} }},
-		{name: "link.reset", summary: "data-link connections are reset (TCP RST) after timeout", toxic: "reset_peer",
-			params: []Param{dur("timeout", "0s", "reset after this much time on the connection", false)},
-			attrs:  func(v Values) map[string]any { return map[string]any{"timeout": ms(v, "timeout")} }},
-		{name: "link.slow-close", summary: "data-link connections take delay to close", toxic: "slow_close",
-			params: []Param{dur("delay", "", "how long a close is held", true)},
-			attrs:  func(v Values) map[string]any { return map[string]any{"delay": ms(v, "delay")} }},
-		{name: "link.slicer", summary: "data is cut into small packets with delays between them", toxic: "slicer",
-			params: []Param{{Name: "average_size", Type: Int, Required: true, Min: 1, Max: 1 << 20, Doc: "bytes per slice"},
-				{Name: "size_variation", Type: Int, Default: "0", Min: 0, Max: 1 << 20, Doc: "bytes of random variation"},
-				{Name: "delay", Type: Int, Default: "0", Min: 0, Max: 10_000_000, Doc: "microseconds between slices"}},
-			attrs: func(v Values) map[string]any {
-				return map[string]any{"average_size": v.Int("average_size"), "size_variation": v.Int("size_variation"), "delay": v.Int("delay")}
-			}},
-		{name: "link.limit-data", summary: "data-link connections close after bytes", toxic: "limit_data",
-			params: []Param{{Name: "bytes", Type: Int, Required: true, Min: 1, Max: 1 << 40, Doc: "bytes before the connection closes"}},
-			attrs:  func(v Values) map[string]any { return map[string]any{"bytes": v.Int("bytes")} }},
-		{name: "hc.fail", summary: "a region's health checks fail: their links hold data (timeout) so no check gets a reply", toxic: "timeout", health: true,
-			attrs: func(Values) map[string]any { return map[string]any{"timeout": 0} }},
-		{name: "hc.reset", summary: "a region's health-check connections are reset, so every check fails at once", toxic: "reset_peer", health: true,
-			attrs: func(Values) map[string]any { return map[string]any{"timeout": 0} }},
-		{name: "hc.slow", summary: "a region's health checks are slowed by latency (beyond the check timeout, they fail)", toxic: "latency", health: true,
-			params: []Param{dur("latency", "", "added latency on the health-check links", true)},
-			attrs:  func(v Values) map[string]any { return map[string]any{"latency": ms(v, "latency")} }},
-	} {
-		Register(k)
-	}
+	Register(defineToxic[LinkLatency]("link.latency", "adds latency to a region's NLB-to-target data links", dataLinks))
+	Register(defineToxic[LinkBandwidth]("link.bandwidth", "limits a region's data links to a rate", dataLinks))
+	Register(defineToxic[LinkTimeout]("link.timeout", "data links stop passing data; connections close after timeout (0: held until healed)", dataLinks))
+	Register(defineToxic[LinkReset]("link.reset", "data-link connections are reset (TCP RST) after timeout", dataLinks))
+	Register(defineToxic[LinkSlowClose]("link.slow-close", "data-link connections take delay to close", dataLinks))
+	Register(defineToxic[LinkSlicer]("link.slicer", "data is cut into small packets with delays between them", dataLinks))
+	Register(defineToxic[LinkLimitData]("link.limit-data", "data-link connections close after bytes", dataLinks))
+	Register(defineToxic[HCFail]("hc.fail", "a region's health checks fail: their links hold data (timeout) so no check gets a reply", healthLinks))
+	Register(defineToxic[HCReset]("hc.reset", "a region's health-check connections are reset, so every check fails at once", healthLinks))
+	Register(defineToxic[HCSlow]("hc.slow", "a region's health checks are slowed by latency (beyond the check timeout, they fail)", healthLinks))
+}
+
+// LinkLatency is link.latency (toxiproxy's latency).
+type LinkLatency struct {
+	Latency time.Duration `param:"latency" required:"true" min:"0s" max:"1h" doc:"added latency, e.g. 200ms"`
+	Jitter  time.Duration `param:"jitter" default:"0s" min:"0s" max:"1h" doc:"random extra latency up to this"`
+	ToxicOpts
+}
+
+func (p LinkLatency) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "latency", map[string]any{"latency": p.Latency.Milliseconds(), "jitter": p.Jitter.Milliseconds()})
+}
+
+// LinkBandwidth is link.bandwidth (toxiproxy's bandwidth).
+type LinkBandwidth struct {
+	Rate int `param:"rate" required:"true" min:"1" max:"10000000" unit:"KB/s" doc:"KB/s"`
+	ToxicOpts
+}
+
+func (p LinkBandwidth) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "bandwidth", map[string]any{"rate": p.Rate})
+}
+
+// LinkTimeout is link.timeout (toxiproxy's timeout).
+type LinkTimeout struct {
+	Timeout time.Duration `param:"timeout" default:"0s" min:"0s" max:"1h" doc:"close after this; 0 holds the data until the fault is healed"`
+	ToxicOpts
+}
+
+func (p LinkTimeout) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "timeout", map[string]any{"timeout": p.Timeout.Milliseconds()})
+}
+
+// LinkReset is link.reset (toxiproxy's reset_peer).
+type LinkReset struct {
+	Timeout time.Duration `param:"timeout" default:"0s" min:"0s" max:"1h" doc:"reset after this much time on the connection"`
+	ToxicOpts
+}
+
+func (p LinkReset) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "reset_peer", map[string]any{"timeout": p.Timeout.Milliseconds()})
+}
+
+// LinkSlowClose is link.slow-close (toxiproxy's slow_close).
+type LinkSlowClose struct {
+	Delay time.Duration `param:"delay" required:"true" min:"0s" max:"1h" doc:"how long a close is held"`
+	ToxicOpts
+}
+
+func (p LinkSlowClose) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "slow_close", map[string]any{"delay": p.Delay.Milliseconds()})
+}
+
+// LinkSlicer is link.slicer (toxiproxy's slicer).
+type LinkSlicer struct {
+	AverageSize   int `param:"average_size" required:"true" min:"1" max:"1048576" unit:"bytes" doc:"bytes per slice"`
+	SizeVariation int `param:"size_variation" default:"0" min:"0" max:"1048576" unit:"bytes" doc:"bytes of random variation"`
+	Delay         int `param:"delay" default:"0" min:"0" max:"10000000" unit:"µs" doc:"microseconds between slices"`
+	ToxicOpts
+}
+
+func (p LinkSlicer) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "slicer", map[string]any{"average_size": p.AverageSize, "size_variation": p.SizeVariation, "delay": p.Delay})
+}
+
+// LinkLimitData is link.limit-data (toxiproxy's limit_data).
+type LinkLimitData struct {
+	Bytes int `param:"bytes" required:"true" min:"1" max:"1099511627776" unit:"bytes" doc:"bytes before the connection closes"`
+	ToxicOpts
+}
+
+func (p LinkLimitData) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, dataLinks, "limit_data", map[string]any{"bytes": p.Bytes})
+}
+
+// HCFail is hc.fail: the health-check links hold all data (toxiproxy's
+// timeout, never closing).
+type HCFail struct{ ToxicOpts }
+
+func (p HCFail) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, healthLinks, "timeout", map[string]any{"timeout": 0})
+}
+
+// HCReset is hc.reset: health-check connections are reset at once
+// (toxiproxy's reset_peer).
+type HCReset struct{ ToxicOpts }
+
+func (p HCReset) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, healthLinks, "reset_peer", map[string]any{"timeout": 0})
+}
+
+// HCSlow is hc.slow: latency on the health-check links.
+type HCSlow struct {
+	Latency time.Duration `param:"latency" required:"true" min:"0s" max:"1h" doc:"added latency on the health-check links"`
+	ToxicOpts
+}
+
+func (p HCSlow) Apply(w World, f Fault) (func() error, error) {
+	return p.addToxic(w, f, healthLinks, "latency", map[string]any{"latency": p.Latency.Milliseconds()})
 }

@@ -2,25 +2,23 @@ package faults
 
 import "fmt"
 
-// nlb.node-down: one node of a region's load balancer stops accepting (its
-// address refuses connections) while DNS still hands it out: clients that
-// pick it fail until they try the other address.
-func init() { Register(nodeDown{}) }
-
-type nodeDown struct{}
-
-func (nodeDown) Name() string { return "nlb.node-down" }
-func (nodeDown) Summary() string {
-	return "one NLB node of the region stops accepting connections (still published in DNS)"
-}
-func (nodeDown) Target() TargetType { return TargetRegion }
-func (nodeDown) Reach() string      { return ReachNode }
-func (nodeDown) Params() []Param {
-	return []Param{{Name: "node", Type: Int, Default: "1", Min: 1, Max: 8, Doc: "which node, from 1"}}
+// NLBNodeDown is nlb.node-down: one node of a region's load balancer stops
+// accepting (its address refuses connections) while DNS still hands it out:
+// clients that pick it fail until they try the other address.
+type NLBNodeDown struct {
+	Node int `param:"node" default:"1" min:"1" max:"8" doc:"which node, from 1"`
 }
 
-func (nodeDown) Apply(w World, f Fault, v Values) (func() error, error) {
-	undo, err := w.NodeDown(f.Target, v.Int("node")-1)
+func init() {
+	Register(Define[NLBNodeDown](Meta{Name: "nlb.node-down", Target: TargetRegion, Reach: ReachNode,
+		Summary: "one NLB node of the region stops accepting connections (still published in DNS)"}))
+}
+
+// NodeIndex is the node it takes down, from 0 (a NodeFault).
+func (p NLBNodeDown) NodeIndex() int { return p.Node - 1 }
+
+func (p NLBNodeDown) Apply(w World, f Fault) (func() error, error) {
+	undo, err := w.NodeDown(f.Target, p.NodeIndex())
 	if err != nil {
 		return nil, fmt.Errorf("nlb.node-down: %w", err)
 	}

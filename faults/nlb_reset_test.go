@@ -72,8 +72,11 @@ func TestResetConnectionsKind(t *testing.T) {
 
 	// A region without a load balancer is an error, and nothing is left.
 	k, _ := faults.Lookup("nlb.reset-connections")
-	vals, _ := faults.Validate(k, nil)
-	if _, err := k.Apply(w, faults.Fault{ID: "f2", Kind: k.Name(), Target: "us-west-2"}, vals); err == nil {
+	a, err := faults.Validate(k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Apply(w, faults.Fault{ID: "f2", Kind: k.Name(), Target: "us-west-2"}); err == nil {
 		t.Error("applied to a region without a load balancer")
 	}
 	if _, err := faults.Validate(k, map[string]string{"every": "10ms"}); err == nil || !strings.Contains(err.Error(), "at least 50ms") {

@@ -171,6 +171,7 @@ type paramInfo struct {
 	Required bool     `json:"required,omitempty"`
 	Min      *float64 `json:"min,omitempty"`
 	Max      *float64 `json:"max,omitempty"`
+	Enum     []string `json:"enum,omitempty"`
 	Doc      string   `json:"doc"`
 }
 
@@ -179,11 +180,11 @@ func catalogue() []kindInfo {
 	for _, k := range faults.Kinds() {
 		ki := kindInfo{Name: k.Name(), Summary: k.Summary(), Target: string(k.Target()), Params: []paramInfo{}}
 		for _, p := range k.Params() {
-			pi := paramInfo{Name: p.Name, Type: string(p.Type), Default: p.Default, Required: p.Required, Doc: p.Doc}
+			pi := paramInfo{Name: p.Name, Type: string(p.Type), Unit: p.Unit, Default: p.Default, Required: p.Required, Enum: p.Enum, Doc: p.Doc}
 			if p.Type == faults.Duration {
 				pi.Unit = "a Go duration (250ms, 2s)"
 			}
-			if p.Min != 0 || p.Max != 0 {
+			if p.Bounded {
 				lo, hi := p.Min, p.Max
 				if p.Type == faults.Duration { // bounds are kept in ms
 					pi.Unit = "a Go duration (250ms, 2s); bounds in ms"
@@ -213,6 +214,12 @@ func (p paramInfo) describe() string {
 			lo, hi = (time.Duration(*p.Min) * time.Millisecond).String(), (time.Duration(*p.Max) * time.Millisecond).String()
 		}
 		b.WriteString(", " + lo + " to " + hi)
+	}
+	if p.Unit != "" && p.Type != string(faults.Duration) {
+		b.WriteString(" " + p.Unit)
+	}
+	if len(p.Enum) > 0 {
+		b.WriteString(", one of " + strings.Join(p.Enum, ", "))
 	}
 	return b.String()
 }

@@ -179,7 +179,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, known := faults.Lookup(req.Kind)
 	if known {
-		if _, needs := kind.(faults.NeedsAutomation); needs && !s.opts.World.Automation {
+		if kind.Meta().NeedsAutomation && !s.opts.World.Automation {
 			bad("unknown_kind", "kind", "%s acts on the DNS automation, and this world has none (an experiment's topology.automation)", req.Kind)
 			return
 		}
@@ -280,7 +280,8 @@ func (s *Server) healAll(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, HealAllResponse{Healed: healed, By: s.by(), Message: msg})
 }
 
-// KindList is GET /api/v1/kinds: the fault catalogue.
+// KindList is GET /api/v1/kinds: the fault catalogue, as the kinds'
+// parameter structs declare it (faults.Kind.Params).
 type KindList struct {
 	Kinds []KindView `json:"kinds"`
 }
@@ -304,6 +305,8 @@ type ParamView struct {
 	// absent when unbounded.
 	Min    *float64 `json:"min,omitempty"`
 	Max    *float64 `json:"max,omitempty"`
+	Unit   string   `json:"unit,omitempty"`   // what a number counts
+	Enum   []string `json:"enum,omitempty"`   // a string's allowed values
 	Region bool     `json:"region,omitempty"` // the value names a region
 	Doc    string   `json:"doc"`
 }
@@ -313,8 +316,8 @@ func (s *Server) getKinds(w http.ResponseWriter, r *http.Request) {
 	for _, k := range faults.Kinds() {
 		kv := KindView{Name: k.Name(), Summary: k.Summary(), Target: string(k.Target()), Reach: faults.ReachOf(k), Params: []ParamView{}}
 		for _, p := range k.Params() {
-			pv := ParamView{Name: p.Name, Type: string(p.Type), Default: p.Default, Required: p.Required, Region: p.Region, Doc: p.Doc}
-			if p.Min != 0 || p.Max != 0 {
+			pv := ParamView{Name: p.Name, Type: string(p.Type), Default: p.Default, Required: p.Required, Unit: p.Unit, Enum: p.Enum, Region: p.Region, Doc: p.Doc}
+			if p.Bounded {
 				lo, hi := p.Min, p.Max
 				pv.Min, pv.Max = &lo, &hi
 			}

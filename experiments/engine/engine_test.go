@@ -289,25 +289,23 @@ func TestCloseHealsEverythingAndTearsDown(t *testing.T) {
 // panicky is a kind whose apply or heal panics.
 type panicky struct{ onApply bool }
 
-func (p panicky) Name() string {
-	if p.onApply {
-		return "test.panic-apply"
-	}
-	return "test.panic-heal"
-}
-func (panicky) Summary() string           { return "panics" }
-func (panicky) Target() faults.TargetType { return faults.TargetRegion }
-func (panicky) Params() []faults.Param    { return nil }
-func (p panicky) Apply(faults.World, faults.Fault, faults.Values) (func() error, error) {
+func (p panicky) Apply(faults.World, faults.Fault) (func() error, error) {
 	if p.onApply {
 		panic("boom at apply")
 	}
 	return func() error { panic("boom at heal") }, nil
 }
 
+// panicAtApply is panicky, at apply.
+type panicAtApply struct{ panicky }
+
+func (panicAtApply) Apply(w faults.World, f faults.Fault) (func() error, error) {
+	return panicky{onApply: true}.Apply(w, f)
+}
+
 func init() {
-	faults.Register(panicky{onApply: true})
-	faults.Register(panicky{})
+	faults.Register(faults.Define[panicAtApply](faults.Meta{Name: "test.panic-apply", Summary: "panics", Target: faults.TargetRegion}))
+	faults.Register(faults.Define[panicky](faults.Meta{Name: "test.panic-heal", Summary: "panics", Target: faults.TargetRegion}))
 }
 
 // A kind that panics is an error, not a crash; its heal still counts as done.

@@ -136,7 +136,7 @@ func (e *Engine) apply(f faults.Fault, by string, bound time.Duration, opts []Op
 	if faults.ReachOf(kind) == faults.ReachNode {
 		e.watchRefusals() // the applications' attempts at the node it takes down
 	}
-	heal, err := applySafely(kind, e.fw, f, vals)
+	heal, err := applySafely(e.fw, f, vals)
 	if err != nil {
 		return Applied{}, fmt.Errorf("applying fault %s (%s on %s): %w", f.ID, f.Kind, f.Target, err)
 	}
@@ -164,14 +164,14 @@ func (e *Engine) apply(f faults.Fault, by string, bound time.Duration, opts []Op
 	return a.Applied, nil
 }
 
-// applySafely applies a kind, turning a panic into an error.
-func applySafely(kind faults.Kind, w faults.World, f faults.Fault, vals faults.Values) (heal func() error, err error) {
+// applySafely applies a kind's parameters, turning a panic into an error.
+func applySafely(w faults.World, f faults.Fault, params faults.Applier) (heal func() error, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			heal, err = nil, fmt.Errorf("panic: %v", p)
 		}
 	}()
-	return kind.Apply(w, f, vals)
+	return params.Apply(w, f)
 }
 
 // target normalises a fault's target (a DNS name in lower case, fully
@@ -215,14 +215,14 @@ func (e *Engine) target(kind faults.Kind, target string) (string, error) {
 // appliedEvent journals what the metrics need of an applied fault: its
 // reach (what shows it touched a client), the endpoint of a region it
 // targets, the node of a node fault, and how late it came.
-func (e *Engine) appliedEvent(f faults.Fault, kind faults.Kind, vals faults.Values, lag time.Duration) journal.Event {
+func (e *Engine) appliedEvent(f faults.Fault, kind faults.Kind, params faults.Applier, lag time.Duration) journal.Event {
 	ev := journal.Event{Type: journal.FaultApplied, Fault: f.ID, Kind: f.Kind, Target: f.Target, Reach: faults.ReachOf(kind), LagMS: ms(lag)}
 	if kind.Target() == faults.TargetRegion {
 		ev.Name, _ = e.world.Endpoint(f.Target)
 	}
-	if ev.Reach == faults.ReachNode {
+	if nf, ok := params.(faults.NodeFault); ok && ev.Reach == faults.ReachNode {
 		if lb, ok := e.world.NLB(f.Target); ok {
-			if nodes, i := lb.NodeAddrs(), vals.Int("node")-1; i >= 0 && i < len(nodes) {
+			if nodes, i := lb.NodeAddrs(), nf.NodeIndex(); i >= 0 && i < len(nodes) {
 				ev.Node = nodes[i]
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/faultline-dev/faultline/faults"
@@ -31,24 +32,27 @@ func (d *decoder) dnsConflicts(exp *Experiment, kindNodes []*yaml.Node) {
 		if !ok || kind.Target() != faults.TargetDNSName || i >= len(kindNodes) {
 			continue
 		}
-		if _, automation := kind.(faults.NeedsAutomation); automation {
+		params, err := kind.Parse(f.Params)
+		if err != nil {
+			continue // reported where the parameters are
+		}
+		sel, ok := faults.SelectorOf(params)
+		if !ok {
 			continue // it slows the automation; it shapes no answer itself
 		}
-		if p := f.Params["probability"]; p != "" && p != "1" && p != "1.0" {
+		if sel.Probability != 1 {
 			continue
 		}
 		matches, err := dnsstub.NamePattern(f.Target)
 		if err != nil {
 			continue
 		}
-		r := rule{i: i, f: f, names: map[string]bool{}, qtypes: strings.ToUpper(f.Params["qtype"])}
-		if r.qtypes == "" || r.qtypes == "ANY" {
-			r.qtypes = "any"
+		r := rule{i: i, f: f, names: map[string]bool{}, qtypes: "any"}
+		if len(sel.QType) > 0 {
+			r.qtypes = dns.TypeToString[sel.QType[0]]
 		}
-		if c := f.Params["client"]; c != "" {
-			if p, err := parseClientPrefix(c); err == nil {
-				r.client = p
-			}
+		if len(sel.Client) > 0 {
+			r.client = sel.Client[0]
 		}
 		for _, reg := range exp.Topology.Regions {
 			if name := exp.Topology.EndpointName(reg.Name); name == f.Target || matches(name) {
@@ -84,16 +88,4 @@ func prefixesMeet(a, b netip.Prefix) bool {
 		return true
 	}
 	return a.Overlaps(b)
-}
-
-// parseClientPrefix reads a client selector: an address or a prefix.
-func parseClientPrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

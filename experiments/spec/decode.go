@@ -36,13 +36,6 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// field is one key of a mapping: its handler gets the key and value nodes.
-type field struct {
-	name     string
-	required bool
-	set      func(key, value *yaml.Node)
-}
-
 // mapping checks that n is a mapping of known keys, reports unknown,
 // duplicate and missing required keys, and calls each present key's handler.
 func (d *decoder) mapping(n *yaml.Node, what string, fields []field) {

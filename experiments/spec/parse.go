@@ -202,55 +202,70 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}, ReadyTimeout: DefaultReadyTimeout}
 	exp.Topology = Topology{Endpoint: DefaultEndpoint, Zone: DefaultZone, RecordTTL: DefaultTTL, NegativeTTL: DefaultTTL,
 		Table: Table{Name: DefaultTable, Items: DefaultItems}}
-	var topoNode, clientsNode, scheduleNode, assertionsNode, steadyNode, stopNode *yaml.Node
-	d.mapping(root, "experiment", []field{
-		{"name", true, func(_, v *yaml.Node) {
+	var n experimentNodes
+	d.mapping(root, "experiment", d.experimentFields(exp, &n))
+	// Order matters: clients name regions, faults name endpoints and regions,
+	// assertions name clients and faults.
+	if n.topology != nil {
+		d.topology(n.topology, &exp.Topology)
+	}
+	if n.clients != nil {
+		exp.Clients = d.clients(n.clients, exp.Topology)
+	}
+	if n.schedule != nil {
+		d.schedule(n.schedule, exp)
+	}
+	if n.assertions != nil {
+		exp.Assertions = d.assertions(n.assertions, exp, "assertions")
+	}
+	if n.steady != nil {
+		exp.SteadyState = d.steadyState(n.steady, exp, "steady_state")
+	}
+	if n.stop != nil {
+		exp.StopWhen = d.steadyState(n.stop, exp, "stop_when")
+	}
+	return exp
+}
+
+// experimentNodes are the parts of the file parsed after its keys.
+type experimentNodes struct{ topology, clients, schedule, assertions, steady, stop *yaml.Node }
+
+// experimentFields is the format's top: the root of the tables Schema walks.
+func (d *decoder) experimentFields(exp *Experiment, n *experimentNodes) []field {
+	assertion := d.assertionValue()
+	return []field{
+		keyOf("name", stringValue(namePattern.String(), "the experiment's name"), func(_, v *yaml.Node) {
 			d.str(v, "name", &exp.Name)
 			if exp.Name != "" && !namePattern.MatchString(exp.Name) {
 				d.errorf(v, "name: %q: expected lowercase letters, digits and dashes, like dynamodb-empty-dns", exp.Name)
 			}
-		}},
-		{"description", false, func(_, v *yaml.Node) { d.str(v, "description", &exp.Description) }},
-		{"seed", false, func(_, v *yaml.Node) {
+		}).must(),
+		keyOf("description", stringValue("", "one line, shown by faultline list"), func(_, v *yaml.Node) { d.str(v, "description", &exp.Description) }),
+		keyOf("seed", integerValue(math64Min, math64Max, "seed for random choices"), func(_, v *yaml.Node) {
 			if i, ok := d.integer(v, "seed", math64Min, math64Max); ok {
 				exp.Seed = &i
 			}
-		}},
-		{"topology", true, func(_, v *yaml.Node) { topoNode = v }},
-		{"clients", true, func(_, v *yaml.Node) { clientsNode = v }},
-		{"metrics", false, func(_, v *yaml.Node) {
-			d.mapping(v, "metrics", []field{{"consecutive_successes", false, func(_, v *yaml.Node) {
-				d.intField(v, "metrics.consecutive_successes", 1, 1000, &exp.Metrics.ConsecutiveSuccesses)
-			}}, {"latency_objective", false, func(_, v *yaml.Node) {
-				d.duration(v, "metrics.latency_objective", time.Millisecond, time.Hour, &exp.Metrics.LatencyObjective)
-			}}})
-		}},
-		{"schedule", true, func(_, v *yaml.Node) { scheduleNode = v }},
-		{"assertions", false, func(_, v *yaml.Node) { assertionsNode = v }},
-		{"steady_state", false, func(_, v *yaml.Node) { steadyNode = v }},
-		{"stop_when", false, func(_, v *yaml.Node) { stopNode = v }},
-	})
-	// Order matters: clients name regions, faults name endpoints and regions,
-	// assertions name clients and faults.
-	if topoNode != nil {
-		d.topology(topoNode, &exp.Topology)
+		}),
+		keyOf("topology", objectValue("", func() []field { return d.topologyFields(&Topology{}, &topologyNodes{}) }),
+			func(_, v *yaml.Node) { n.topology = v }).must(),
+		keyOf("clients", listValue(d.clientValue(), 1, "the clients"), func(_, v *yaml.Node) { n.clients = v }).must(),
+		keyOf("metrics", objectValue("", func() []field { return d.metricsFields(&Metrics{}) }), func(_, v *yaml.Node) {
+			d.mapping(v, "metrics", d.metricsFields(&exp.Metrics))
+		}),
+		keyOf("schedule", objectValue("", func() []field { return d.scheduleFields(&Experiment{}, new(*yaml.Node)) }),
+			func(_, v *yaml.Node) { n.schedule = v }).must(),
+		keyOf("assertions", listValue(assertion, 0, "checked after the run"), func(_, v *yaml.Node) { n.assertions = v }),
+		keyOf("steady_state", listValue(assertion, 0, "checked before the first fault and after the last heal"), func(_, v *yaml.Node) { n.steady = v }),
+		keyOf("stop_when", listValue(assertion, 0, "a condition that heals everything and ends the run early"), func(_, v *yaml.Node) { n.stop = v }),
 	}
-	if clientsNode != nil {
-		exp.Clients = d.clients(clientsNode, exp.Topology)
+}
+
+func (d *decoder) metricsFields(m *Metrics) []field {
+	return []field{
+		d.integerKey("metrics", "consecutive_successes", integerValue(1, 1000, "K in the failover and recover definitions"), &m.ConsecutiveSuccesses),
+		d.durationKey("metrics", "latency_objective", durationValue(time.Millisecond, time.Hour,
+			"a request slower than this counts as unavailable, in availability and in detect, failover and recover"), &m.LatencyObjective),
 	}
-	if scheduleNode != nil {
-		d.schedule(scheduleNode, exp)
-	}
-	if assertionsNode != nil {
-		exp.Assertions = d.assertions(assertionsNode, exp, "assertions")
-	}
-	if steadyNode != nil {
-		exp.SteadyState = d.steadyState(steadyNode, exp, "steady_state")
-	}
-	if stopNode != nil {
-		exp.StopWhen = d.steadyState(stopNode, exp, "stop_when")
-	}
-	return exp
 }
 
 const (
@@ -258,125 +273,32 @@ const (
 	math64Max = 1<<63 - 1
 )
 
+// topologyNodes are the topology's keys checked after its mapping.
+type topologyNodes struct{ endpoint, zone, regions *yaml.Node }
+
 func (d *decoder) topology(n *yaml.Node, t *Topology) {
-	var endpointNode, zoneNode, regionsNode *yaml.Node
-	d.mapping(n, "topology", []field{
-		{"endpoint", false, func(_, v *yaml.Node) { endpointNode = v; d.str(v, "topology.endpoint", &t.Endpoint) }},
-		{"zone", false, func(_, v *yaml.Node) { zoneNode = v; d.str(v, "topology.zone", &t.Zone) }},
-		{"dns", false, func(_, v *yaml.Node) {
-			d.mapping(v, "topology.dns", []field{
-				{"ttl", false, func(_, v *yaml.Node) { d.ttl(v, "topology.dns.ttl", &t.RecordTTL) }},
-				{"negative_ttl", false, func(_, v *yaml.Node) { d.ttl(v, "topology.dns.negative_ttl", &t.NegativeTTL) }},
-			})
-		}},
-		{"resolver", false, func(_, v *yaml.Node) {
-			var presetNode, execNode, staleNode *yaml.Node
-			d.mapping(v, "topology.resolver", []field{
-				{"preset", false, func(_, v *yaml.Node) {
-					presetNode = v
-					d.str(v, "topology.resolver.preset", &t.Resolver)
-					if _, err := dnscache.LookupPreset(t.Resolver); err != nil && t.Resolver != "" {
-						d.errorf(v, "topology.resolver.preset: %v", err)
-					}
-				}},
-				{"exec", false, func(_, v *yaml.Node) {
-					execNode = v
-					d.str(v, "topology.resolver.exec", &t.ResolverExec)
-					if _, err := dnsexec.LookupKind(t.ResolverExec); err != nil {
-						d.errorf(v, "topology.resolver.exec: %v", err)
-					}
-				}},
-				{"serve_stale", false, func(_, v *yaml.Node) {
-					staleNode = v
-					d.boolean(v, "topology.resolver.serve_stale", &t.ServeStale)
-				}},
-			})
-			switch {
-			case presetNode == nil && execNode == nil:
-				d.errorf(v, "topology.resolver: expected preset (a model: %s) or exec (a real resolver: %s)",
-					strings.Join(dnscache.PresetNames(), ", "), strings.Join(dnsexec.Names(), ", "))
-			case presetNode != nil && execNode != nil:
-				d.errorf(execNode, "topology.resolver: preset (a model) or exec (a real resolver), not both")
-			case execNode != nil && staleNode != nil:
-				d.errorf(staleNode, "topology.resolver.serve_stale: applies to the models (preset); a real resolver runs with its own defaults")
-			}
-		}},
-		{"automation", false, func(_, v *yaml.Node) {
-			t.Automation = &Automation{Enactors: 3, PlanInterval: 500 * time.Millisecond}
-			d.mapping(v, "topology.automation", []field{
-				{"enactors", false, func(_, v *yaml.Node) { d.intField(v, "topology.automation.enactors", 2, 9, &t.Automation.Enactors) }},
-				{"plan_interval", false, func(_, v *yaml.Node) {
-					d.duration(v, "topology.automation.plan_interval", 100*time.Millisecond, time.Minute, &t.Automation.PlanInterval)
-				}},
-				{"fix", false, func(_, v *yaml.Node) { d.boolean(v, "topology.automation.fix", &t.Automation.Fix) }},
-			})
-		}},
-		{"table", false, func(_, v *yaml.Node) {
-			d.mapping(v, "topology.table", []field{
-				{"name", false, func(_, v *yaml.Node) {
-					d.str(v, "topology.table.name", &t.Table.Name)
-					if !tablePattern.MatchString(t.Table.Name) {
-						d.errorf(v, "topology.table.name: %q: expected 3 to 255 letters, digits, '_', '-' or '.' (DynamoDB's rule)", t.Table.Name)
-					}
-				}},
-				{"items", false, func(_, v *yaml.Node) { d.intField(v, "topology.table.items", 1, 100000, &t.Table.Items) }},
-			})
-		}},
-		{"regions", true, func(_, v *yaml.Node) { regionsNode = v }},
-		{"backend", false, func(_, v *yaml.Node) { d.backend(v, "topology.backend", &t.Backend) }},
-		{"images", false, func(_, v *yaml.Node) {
-			d.mapping(v, "topology.images", []field{
-				{"dynamodb", false, func(_, v *yaml.Node) { d.image(v, "topology.images.dynamodb", &t.DynamoDBImage) }},
-			})
-		}},
-	})
+	var nodes topologyNodes
+	d.mapping(n, "topology", d.topologyFields(t, &nodes))
 	if t.Backend == "" {
 		t.Backend = BackendEmbedded
 	}
 	if !strings.Contains(t.Endpoint, "{region}") {
-		d.errorf(endpointNode, "topology.endpoint: %q must contain {region}, like dynamodb.{region}.amazonaws.com", t.Endpoint)
+		d.errorf(nodes.endpoint, "topology.endpoint: %q must contain {region}, like dynamodb.{region}.amazonaws.com", t.Endpoint)
 	}
 	t.Zone = strings.ToLower(dns.Fqdn(t.Zone))
 	if _, ok := dns.IsDomainName(t.Zone); !ok || t.Zone == "." {
-		d.errorf(zoneNode, "topology.zone: %q is not a domain name", t.Zone)
+		d.errorf(nodes.zone, "topology.zone: %q is not a domain name", t.Zone)
 	}
-	if regionsNode == nil {
+	if nodes.regions == nil {
 		return
 	}
 	seen := map[string]bool{}
-	d.list(regionsNode, "topology.regions", func(i int, el *yaml.Node) {
+	d.list(nodes.regions, "topology.regions", func(i int, el *yaml.Node) {
 		r := Region{Nodes: DefaultNodes, Targets: DefaultTargets, HealthCheck: DefaultHealthCheck,
 			IdleTimeout: DefaultIdleTimeout, MaxConnectionAge: DefaultMaxConnectionAge}
 		what := fmt.Sprintf("topology.regions[%d]", i)
 		var nameNode *yaml.Node
-		d.mapping(el, what, []field{
-			{"name", true, func(_, v *yaml.Node) { nameNode = v; d.str(v, what+".name", &r.Name) }},
-			{"nodes", false, func(_, v *yaml.Node) { d.intField(v, what+".nodes", 1, 8, &r.Nodes) }},
-			{"targets", false, func(_, v *yaml.Node) { d.intField(v, what+".targets", 1, 8, &r.Targets) }},
-			{"health_check", false, func(_, v *yaml.Node) { d.healthCheck(v, what+".health_check", &r.HealthCheck) }},
-			{"cross_zone", false, func(_, v *yaml.Node) { d.boolean(v, what+".cross_zone", &r.CrossZone) }},
-			{"backend", false, func(_, v *yaml.Node) { d.backend(v, what+".backend", &r.Backend) }},
-			{"connection_termination", false, func(_, v *yaml.Node) {
-				terminate := true
-				d.boolean(v, what+".connection_termination", &terminate)
-				r.KeepConnections = !terminate
-			}},
-			{"idle_timeout", false, func(_, v *yaml.Node) {
-				d.lifetime(v, what+".idle_timeout", maxIdleTimeout, &r.IdleTimeout)
-			}},
-			{"max_connection_age", false, func(_, v *yaml.Node) {
-				d.lifetime(v, what+".max_connection_age", maxAge, &r.MaxConnectionAge)
-			}},
-			{"velocity_limit", false, func(_, v *yaml.Node) {
-				r.Velocity = &Velocity{MaxShare: 0.5, Window: 10 * time.Second}
-				d.mapping(v, what+".velocity_limit", []field{
-					{"max_share", false, func(_, v *yaml.Node) { d.number(v, what+".velocity_limit.max_share", 0.01, 1, &r.Velocity.MaxShare) }},
-					{"window", false, func(_, v *yaml.Node) {
-						d.duration(v, what+".velocity_limit.window", 100*time.Millisecond, time.Hour, &r.Velocity.Window)
-					}},
-				})
-			}},
-		})
+		d.mapping(el, what, d.regionFields(what, &r, &nameNode))
 		if nameNode == nil {
 			return
 		}
@@ -398,47 +320,195 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 		t.Regions = append(t.Regions, r)
 	})
 	if len(t.Regions) == 0 {
-		d.errorf(regionsNode, "topology.regions: expected at least one region")
+		d.errorf(nodes.regions, "topology.regions: expected at least one region")
 	}
 	if len(t.Regions) > 16 {
-		d.errorf(regionsNode, "topology.regions: %d regions; at most 16", len(t.Regions))
+		d.errorf(nodes.regions, "topology.regions: %d regions; at most 16", len(t.Regions))
 	}
 }
 
-// lifetime is a connection lifetime: 0s (off) or minLifetime to hi.
-func (d *decoder) lifetime(n *yaml.Node, what string, hi time.Duration, dst *time.Duration) {
-	if d.duration(n, what, 0, hi, dst) && *dst > 0 && *dst < minLifetime {
-		d.errorf(n, "%s: expected 0s (off) or %s to %s, got %s", what, minLifetime, hi, *dst)
+var backends = []string{BackendEmbedded, BackendContainer}
+
+func (d *decoder) topologyFields(t *Topology, n *topologyNodes) []field {
+	return []field{
+		keyOf("endpoint", stringValue(`\{region\}`, "each region's endpoint name, with {region}"), func(_, v *yaml.Node) {
+			n.endpoint = v
+			d.str(v, "topology.endpoint", &t.Endpoint)
+		}),
+		keyOf("zone", stringValue("", "the zone the DNS server is authoritative for"), func(_, v *yaml.Node) {
+			n.zone = v
+			d.str(v, "topology.zone", &t.Zone)
+		}),
+		keyOf("dns", objectValue("", func() []field { return d.dnsFields(&Topology{}) }), func(_, v *yaml.Node) {
+			d.mapping(v, "topology.dns", d.dnsFields(t))
+		}),
+		keyOf("resolver", resolverValue(d), func(_, v *yaml.Node) {
+			d.mapping(v, "topology.resolver", d.resolverFields(t))
+			d.resolverChoice(v)
+		}),
+		keyOf("automation", objectValue("", func() []field { return d.automationFields(&Automation{}) }), func(_, v *yaml.Node) {
+			t.Automation = &Automation{Enactors: 3, PlanInterval: 500 * time.Millisecond}
+			d.mapping(v, "topology.automation", d.automationFields(t.Automation))
+		}),
+		keyOf("table", objectValue("", func() []field { return d.tableFields(&Table{}) }), func(_, v *yaml.Node) {
+			d.mapping(v, "topology.table", d.tableFields(&t.Table))
+		}),
+		keyOf("regions", listValue(objectValue("", func() []field { return d.regionFields("", &Region{}, new(*yaml.Node)) }), 1, "the regions"),
+			func(_, v *yaml.Node) { n.regions = v }).must(),
+		keyOf("backend", enumValue(backends, "every region's DynamoDB"), func(_, v *yaml.Node) { d.backend(v, "topology.backend", &t.Backend) }),
+		keyOf("images", objectValue("", func() []field { return d.imagesFields(&Topology{}) }), func(_, v *yaml.Node) {
+			d.mapping(v, "topology.images", d.imagesFields(t))
+		}),
 	}
 }
 
-func (d *decoder) ttl(n *yaml.Node, what string, dst *time.Duration) {
-	if d.duration(n, what, 0, 24*time.Hour, dst) && *dst%time.Second != 0 {
-		d.errorf(n, "%s: DNS TTLs are whole seconds, got %s", what, *dst)
+func (d *decoder) dnsFields(t *Topology) []field {
+	return []field{
+		d.durationKey("topology.dns", "ttl", durationValue(0, 24*time.Hour, "TTL of the endpoint records, whole seconds"), &t.RecordTTL,
+			d.wholeSeconds("topology.dns.ttl", &t.RecordTTL)),
+		d.durationKey("topology.dns", "negative_ttl", durationValue(0, 24*time.Hour, "SOA TTL and MINIMUM, whole seconds"), &t.NegativeTTL,
+			d.wholeSeconds("topology.dns.negative_ttl", &t.NegativeTTL)),
+	}
+}
+
+// lifetime refuses a connection lifetime between 0s (off) and minLifetime.
+func (d *decoder) lifetime(what string, hi time.Duration, dst *time.Duration) func(*yaml.Node, bool) {
+	return func(n *yaml.Node, ok bool) {
+		if ok && *dst > 0 && *dst < minLifetime {
+			d.errorf(n, "%s: expected 0s (off) or %s to %s, got %s", what, minLifetime, hi, *dst)
+		}
+	}
+}
+
+// wholeSeconds refuses a DNS TTL with a fraction of a second.
+func (d *decoder) wholeSeconds(what string, dst *time.Duration) func(*yaml.Node, bool) {
+	return func(n *yaml.Node, ok bool) {
+		if ok && *dst%time.Second != 0 {
+			d.errorf(n, "%s: DNS TTLs are whole seconds, got %s", what, *dst)
+		}
+	}
+}
+
+func (d *decoder) resolverFields(t *Topology) []field {
+	return []field{
+		keyOf("preset", enumValue(dnscache.PresetNames(), "a model of a caching resolver between clients and the server"), func(_, v *yaml.Node) {
+			d.str(v, "topology.resolver.preset", &t.Resolver)
+			if _, err := dnscache.LookupPreset(t.Resolver); err != nil && t.Resolver != "" {
+				d.errorf(v, "topology.resolver.preset: %v", err)
+			}
+		}),
+		keyOf("exec", enumValue(dnsexec.Names(), "a real caching resolver run between clients and the server, one process per client"), func(_, v *yaml.Node) {
+			d.str(v, "topology.resolver.exec", &t.ResolverExec)
+			if _, err := dnsexec.LookupKind(t.ResolverExec); err != nil {
+				d.errorf(v, "topology.resolver.exec: %v", err)
+			}
+		}),
+		d.booleanKey("topology.resolver", "serve_stale", "answer from expired entries when the server fails (RFC 8767; models only)", &t.ServeStale),
+	}
+}
+
+// resolverValue is the resolver mapping: a model (preset) or a real
+// resolver (exec), exactly one.
+func resolverValue(d *decoder) value {
+	v := objectValue("", func() []field { return d.resolverFields(&Topology{}) })
+	v.extra = func() obj {
+		return obj{"oneOf": []obj{{"required": []string{"preset"}}, {"required": []string{"exec"}}}}
+	}
+	return v
+}
+
+// resolverChoice says what the resolver mapping n lacks or has too much
+// of: preset or exec, one of them; serve_stale with a model only.
+func (d *decoder) resolverChoice(n *yaml.Node) {
+	preset, exec, stale := mappingValue(n, "preset"), mappingValue(n, "exec"), mappingValue(n, "serve_stale")
+	switch {
+	case preset == nil && exec == nil:
+		d.errorf(n, "topology.resolver: expected preset (a model: %s) or exec (a real resolver: %s)",
+			strings.Join(dnscache.PresetNames(), ", "), strings.Join(dnsexec.Names(), ", "))
+	case preset != nil && exec != nil:
+		d.errorf(exec, "topology.resolver: preset (a model) or exec (a real resolver), not both")
+	case exec != nil && stale != nil:
+		d.errorf(stale, "topology.resolver.serve_stale: applies to the models (preset); a real resolver runs with its own defaults")
+	}
+}
+
+// mappingValue is the value of key in mapping n, nil when it has none.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func (d *decoder) automationFields(a *Automation) []field {
+	return []field{
+		d.integerKey("topology.automation", "enactors", integerValue(2, 9, "enactors of the DNS automation model"), &a.Enactors),
+		d.durationKey("topology.automation", "plan_interval", durationValue(100*time.Millisecond, time.Minute, "how often the planner plans"), &a.PlanInterval),
+		d.booleanKey("topology.automation", "fix", "enactors check the plan's generation at apply time", &a.Fix),
+	}
+}
+
+func (d *decoder) tableFields(tb *Table) []field {
+	return []field{
+		keyOf("name", stringValue(tablePattern.String(), "the table seeded in every region"), func(_, v *yaml.Node) {
+			d.str(v, "topology.table.name", &tb.Name)
+			if !tablePattern.MatchString(tb.Name) {
+				d.errorf(v, "topology.table.name: %q: expected 3 to 255 letters, digits, '_', '-' or '.' (DynamoDB's rule)", tb.Name)
+			}
+		}),
+		d.integerKey("topology.table", "items", integerValue(1, 100000, "items seeded"), &tb.Items),
+	}
+}
+
+func (d *decoder) imagesFields(t *Topology) []field {
+	return []field{
+		keyOf("dynamodb", stringValue(`^\S+$`, "the container backend's image"), func(_, v *yaml.Node) {
+			d.image(v, "topology.images.dynamodb", &t.DynamoDBImage)
+		}),
+	}
+}
+
+func (d *decoder) regionFields(what string, r *Region, nameNode **yaml.Node) []field {
+	return []field{
+		keyOf("name", stringValue(namePattern.String(), "e.g. us-east-1"), func(_, v *yaml.Node) { *nameNode = v; d.str(v, what+".name", &r.Name) }).must(),
+		d.integerKey(what, "nodes", integerValue(1, 8, "NLB nodes, one per availability zone"), &r.Nodes),
+		d.integerKey(what, "targets", integerValue(1, 8, "targets in front of the region's backend"), &r.Targets),
+		keyOf("health_check", objectValue("", func() []field { return d.healthCheckFields("", &HealthCheck{}, new(*yaml.Node)) }), func(_, v *yaml.Node) {
+			d.healthCheck(v, what+".health_check", &r.HealthCheck)
+		}),
+		d.booleanKey(what, "cross_zone", "route across availability zones", &r.CrossZone),
+		keyOf("backend", enumValue(backends, "this region's DynamoDB"), func(_, v *yaml.Node) { d.backend(v, what+".backend", &r.Backend) }),
+		keyOf("connection_termination", booleanValue("reset connections to a target that turns unhealthy"), func(_, v *yaml.Node) {
+			terminate := true
+			d.boolean(v, what+".connection_termination", &terminate)
+			r.KeepConnections = !terminate
+		}),
+		d.durationKey(what, "idle_timeout", durationValue(0, maxIdleTimeout, "an idle connection is forgotten (next packet: RST); 0s: off, else at least 100ms"),
+			&r.IdleTimeout, d.lifetime(join(what, "idle_timeout"), maxIdleTimeout, &r.IdleTimeout)),
+		d.durationKey(what, "max_connection_age", durationValue(0, maxAge, "a connection this old is closed between exchanges; 0s: off, else at least 100ms"),
+			&r.MaxConnectionAge, d.lifetime(join(what, "max_connection_age"), maxAge, &r.MaxConnectionAge)),
+		keyOf("velocity_limit", objectValue("", func() []field { return d.velocityFields("", &Velocity{}) }), func(_, v *yaml.Node) {
+			r.Velocity = &Velocity{MaxShare: 0.5, Window: 10 * time.Second}
+			d.mapping(v, what+".velocity_limit", d.velocityFields(what+".velocity_limit", r.Velocity))
+		}),
+	}
+}
+
+func (d *decoder) velocityFields(what string, vl *Velocity) []field {
+	return []field{
+		d.numberKey(what, "max_share", numberValue(0.01, 1, "share of nodes that may leave DNS within the window"), &vl.MaxShare),
+		d.durationKey(what, "window", durationValue(100*time.Millisecond, time.Hour, "the velocity window"), &vl.Window),
 	}
 }
 
 func (d *decoder) healthCheck(n *yaml.Node, what string, hc *HealthCheck) {
 	var timeoutNode *yaml.Node
-	d.mapping(n, what, []field{
-		{"interval", false, func(_, v *yaml.Node) {
-			d.duration(v, what+".interval", 50*time.Millisecond, 5*time.Minute, &hc.Interval)
-		}},
-		{"timeout", false, func(_, v *yaml.Node) {
-			timeoutNode = v
-			d.duration(v, what+".timeout", 10*time.Millisecond, 2*time.Minute, &hc.Timeout)
-		}},
-		{"healthy_threshold", false, func(_, v *yaml.Node) { d.intField(v, what+".healthy_threshold", 2, 10, &hc.HealthyThreshold) }},
-		{"unhealthy_threshold", false, func(_, v *yaml.Node) { d.intField(v, what+".unhealthy_threshold", 2, 10, &hc.UnhealthyThreshold) }},
-		{"protocol", false, func(_, v *yaml.Node) {
-			d.str(v, what+".protocol", &hc.Protocol)
-			if hc.Protocol != "tcp" && hc.Protocol != "http" {
-				d.errorf(v, "%s.protocol: %q: expected tcp or http", what, hc.Protocol)
-			}
-		}},
-		{"path", false, func(_, v *yaml.Node) { d.str(v, what+".path", &hc.Path) }},
-		{"matcher", false, func(_, v *yaml.Node) { d.str(v, what+".matcher", &hc.Matcher) }},
-	})
+	d.mapping(n, what, d.healthCheckFields(what, hc, &timeoutNode))
 	if hc.Protocol == "http" {
 		if err := nlb.HealthCheck(*hc).Validate(); err != nil {
 			d.errorf(n, "%s: %v", what, err)
@@ -453,81 +523,139 @@ func (d *decoder) healthCheck(n *yaml.Node, what string, hc *HealthCheck) {
 	}
 }
 
+func (d *decoder) healthCheckFields(what string, hc *HealthCheck, timeoutNode **yaml.Node) []field {
+	return []field{
+		d.durationKey(what, "interval", durationValue(50*time.Millisecond, 5*time.Minute, "between checks of a target"), &hc.Interval),
+		d.durationKey(what, "timeout", durationValue(10*time.Millisecond, 2*time.Minute, "of one check; shorter than the interval"), &hc.Timeout,
+			func(n *yaml.Node, _ bool) { *timeoutNode = n }),
+		d.integerKey(what, "healthy_threshold", integerValue(2, 10, "consecutive successes that make a target healthy"), &hc.HealthyThreshold),
+		d.integerKey(what, "unhealthy_threshold", integerValue(2, 10, "consecutive failures that make a target unhealthy"), &hc.UnhealthyThreshold),
+		keyOf("protocol", enumValue([]string{"tcp", "http"}, "how a target is checked"), func(_, v *yaml.Node) {
+			d.str(v, what+".protocol", &hc.Protocol)
+			if hc.Protocol != "tcp" && hc.Protocol != "http" {
+				d.errorf(v, "%s.protocol: %q: expected tcp or http", what, hc.Protocol)
+			}
+		}),
+		keyOf("path", stringValue(`^/`, "http: the path to GET"), func(_, v *yaml.Node) { d.str(v, what+".path", &hc.Path) }),
+		keyOf("matcher", stringValue(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`, "http: healthy status codes, like 200 or 200-399"),
+			func(_, v *yaml.Node) { d.str(v, what+".matcher", &hc.Matcher) }),
+	}
+}
+
+// clientNodes are a client's keys checked after its mapping.
+type clientNodes struct{ name, strategy, regions, probe, image, command, health *yaml.Node }
+
+// tunedKeys are the reference client's settings, which an application
+// sets itself.
+var tunedKeys = []string{"rate", "operations", "timeout", "keep_alive", "probe_interval"}
+
+// clientValue is one client; the schema says how its keys go together as
+// the parser does: a reference client needs a strategy and regions; an
+// application (image or command) takes neither a strategy nor the
+// reference client's settings, and is one or the other.
+func (d *decoder) clientValue() value {
+	v := objectValue("", func() []field { return d.clientFields("", &Client{}, &clientNodes{}) })
+	v.extra = func() obj {
+		var tuned []obj
+		for _, k := range append([]string{"strategy"}, tunedKeys...) {
+			tuned = append(tuned, obj{"required": []string{k}})
+		}
+		return obj{
+			"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
+			"then": obj{"not": obj{"anyOf": tuned}},
+			"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
+			"not":  obj{"required": []string{"image", "command"}},
+		}
+	}
+	return v
+}
+
+func (d *decoder) clientFields(what string, c *Client, n *clientNodes) []field {
+	return []field{
+		keyOf("name", stringValue(clientPattern.String(), "the client's name"), func(_, v *yaml.Node) { n.name = v; d.str(v, what+".name", &c.Name) }).must(),
+		keyOf("strategy", enumValue([]string{StrategySingleRegion, StrategyFailover}, "the reference client's strategy (not with image)"), func(_, v *yaml.Node) {
+			n.strategy = v
+			d.str(v, what+".strategy", &c.Strategy)
+		}),
+		keyOf("regions", listValue(stringValue(namePattern.String(), "a region"), 1, "the first is primary"), func(_, v *yaml.Node) {
+			n.regions = v
+			d.strList(v, what+".regions", &c.Regions)
+		}),
+		keyOf("image", stringValue(`^\S+$`, "your application's image: the client runs it as a container"), func(_, v *yaml.Node) {
+			n.image = v
+			d.image(v, what+".image", &c.Image)
+		}),
+		keyOf("command", listValue(rawValue(obj{"type": "string"}), 1, "your application's command: faultline runs it in its sandbox"), func(_, v *yaml.Node) {
+			n.command = v
+			d.strList(v, what+".command", &c.Command)
+			if len(c.Command) == 0 || c.Command[0] == "" {
+				d.errorf(v, "%s.command: expected the program and its arguments, like [python3, app.py]", what)
+			}
+		}),
+		keyOf("health", objectValue("", func() []field { return d.healthFields("", &Health{}) }), func(_, v *yaml.Node) {
+			n.health = v
+			c.Health = &Health{Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout}
+			d.mapping(v, what+".health", d.healthFields(what+".health", c.Health))
+		}),
+		keyOf("env", rawValue(obj{"type": "object", "propertyNames": obj{"pattern": envPattern.String()}, "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "with image: the application's environment"}),
+			func(_, v *yaml.Node) { c.Env = d.env(v, what+".env") }),
+		d.numberKey(what, "rate", numberValue(0.1, 1000, "requests per second"), &c.Rate),
+		keyOf("operations", listValue(enumValue(Operations, "an operation"), 1, "sent in turn"), func(_, v *yaml.Node) {
+			d.strList(v, what+".operations", &c.Operations)
+			for j, op := range c.Operations {
+				if !contains(Operations, op) {
+					d.errorf(deref(v).Content[j], "%s.operations[%d]: unknown operation %q; expected one of: %s", what, j, op, strings.Join(Operations, ", "))
+				}
+			}
+			if len(c.Operations) == 0 {
+				d.errorf(v, "%s.operations: expected at least one operation", what)
+			}
+		}),
+		d.durationKey(what, "timeout", durationValue(10*time.Millisecond, time.Minute, "per SDK call"), &c.Timeout),
+		d.booleanKey(what, "keep_alive", "reuse connections", &c.KeepAlive),
+		d.durationKey(what, "probe_interval", durationValue(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"), &c.ProbeInterval,
+			func(v *yaml.Node, _ bool) { n.probe = v }),
+		d.durationKey(what, "latency_objective", durationValue(time.Millisecond, time.Hour, "a request slower than this counts as unavailable (default: metrics.latency_objective)"), &c.LatencyObjective),
+	}
+}
+
+func (d *decoder) healthFields(what string, h *Health) []field {
+	return []field{
+		keyOf("url", stringValue(`^http://`, "the application's health endpoint"), func(_, v *yaml.Node) {
+			d.str(v, what+".url", &h.URL)
+			if u, err := url.Parse(h.URL); err != nil || u.Scheme != "http" || u.Host == "" {
+				d.errorf(v, "%s.url: %q: expected an http:// URL of the application's health endpoint, like http://127.0.0.1:8080/healthz", what, h.URL)
+			}
+		}).must(),
+		d.durationKey(what, "interval", durationValue(10*time.Millisecond, time.Minute, "how often it is probed"), &h.Interval),
+		d.durationKey(what, "timeout", durationValue(10*time.Millisecond, time.Minute, "how long one probe may take (default 1s)"), &h.Timeout),
+	}
+}
+
 func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 	var out []Client
 	seen := map[string]bool{}
 	d.list(n, "clients", func(i int, el *yaml.Node) {
 		c := Client{Rate: DefaultRate, Operations: []string{"GetItem"}, Timeout: DefaultTimeout, ProbeInterval: DefaultProbe}
 		what := fmt.Sprintf("clients[%d]", i)
-		var nameNode, strategyNode, regionsNode, probeNode, imageNode, commandNode, healthNode *yaml.Node
+		var cn clientNodes
 		var tuned []*yaml.Node // settings of the reference client, which an application sets itself
-		d.mapping(el, what, []field{
-			{"name", true, func(_, v *yaml.Node) { nameNode = v; d.str(v, what+".name", &c.Name) }},
-			{"strategy", false, func(_, v *yaml.Node) { strategyNode = v; d.str(v, what+".strategy", &c.Strategy) }},
-			{"regions", false, func(_, v *yaml.Node) { regionsNode = v; d.strList(v, what+".regions", &c.Regions) }},
-			{"image", false, func(_, v *yaml.Node) { imageNode = v; d.image(v, what+".image", &c.Image) }},
-			{"command", false, func(_, v *yaml.Node) {
-				commandNode = v
-				d.strList(v, what+".command", &c.Command)
-				if len(c.Command) == 0 || c.Command[0] == "" {
-					d.errorf(v, "%s.command: expected the program and its arguments, like [python3, app.py]", what)
-				}
-			}},
-			{"health", false, func(_, v *yaml.Node) {
-				healthNode = v
-				c.Health = &Health{Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout}
-				d.mapping(v, what+".health", []field{
-					{"url", true, func(_, v *yaml.Node) {
-						d.str(v, what+".health.url", &c.Health.URL)
-						if u, err := url.Parse(c.Health.URL); err != nil || u.Scheme != "http" || u.Host == "" {
-							d.errorf(v, "%s.health.url: %q: expected an http:// URL of the application's health endpoint, like http://127.0.0.1:8080/healthz", what, c.Health.URL)
-						}
-					}},
-					{"interval", false, func(_, v *yaml.Node) {
-						d.duration(v, what+".health.interval", 10*time.Millisecond, time.Minute, &c.Health.Interval)
-					}},
-					{"timeout", false, func(_, v *yaml.Node) {
-						d.duration(v, what+".health.timeout", 10*time.Millisecond, time.Minute, &c.Health.Timeout)
-					}},
-				})
-			}},
-			{"env", false, func(_, v *yaml.Node) { c.Env = d.env(v, what+".env") }},
-			{"rate", false, func(_, v *yaml.Node) { d.number(v, what+".rate", 0.1, 1000, &c.Rate) }},
-			{"operations", false, func(_, v *yaml.Node) {
-				d.strList(v, what+".operations", &c.Operations)
-				for j, op := range c.Operations {
-					if !contains(Operations, op) {
-						d.errorf(deref(v).Content[j], "%s.operations[%d]: unknown operation %q; expected one of: %s", what, j, op, strings.Join(Operations, ", "))
-					}
-				}
-				if len(c.Operations) == 0 {
-					d.errorf(v, "%s.operations: expected at least one operation", what)
-				}
-			}},
-			{"timeout", false, func(_, v *yaml.Node) { d.duration(v, what+".timeout", 10*time.Millisecond, time.Minute, &c.Timeout) }},
-			{"keep_alive", false, func(_, v *yaml.Node) { d.boolean(v, what+".keep_alive", &c.KeepAlive) }},
-			{"probe_interval", false, func(_, v *yaml.Node) {
-				probeNode = v
-				d.duration(v, what+".probe_interval", 10*time.Millisecond, time.Minute, &c.ProbeInterval)
-			}},
-			{"latency_objective", false, func(_, v *yaml.Node) {
-				d.duration(v, what+".latency_objective", time.Millisecond, time.Hour, &c.LatencyObjective)
-			}},
-		})
-		for _, k := range []string{"rate", "operations", "timeout", "keep_alive", "probe_interval"} {
+		d.mapping(el, what, d.clientFields(what, &c, &cn))
+		nameNode, strategyNode, regionsNode, probeNode := cn.name, cn.strategy, cn.regions, cn.probe
+		for _, k := range tunedKeys {
 			if kn := key(el, k); kn != nil {
 				tuned = append(tuned, kn)
 			}
 		}
-		if imageNode != nil && commandNode != nil {
-			d.errorf(commandNode, "%s.command: a client is an image or a command, not both", what)
+		if cn.image != nil && cn.command != nil {
+			d.errorf(cn.command, "%s.command: a client is an image or a command, not both", what)
 		}
-		if imageNode != nil || commandNode != nil {
+		if cn.image != nil || cn.command != nil {
 			d.appClient(&c, what, strategyNode, tuned, t)
 			strategyNode = nil // checked
 		} else {
-			if healthNode != nil {
-				d.errorf(healthNode, "%s.health: only an application (image or command) has a health endpoint", what)
+			if cn.health != nil {
+				d.errorf(cn.health, "%s.health: only an application (image or command) has a health endpoint", what)
 			}
 			if strategyNode == nil {
 				d.errorf(el, "%s: missing required key \"strategy\" (single-region or failover; or an image or a command, for an application of your own)", what)
@@ -600,19 +728,17 @@ func regionNames(t Topology) string {
 	return strings.Join(names, ", ")
 }
 
+func (d *decoder) scheduleFields(exp *Experiment, faultsNode **yaml.Node) []field {
+	return []field{
+		d.durationKey("schedule", "duration", positiveDuration(time.Hour, "how long clients run, from when every application is ready"), &exp.Duration).must(),
+		keyOf("faults", listValue(d.faultValue(), 0, "the faults"), func(_, v *yaml.Node) { *faultsNode = v }),
+		d.durationKey("schedule", "ready_timeout", durationValue(time.Second, time.Hour, "how long the applications may take to be ready (default 2m)"), &exp.ReadyTimeout),
+	}
+}
+
 func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 	var faultsNode *yaml.Node
-	d.mapping(n, "schedule", []field{
-		{"duration", true, func(_, v *yaml.Node) {
-			if d.duration(v, "schedule.duration", 0, time.Hour, &exp.Duration) && exp.Duration == 0 {
-				d.errorf(v, "schedule.duration: must be longer than 0s")
-			}
-		}},
-		{"faults", false, func(_, v *yaml.Node) { faultsNode = v }},
-		{"ready_timeout", false, func(_, v *yaml.Node) {
-			d.duration(v, "schedule.ready_timeout", time.Second, time.Hour, &exp.ReadyTimeout)
-		}},
-	})
+	d.mapping(n, "schedule", d.scheduleFields(exp, &faultsNode))
 	if faultsNode == nil {
 		return
 	}
@@ -622,42 +748,9 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 	d.list(faultsNode, "schedule.faults", func(i int, el *yaml.Node) {
 		what := fmt.Sprintf("schedule.faults[%d]", i)
 		f := faults.Fault{ID: fmt.Sprintf("f%d", i+1), Params: map[string]string{}}
-		var idNode, kindNode, targetNode, durationNode, paramsNode *yaml.Node
-		paramNodes := map[string]*yaml.Node{}
-		startOK, durOK := false, false
-		d.mapping(el, what, []field{
-			{"id", false, func(_, v *yaml.Node) { idNode = v; d.str(v, what+".id", &f.ID) }},
-			{"kind", true, func(_, v *yaml.Node) { kindNode = v; d.str(v, what+".kind", &f.Kind) }},
-			{"target", true, func(_, v *yaml.Node) { targetNode = v; d.str(v, what+".target", &f.Target) }},
-			{"start", true, func(_, v *yaml.Node) { startOK = d.duration(v, what+".start", 0, time.Hour, &f.Start) }},
-			{"duration", true, func(_, v *yaml.Node) {
-				durationNode = v
-				durOK = d.duration(v, what+".duration", 0, time.Hour, &f.Duration)
-				if durOK && f.Duration == 0 {
-					d.errorf(v, "%s.duration: must be longer than 0s", what)
-					durOK = false
-				}
-			}},
-			{"params", false, func(_, v *yaml.Node) {
-				paramsNode = v
-				v = deref(v)
-				if v.Kind != yaml.MappingNode {
-					d.errorf(v, "%s.params: expected a mapping of parameter names to values, got %s", what, kindName(v))
-					return
-				}
-				for j := 0; j+1 < len(v.Content); j += 2 {
-					k, val := v.Content[j], v.Content[j+1]
-					if first, dup := paramNodes[k.Value]; dup {
-						d.errorf(k, "%s.params: parameter %q appears twice (first at line %d); give it once", what, k.Value, first.Line)
-						continue
-					}
-					if s, ok := d.scalar(val, what+".params."+k.Value); ok {
-						f.Params[k.Value] = s
-						paramNodes[k.Value] = k
-					}
-				}
-			}},
-		})
+		fn := faultNodes{params: map[string]*yaml.Node{}}
+		d.mapping(el, what, d.faultFields(what, &f, &fn))
+		idNode, kindNode, targetNode, durationNode, paramsNode, paramNodes := fn.id, fn.kind, fn.target, fn.duration, fn.paramsNode, fn.params
 		if idNode != nil && !idPattern.MatchString(f.ID) {
 			d.errorf(idNode, "%s.id: %q: expected lowercase letters, digits, '_' and '-'", what, f.ID)
 		}
@@ -665,7 +758,7 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 			d.errorf(idNode, "%s.id: fault id %q is used twice", what, f.ID)
 		}
 		ids[f.ID] = true
-		if startOK && durOK && exp.Duration > 0 && f.End() > exp.Duration {
+		if fn.startOK && fn.durOK && exp.Duration > 0 && f.End() > exp.Duration {
 			d.errorf(durationNode, "%s: the fault ends at %s, after the experiment (%s)", what, f.End(), exp.Duration)
 		}
 		if kindNode != nil && f.Kind != "" {
@@ -674,7 +767,7 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				d.errorf(kindNode, "%s.kind: unknown fault kind %q; expected one of: %s", what, f.Kind, strings.Join(faults.Names(), ", "))
 			} else {
 				d.faultTarget(targetNode, what, kind, &f, exp.Topology)
-				if _, needs := kind.(faults.NeedsAutomation); needs && exp.Topology.Automation == nil {
+				if kind.Meta().NeedsAutomation && exp.Topology.Automation == nil {
 					d.errorf(kindNode, "%s.kind: %s acts on the DNS automation; add topology.automation", what, f.Kind)
 				}
 				for _, p := range kind.Params() {
@@ -684,7 +777,7 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 						}
 					}
 				}
-				if _, err := faults.Validate(kind, f.Params); err != nil {
+				if _, err := kind.Parse(f.Params); err != nil {
 					var pe *faults.ParamError
 					at := paramsNode
 					if errors.As(err, &pe) && paramNodes[pe.Param] != nil {
@@ -702,6 +795,76 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 	})
 }
 
+// faultNodes are a fault's keys checked after its mapping.
+type faultNodes struct {
+	id, kind, target, duration, paramsNode *yaml.Node
+	params                                 map[string]*yaml.Node // each parameter's key
+	startOK, durOK                         bool
+}
+
+// faultValue is one scheduled fault; the schema states each kind's
+// parameters as its parameter struct declares them.
+func (d *decoder) faultValue() value {
+	v := objectValue("", func() []field {
+		return d.faultFields("", &faults.Fault{Params: map[string]string{}}, &faultNodes{params: map[string]*yaml.Node{}})
+	})
+	v.extra = func() obj {
+		var perKind []obj
+		for _, name := range faults.Names() {
+			kind, _ := faults.Lookup(name)
+			props := obj{}
+			var required []string
+			for _, p := range kind.Params() {
+				props[p.Name] = paramSchema(p)
+				if p.Required {
+					required = append(required, p.Name)
+				}
+			}
+			params := object(required, props)
+			then := obj{"properties": obj{"params": params}}
+			if len(required) > 0 {
+				then["required"] = []string{"params"}
+			}
+			perKind = append(perKind, obj{"if": obj{"properties": obj{"kind": obj{"const": name}}, "required": []string{"kind"}}, "then": then})
+		}
+		return obj{"allOf": perKind}
+	}
+	return v
+}
+
+func (d *decoder) faultFields(what string, f *faults.Fault, n *faultNodes) []field {
+	return []field{
+		keyOf("id", stringValue(idPattern.String(), "how the journal and assertions name the fault"), func(_, v *yaml.Node) { n.id = v; d.str(v, what+".id", &f.ID) }),
+		keyOf("kind", enumValue(faults.Names(), "the fault kind"), func(_, v *yaml.Node) { n.kind = v; d.str(v, what+".kind", &f.Kind) }).must(),
+		keyOf("target", stringValue("", "an endpoint name (DNS kinds) or a region (link and health-check kinds)"), func(_, v *yaml.Node) {
+			n.target = v
+			d.str(v, what+".target", &f.Target)
+		}).must(),
+		d.durationKey(what, "start", durationValue(0, time.Hour, "from the start of the experiment"), &f.Start,
+			func(_ *yaml.Node, ok bool) { n.startOK = ok }).must(),
+		d.durationKey(what, "duration", positiveDuration(time.Hour, "how long the fault is applied"), &f.Duration,
+			func(v *yaml.Node, ok bool) { n.duration, n.durOK = v, ok }).must(),
+		keyOf("params", rawValue(obj{"type": "object", "description": "the kind's parameters"}), func(_, v *yaml.Node) {
+			n.paramsNode = v
+			v = deref(v)
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "%s.params: expected a mapping of parameter names to values, got %s", what, kindName(v))
+				return
+			}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				k, val := v.Content[j], v.Content[j+1]
+				if first, dup := n.params[k.Value]; dup {
+					d.errorf(k, "%s.params: parameter %q appears twice (first at line %d); give it once", what, k.Value, first.Line)
+					continue
+				}
+				if s, ok := d.scalar(val, what+".params."+k.Value); ok {
+					f.Params[k.Value] = s
+					n.params[k.Value] = k
+				}
+			}
+		}),
+	}
+}
 func (d *decoder) faultTarget(n *yaml.Node, what string, kind faults.Kind, f *faults.Fault, t Topology) {
 	if n == nil || f.Target == "" {
 		return
@@ -742,17 +905,32 @@ func (d *decoder) faultTarget(n *yaml.Node, what string, kind faults.Kind, f *fa
 	}
 }
 
+// assertionValue is one assertion.
+func (d *decoder) assertionValue() value {
+	return objectValue("", func() []field { return d.assertionFields("", &Assertion{}, &assertionNodes{}) })
+}
+
+type assertionNodes struct{ client, expr, fault *yaml.Node }
+
+func (d *decoder) assertionFields(what string, a *Assertion, n *assertionNodes) []field {
+	return []field{
+		keyOf("client", stringValue(`^(\*|[a-z0-9][a-z0-9_-]*(\.server|\.probe)?)$`, "a client's name, an application's NAME.server or NAME.probe, or * for every client"),
+			func(_, v *yaml.Node) { n.client = v; d.str(v, what+".client", &a.Client) }).must(),
+		keyOf("expr", stringValue(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000"),
+			func(_, v *yaml.Node) { n.expr = v; d.str(v, what+".expr", &a.Expr) }).must(),
+		keyOf("fault", stringValue(idPattern.String(), "the fault the metric is relative to (default: the first)"),
+			func(_, v *yaml.Node) { n.fault = v; d.str(v, what+".fault", &a.Fault) }),
+	}
+}
+
 func (d *decoder) assertions(n *yaml.Node, exp *Experiment, list string) []Assertion {
 	var out []Assertion
 	d.list(n, list, func(i int, el *yaml.Node) {
 		what := fmt.Sprintf("%s[%d]", list, i)
 		a := Assertion{Pos: d.pos(el)}
-		var clientNode, exprNode, faultNode *yaml.Node
-		d.mapping(el, what, []field{
-			{"client", true, func(_, v *yaml.Node) { clientNode = v; d.str(v, what+".client", &a.Client) }},
-			{"expr", true, func(_, v *yaml.Node) { exprNode = v; d.str(v, what+".expr", &a.Expr) }},
-			{"fault", false, func(_, v *yaml.Node) { faultNode = v; d.str(v, what+".fault", &a.Fault) }},
-		})
+		var an assertionNodes
+		d.mapping(el, what, d.assertionFields(what, &a, &an))
+		clientNode, exprNode, faultNode := an.client, an.expr, an.fault
 		if clientNode != nil && a.Client != "*" && a.Client != "" && !hasClient(exp.Clients, a.Client) {
 			d.errorf(clientNode, "%s.client: %s; expected a client's name, an application's NAME.server (or NAME.probe, with health), or \"*\" for every client", what, noClient(exp.Clients, a.Client))
 		}

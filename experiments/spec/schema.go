@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,10 +13,9 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/message"
 
 	"github.com/faultline-dev/faultline/faults"
-	"github.com/faultline-dev/faultline/targets/dnscache"
-	"github.com/faultline-dev/faultline/targets/dnsexec"
 )
 
 // SchemaID names the experiment format's JSON Schema.
@@ -43,16 +43,6 @@ func object(required []string, props obj) obj {
 	if len(required) > 0 {
 		o["required"] = required
 	}
-	return o
-}
-
-// oneOfRequired makes exactly one of keys required in object o.
-func oneOfRequired(o obj, keys ...string) obj {
-	var alts []obj
-	for _, k := range keys {
-		alts = append(alts, obj{"required": []string{k}})
-	}
-	o["oneOf"] = alts
 	return o
 }
 
@@ -84,171 +74,63 @@ func list(items obj, minItems int, desc string) obj {
 // is refused, as the parser refuses it.
 const durationPattern = `^\s*([0-9]*\.?[0-9]+(ns|us|µs|ms|s|m|h))+\s*$`
 
-func duration(lo, hi time.Duration, desc string) obj {
-	return pattern(durationPattern, fmt.Sprintf("%s (a Go duration, %s to %s)", desc, lo, hi))
-}
+// A duration's bounds, which JSON Schema cannot compare, are stated in
+// its description and in these keywords (Go durations, inclusive); the
+// compiled schema Parse checks with enforces them (durationVocabulary).
+const (
+	xDurationMin = "x-duration-minimum"
+	xDurationMax = "x-duration-maximum"
+)
 
+// schemaDoc is the format's tables (experimentFields and below) as a
+// schema: nothing in it is written twice.
 func schemaDoc() obj {
-	healthCheck := object(nil, obj{
-		"interval":            duration(50*time.Millisecond, 5*time.Minute, "between checks of a target"),
-		"timeout":             duration(10*time.Millisecond, 2*time.Minute, "of one check; shorter than the interval"),
-		"healthy_threshold":   integer(2, 10, "consecutive successes that make a target healthy"),
-		"unhealthy_threshold": integer(2, 10, "consecutive failures that make a target unhealthy"),
-		"protocol":            enum([]string{"tcp", "http"}, "how a target is checked"),
-		"path":                pattern(`^/`, "http: the path to GET"),
-		"matcher":             pattern(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`, "http: healthy status codes, like 200 or 200-399"),
-	})
-	region := object([]string{"name"}, obj{
-		"name":                   pattern(namePattern.String(), "e.g. us-east-1"),
-		"nodes":                  integer(1, 8, "NLB nodes, one per availability zone"),
-		"targets":                integer(1, 8, "targets in front of the region's backend"),
-		"health_check":           healthCheck,
-		"cross_zone":             boolean("route across availability zones"),
-		"backend":                enum([]string{BackendEmbedded, BackendContainer}, "this region's DynamoDB"),
-		"connection_termination": boolean("reset connections to a target that turns unhealthy"),
-		"idle_timeout":           duration(0, maxIdleTimeout, "an idle connection is forgotten (next packet: RST); 0s: off, else at least 100ms"),
-		"max_connection_age":     duration(0, maxAge, "a connection this old is closed between exchanges; 0s: off, else at least 100ms"),
-		"velocity_limit": object(nil, obj{
-			"max_share": number(0.01, 1, "share of nodes that may leave DNS within the window"),
-			"window":    duration(100*time.Millisecond, time.Hour, "the velocity window"),
-		}),
-	})
-	topology := object([]string{"regions"}, obj{
-		"endpoint": pattern(`\{region\}`, "each region's endpoint name, with {region}"),
-		"zone":     str("the zone the DNS server is authoritative for"),
-		"dns": object(nil, obj{
-			"ttl":          duration(0, 24*time.Hour, "TTL of the endpoint records, whole seconds"),
-			"negative_ttl": duration(0, 24*time.Hour, "SOA TTL and MINIMUM, whole seconds"),
-		}),
-		"resolver": oneOfRequired(object(nil, obj{
-			"preset":      enum(dnscache.PresetNames(), "a model of a caching resolver between clients and the server"),
-			"exec":        enum(dnsexec.Names(), "a real caching resolver run between clients and the server, one process per client"),
-			"serve_stale": boolean("answer from expired entries when the server fails (RFC 8767; models only)"),
-		}), "preset", "exec"),
-		"automation": object(nil, obj{
-			"enactors":      integer(2, 9, "enactors of the DNS automation model"),
-			"plan_interval": duration(100*time.Millisecond, time.Minute, "how often the planner plans"),
-			"fix":           boolean("enactors check the plan's generation at apply time"),
-		}),
-		"table": object(nil, obj{
-			"name":  pattern(tablePattern.String(), "the table seeded in every region"),
-			"items": integer(1, 100000, "items seeded"),
-		}),
-		"regions": list(region, 1, "the regions"),
-		"backend": enum([]string{BackendEmbedded, BackendContainer}, "every region's DynamoDB"),
-		"images": object(nil, obj{
-			"dynamodb": pattern(`^\S+$`, "the container backend's image"),
-		}),
-	})
-	client := object([]string{"name"}, obj{
-		"name":     pattern(clientPattern.String(), "the client's name"),
-		"strategy": enum([]string{StrategySingleRegion, StrategyFailover}, "the reference client's strategy (not with image)"),
-		"regions":  list(pattern(namePattern.String(), "a region"), 1, "the first is primary"),
-		"image":    pattern(`^\S+$`, "your application's image: the client runs it as a container"),
-		"command":  list(obj{"type": "string"}, 1, "your application's command: faultline runs it in its sandbox"),
-		"health": object([]string{"url"}, obj{
-			"url":      pattern(`^http://`, "the application's health endpoint"),
-			"interval": duration(10*time.Millisecond, time.Minute, "how often it is probed"),
-			"timeout":  duration(10*time.Millisecond, time.Minute, "how long one probe may take (default 1s)"),
-		}),
-		"env":               obj{"type": "object", "propertyNames": obj{"pattern": envPattern.String()}, "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}, "description": "with image: the application's environment"},
-		"rate":              number(0.1, 1000, "requests per second"),
-		"operations":        list(enum(Operations, "an operation"), 1, "sent in turn"),
-		"timeout":           duration(10*time.Millisecond, time.Minute, "per SDK call"),
-		"keep_alive":        boolean("reuse connections"),
-		"probe_interval":    duration(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"),
-		"latency_objective": duration(time.Millisecond, time.Hour, "a request slower than this counts as unavailable (default: metrics.latency_objective)"),
-	})
-	// A reference client needs a strategy and regions; an application
-	// (image or command) takes neither a strategy nor the reference
-	// client's settings, and is one or the other.
-	client["if"] = obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}}
-	client["then"] = obj{"not": obj{"anyOf": []obj{
-		{"required": []string{"strategy"}}, {"required": []string{"rate"}}, {"required": []string{"operations"}},
-		{"required": []string{"timeout"}}, {"required": []string{"keep_alive"}}, {"required": []string{"probe_interval"}}}}}
-	client["else"] = obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}}
-	client["not"] = obj{"required": []string{"image", "command"}}
-
-	assertion := object([]string{"client", "expr"}, obj{
-		"client": pattern(`^(\*|[a-z0-9][a-z0-9_-]*(\.server|\.probe)?)$`, "a client's name, an application's NAME.server or NAME.probe, or * for every client"),
-		"expr":   pattern(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000"),
-		"fault":  pattern(idPattern.String(), "the fault the metric is relative to (default: the first)"),
-	})
-	fault := object([]string{"kind", "target", "start", "duration"}, obj{
-		"id":       pattern(idPattern.String(), "how the journal and assertions name the fault"),
-		"kind":     enum(faults.Names(), "the fault kind"),
-		"target":   str("an endpoint name (DNS kinds) or a region (link and health-check kinds)"),
-		"start":    duration(0, time.Hour, "from the start of the experiment"),
-		"duration": duration(0, time.Hour, "how long the fault is applied"),
-		"params":   obj{"type": "object", "description": "the kind's parameters"},
-	})
-	var perKind []obj
-	for _, name := range faults.Names() {
-		kind, _ := faults.Lookup(name)
-		props := obj{}
-		var required []string
-		for _, p := range kind.Params() {
-			props[p.Name] = paramSchema(p)
-			if p.Required && p.Default == "" {
-				required = append(required, p.Name)
-			}
-		}
-		params := object(required, props)
-		then := obj{"properties": obj{"params": params}}
-		if len(required) > 0 {
-			then["required"] = []string{"params"}
-		}
-		perKind = append(perKind, obj{"if": obj{"properties": obj{"kind": obj{"const": name}}, "required": []string{"kind"}}, "then": then})
-	}
-	fault["allOf"] = perKind
-
-	return obj{
-		"$schema":              "https://json-schema.org/draft/2020-12/schema",
-		"$id":                  SchemaID,
-		"title":                "faultline experiment",
-		"description":          "An experiment file for faultline (README: Experiment file reference).",
-		"type":                 "object",
-		"required":             []string{"name", "topology", "clients", "schedule"},
-		"additionalProperties": false,
-		"properties": obj{
-			"name":        pattern(namePattern.String(), "the experiment's name"),
-			"description": str("one line, shown by faultline list"),
-			"seed":        obj{"type": "integer", "description": "seed for random choices"},
-			"topology":    topology,
-			"clients":     list(client, 1, "the clients"),
-			"metrics": object(nil, obj{
-				"consecutive_successes": integer(1, 1000, "K in the failover and recover definitions"),
-				"latency_objective":     duration(time.Millisecond, time.Hour, "a request slower than this counts as unavailable, in availability and in detect, failover and recover"),
-			}),
-			"schedule": object([]string{"duration"}, obj{
-				"duration":      duration(0, time.Hour, "how long clients run, from when every application is ready"),
-				"ready_timeout": duration(time.Second, time.Hour, "how long the applications may take to be ready (default 2m)"),
-				"faults":        list(fault, 0, "the faults"),
-			}),
-			"assertions":   list(assertion, 0, "checked after the run"),
-			"steady_state": list(assertion, 0, "checked before the first fault and after the last heal"),
-			"stop_when":    list(assertion, 0, "a condition that heals everything and ends the run early"),
-		},
-	}
+	d := &decoder{}
+	doc := objectValue("An experiment file for faultline (README: Experiment file reference).",
+		func() []field { return d.experimentFields(&Experiment{}, &experimentNodes{}) }).schema()
+	doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	doc["$id"] = SchemaID
+	doc["title"] = "faultline experiment"
+	return doc
 }
 
-// paramSchema is one fault parameter: YAML may write any of them quoted.
+// paramSchema is one fault parameter, from its kind's parameter struct: YAML
+// may write any of them quoted (the bounds of a number apply when it is
+// not).
 func paramSchema(p faults.Param) obj {
 	desc := p.Doc
 	if p.Default != "" {
 		desc += " (default " + p.Default + ")"
 	}
+	var o obj
 	switch p.Type {
 	case faults.Duration:
-		return pattern(durationPattern, desc)
+		o = pattern(durationPattern, desc)
+		if p.Bounded {
+			lo, hi := time.Duration(p.Min*float64(time.Millisecond)), time.Duration(p.Max*float64(time.Millisecond))
+			o["description"] = fmt.Sprintf("%s (a Go duration, %s to %s)", desc, lo, hi)
+			o[xDurationMin], o[xDurationMax] = lo.String(), hi.String()
+		}
+		return o
 	case faults.Float:
-		return obj{"type": []string{"number", "string"}, "description": desc}
+		o = obj{"type": []string{"number", "string"}, "description": desc}
 	case faults.Int:
-		return obj{"type": []string{"integer", "string"}, "description": desc}
+		o = obj{"type": []string{"integer", "string"}, "description": desc}
 	case faults.Bool:
 		return obj{"type": []string{"boolean", "string"}, "description": desc}
+	default:
+		if len(p.Enum) > 0 {
+			return obj{"enum": p.Enum, "description": desc}
+		}
+		return obj{"type": []string{"string", "number", "boolean"}, "description": desc}
 	}
-	return obj{"type": []string{"string", "number", "boolean"}, "description": desc}
+	if p.Unit != "" && !strings.Contains(desc, p.Unit) {
+		o["description"] = desc + " (" + p.Unit + ")"
+	}
+	if p.Bounded {
+		o["minimum"], o["maximum"] = p.Min, p.Max
+	}
+	return o
 }
 
 var (
@@ -265,6 +147,13 @@ func compiledSchema() (*jsonschema.Schema, error) {
 			return
 		}
 		c := jsonschema.NewCompiler()
+		c.AssertVocabs()
+		vocab, err := durationVocabulary()
+		if err != nil {
+			compileError = err
+			return
+		}
+		c.RegisterVocabulary(vocab)
 		if err := c.AddResource(SchemaID, doc); err != nil {
 			compileError = err
 			return
@@ -272,6 +161,80 @@ func compiledSchema() (*jsonschema.Schema, error) {
 		compiled, compileError = c.Compile(SchemaID)
 	})
 	return compiled, compileError
+}
+
+// durationVocabulary enforces x-duration-minimum and x-duration-maximum:
+// a string that is a Go duration must lie within them.
+func durationVocabulary() (*jsonschema.Vocabulary, error) {
+	const url = "https://faultline.dev/schema/vocab/duration"
+	meta, err := jsonschema.UnmarshalJSON(strings.NewReader(`{"properties": {
+		"` + xDurationMin + `": {"type": "string"}, "` + xDurationMax + `": {"type": "string"}}}`))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(url, meta); err != nil {
+		return nil, err
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonschema.Vocabulary{URL: url, Schema: sch, Compile: compileDurationBounds}, nil
+}
+
+func compileDurationBounds(_ *jsonschema.CompilerContext, o map[string]any) (jsonschema.SchemaExt, error) {
+	lo, hasLo := o[xDurationMin].(string)
+	hi, hasHi := o[xDurationMax].(string)
+	if !hasLo && !hasHi {
+		return nil, nil
+	}
+	b := durationBounds{lo: math.MinInt64, hi: math.MaxInt64}
+	var err error
+	if hasLo {
+		if b.lo, err = time.ParseDuration(lo); err != nil {
+			return nil, fmt.Errorf("%s: %w", xDurationMin, err)
+		}
+	}
+	if hasHi {
+		if b.hi, err = time.ParseDuration(hi); err != nil {
+			return nil, fmt.Errorf("%s: %w", xDurationMax, err)
+		}
+	}
+	return b, nil
+}
+
+type durationBounds struct{ lo, hi time.Duration }
+
+func (b durationBounds) Validate(ctx *jsonschema.ValidatorContext, v any) {
+	s, ok := v.(string)
+	if !ok {
+		return
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return // the pattern says what is wrong
+	}
+	switch {
+	case d < b.lo:
+		ctx.AddError(&durationOutOfRange{keyword: xDurationMin, got: s, bound: b.lo})
+	case d > b.hi:
+		ctx.AddError(&durationOutOfRange{keyword: xDurationMax, got: s, bound: b.hi})
+	}
+}
+
+type durationOutOfRange struct {
+	keyword, got string
+	bound        time.Duration
+}
+
+func (e *durationOutOfRange) KeywordPath() []string { return []string{e.keyword} }
+
+func (e *durationOutOfRange) LocalizedString(*message.Printer) string {
+	if e.keyword == xDurationMin {
+		return fmt.Sprintf("%s is shorter than %s", e.got, e.bound)
+	}
+	return fmt.Sprintf("%s is longer than %s", e.got, e.bound)
 }
 
 // checkSchema validates a parsed YAML document against Schema and returns
