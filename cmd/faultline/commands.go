@@ -308,7 +308,7 @@ func reportCommand() *cli.Command {
 			case "md":
 				render = func() error { return reports.Markdown(os.Stdout, s, tr) }
 			case "junit":
-				render = func() error { return reports.JUnit(os.Stdout, s) }
+				render = func() error { return reports.JUnit(os.Stdout, s, tr) }
 			case "html":
 				render = func() error { return reports.HTML(os.Stdout, s, tr) }
 			default:
