@@ -26,12 +26,17 @@ type (
 	jFailure struct {
 		Message string `xml:"message,attr"`
 		Type    string `xml:"type,attr"`
-		Text    string `xml:",chardata"`
+		Text    cdata  `xml:",cdata"`
 	}
 	// jSkipped: Ant's <skipped> has a message and no type.
 	jSkipped struct {
 		Message string `xml:"message,attr"`
-		Text    string `xml:",chardata"`
+		Text    cdata  `xml:",cdata"`
+	}
+	// jOut is a system-out: CDATA, so that the terminal summary reads as it
+	// printed (newlines kept, nothing escaped).
+	jOut struct {
+		Text cdata `xml:",cdata"`
 	}
 	jCase struct {
 		Name      string    `xml:"name,attr"`
@@ -40,7 +45,7 @@ type (
 		Failure   *jFailure `xml:"failure,omitempty"`
 		Error     *jFailure `xml:"error,omitempty"`
 		Skipped   *jSkipped `xml:"skipped,omitempty"`
-		SystemOut string    `xml:"system-out,omitempty"`
+		SystemOut *jOut     `xml:"system-out"`
 	}
 	jSuite struct {
 		Name       string       `xml:"name,attr"`
@@ -53,7 +58,7 @@ type (
 		Hostname   string       `xml:"hostname,attr"`
 		Properties *jProperties `xml:"properties"`
 		Cases      []jCase      `xml:"testcase"`
-		SystemOut  string       `xml:"system-out"`
+		SystemOut  jOut         `xml:"system-out"`
 		SystemErr  string       `xml:"system-err"`
 	}
 	jSuites struct {
@@ -68,6 +73,27 @@ type (
 		Suites    []jSuite `xml:"testsuite"`
 	}
 )
+
+// cdata is text that XML can carry: a character XML 1.0 forbids (a
+// control character in an application's error) becomes U+FFFD.
+type cdata string
+
+func xmlText(s string) cdata {
+	return cdata(strings.Map(func(r rune) rune {
+		if r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF {
+			return r
+		}
+		return '\uFFFD'
+	}, s))
+}
+
+// out is a test case's system-out, none when there is nothing to say.
+func out(s string) *jOut {
+	if s == "" {
+		return nil
+	}
+	return &jOut{Text: xmlText(s)}
+}
 
 func (s *jSuite) add(c jCase) {
 	switch {
@@ -146,8 +172,8 @@ func writeJUnit(w io.Writer, doc jSuites) error {
 }
 
 func junitSuite(s measure.Summary, tr *Trace) (jSuite, error) {
-	var out bytes.Buffer
-	if err := Terminal(&out, s, tr); err != nil {
+	var term bytes.Buffer
+	if err := Terminal(&term, s, tr); err != nil {
 		return jSuite{}, err
 	}
 	// timestamp: when the run started (the journal's run.start; for an
@@ -155,7 +181,7 @@ func junitSuite(s measure.Summary, tr *Trace) (jSuite, error) {
 	// the started_estimated property). Left out only when nothing knows it
 	// (a summary of events held in memory without a run.start time).
 	suite := jSuite{Name: "faultline." + s.Experiment, Time: seconds(s.DurationMS), Timestamp: antTimestamp(s.Started),
-		Hostname: hostname(s.Host), SystemOut: out.String()}
+		Hostname: hostname(s.Host), SystemOut: jOut{Text: xmlText(term.String())}}
 	runProperties(&suite, "", s)
 	for _, c := range junitCases(s) {
 		suite.add(c)
@@ -283,25 +309,25 @@ func junitCases(s measure.Summary) []jCase {
 	var cases []jCase
 	for _, a := range s.Assertions {
 		tc := jCase{Classname: class(a.Client), Name: a.Expr, Time: seconds(evalWindow(s, a.Metric, a.Fault)),
-			SystemOut: clientNumbers(s, a.Client, a.Fault)}
+			SystemOut: out(clientNumbers(s, a.Client, a.Fault))}
 		if !a.Pass {
 			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, num(a.Value), a.Expr)
 			if a.Note != "" {
 				msg += " (" + a.Note + ")"
 			}
-			tc.Failure = &jFailure{Message: msg, Type: "assertion", Text: msg}
+			tc.Failure = &jFailure{Message: msg, Type: "assertion", Text: xmlText(msg)}
 		}
 		cases = append(cases, tc)
 	}
 	for _, o := range s.SteadyState {
 		tc := jCase{Classname: class(o.Client), Name: "steady state " + o.When + " the faults: " + o.Expr,
-			Time: seconds(steadyWindow(s, o.When)), SystemOut: clientNumbers(s, o.Client, "")}
+			Time: seconds(steadyWindow(s, o.When)), SystemOut: out(clientNumbers(s, o.Client, ""))}
 		if !o.Holds {
 			msg := fmt.Sprintf("%s the faults: value %s, want %s", o.When, num(o.Value), o.Expr)
 			if o.When == "before" {
-				tc.Error = &jFailure{Message: msg, Type: "invalid", Text: "the steady state did not hold before the faults: the run proves nothing; " + msg}
+				tc.Error = &jFailure{Message: msg, Type: "invalid", Text: xmlText("the steady state did not hold before the faults: the run proves nothing; " + msg)}
 			} else {
-				tc.Failure = &jFailure{Message: msg, Type: "steady-state", Text: msg}
+				tc.Failure = &jFailure{Message: msg, Type: "steady-state", Text: xmlText(msg)}
 			}
 		}
 		cases = append(cases, tc)
@@ -309,25 +335,25 @@ func junitCases(s measure.Summary) []jCase {
 	run := seconds(s.DurationMS)
 	if s.Status == "invalid" {
 		cases = append(cases, jCase{Classname: class(""), Name: "run", Time: run,
-			Error: &jFailure{Message: s.Reason, Type: "invalid", Text: "the run could not measure what it set out to: " + s.Reason}})
+			Error: &jFailure{Message: s.Reason, Type: "invalid", Text: xmlText("the run could not measure what it set out to: " + s.Reason)}})
 	} else if s.Status != "complete" {
 		reason := s.Reason
 		if reason == "" {
 			reason = "the run did not complete"
 		}
 		cases = append(cases, jCase{Classname: class(""), Name: "run", Time: run,
-			Error: &jFailure{Message: reason, Type: "incomplete", Text: "the run broke or was interrupted; nothing is proven: " + reason}})
+			Error: &jFailure{Message: reason, Type: "incomplete", Text: xmlText("the run broke or was interrupted; nothing is proven: " + reason)}})
 	}
 	if s.Harness.Starved {
 		msg := strings.Join(s.Harness.Reasons, "; ")
 		cases = append(cases, jCase{Classname: class(""), Name: "harness was not starved", Time: run,
-			Error: &jFailure{Message: msg, Type: "invalid", Text: "the harness was starved, so the numbers measured faultline, not the client: " + msg + "\n" + harnessText(s.Harness)}})
+			Error: &jFailure{Message: msg, Type: "invalid", Text: xmlText("the harness was starved, so the numbers measured faultline, not the client: " + msg + "\n" + harnessText(s.Harness))}})
 	}
 	for _, c := range s.Clients {
 		if c.Unmeasured != "" || c.Rejected > 0 {
-			tc := jCase{Classname: class(c.Name), Name: "outcome lines follow the schema", Time: run, SystemOut: rejectedText(c)}
+			tc := jCase{Classname: class(c.Name), Name: "outcome lines follow the schema", Time: run, SystemOut: out(rejectedText(c))}
 			if c.Unmeasured != "" {
-				tc.Error = &jFailure{Message: c.Unmeasured, Type: "invalid", Text: c.Unmeasured}
+				tc.Error = &jFailure{Message: c.Unmeasured, Type: "invalid", Text: xmlText(c.Unmeasured)}
 			} else {
 				tc.Name = fmt.Sprintf("outcome lines follow the schema (%d rejected, within %.0f%%)", c.Rejected, measure.MaxRejectedShare*100)
 			}
@@ -346,7 +372,7 @@ func junitCases(s measure.Summary) []jCase {
 				}
 			}
 			cases = append(cases, jCase{Classname: class(c.Name), Name: "fault reached the client", Time: seconds(exposed),
-				Skipped: &jSkipped{Message: c.Warning, Text: c.Warning}, SystemOut: clientNumbers(s, c.Name, "")})
+				Skipped: &jSkipped{Message: c.Warning, Text: xmlText(c.Warning)}, SystemOut: out(clientNumbers(s, c.Name, ""))})
 		}
 	}
 	return cases
