@@ -224,11 +224,11 @@ func TestJUnitXSDRejectsBadDocuments(t *testing.T) {
 		t.Fatalf("the good document is not valid: %v", err)
 	}
 	for name, bad := range map[string]string{
-		"testcase without name":  strings.Replace(good, `<testcase name="failover_ms &lt; 2000" `, `<testcase `, 1),
-		"skipped with a type":    strings.Replace(good, `<skipped message=`, `<skipped type="not-reached" message=`, 1),
+		"testcase without name":       strings.Replace(good, `<testcase name="failover_ms &lt; 2000" `, `<testcase `, 1),
+		"skipped with a type":         strings.Replace(good, `<skipped message=`, `<skipped type="not-reached" message=`, 1),
 		"testsuite without timestamp": strings.Replace(good, `timestamp="2026-12-02T07:35:06" hostname=`, `hostname=`, 1),
-		"negative time":          strings.Replace(good, `time="1.200"`, `time="-1"`, 1),
-		"an unknown element":     strings.Replace(good, `<system-err>`, `<flaky/><system-err>`, 1),
+		"negative time":               strings.Replace(good, `time="1.200"`, `time="-1"`, 1),
+		"an unknown element":          strings.Replace(good, `<system-err>`, `<flaky/><system-err>`, 1),
 	} {
 		if bad == good {
 			t.Fatalf("%s: the replacement did not apply", name)
