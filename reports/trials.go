@@ -105,7 +105,7 @@ func TrialsTerminal(w io.Writer, ts measure.TrialsSummary) error {
 			mark = "✗"
 		}
 		held, of := ts.Held(a.Client, a.Expr)
-		p.f("\n  %s %s: %s (value %s) %s[held in %d of %d trials]", mark, a.Client, a.Expr, g5(a.Value), note(a.Note), held, of)
+		p.f("\n  %s %s: %s (value %s) %s[held in %d of %d trials]", mark, a.Client, a.Expr, assertionValue(ts, a), note(a.Note), held, of)
 	}
 	p.f("\n")
 	return p.err
@@ -220,6 +220,22 @@ func trialLine(t measure.Summary) string {
 	return b.String() + "\n"
 }
 
+// assertionValue: the value an across-trials assertion was checked on (an
+// aggregation's, or the failing trial's), else the range of the trials'
+// values it held on (min … max).
+func assertionValue(ts measure.TrialsSummary, a measure.AssertionOutcome) string {
+	if a.Value != nil {
+		return g5(a.Value)
+	}
+	if d := ts.Metrics[a.Client][a.Metric]; d.N > 0 {
+		if *d.Min == *d.Max {
+			return g5(d.Min)
+		}
+		return g5(d.Min) + " … " + g5(d.Max)
+	}
+	return "null"
+}
+
 func distText(d measure.Dist) string {
 	s := fmt.Sprintf("n %d, min %s, p50 %s, p95 %s, max %s", d.N, g5(d.Min), g5(d.Median), g5(d.P95), g5(d.Max))
 	if d.Pooled != nil {
@@ -259,10 +275,7 @@ func TrialsMarkdown(w io.Writer, ts measure.TrialsSummary) error {
 	p.f("| client | metric | n | min | p50 | p95 | max | pooled |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, client := range sortedKeys(ts.Metrics) {
 		for _, m := range distMetrics {
-			d, ok := ts.Metrics[client][m]
-			if !ok {
-				continue
-			}
+			d := ts.Metrics[client][m] // absent: null in every trial (n 0)
 			pooled := "–"
 			if d.Pooled != nil {
 				pooled = g5(d.Pooled)
@@ -280,7 +293,7 @@ func TrialsMarkdown(w io.Writer, ts measure.TrialsSummary) error {
 				mark = "❌"
 			}
 			held, of := ts.Held(a.Client, a.Expr)
-			p.f("| %s | %s | `%s` | %s | %d of %d trials | %s |\n", mark, a.Client, a.Expr, g5(a.Value), held, of, mdCell(a.Note))
+			p.f("| %s | %s | `%s` | %s | %d of %d trials | %s |\n", mark, a.Client, a.Expr, assertionValue(ts, a), held, of, mdCell(a.Note))
 		}
 	}
 	return p.err
@@ -322,7 +335,7 @@ type histogram struct {
 type trialAssertion struct {
 	Client string   `json:"client"`
 	Expr   string   `json:"expr"`
-	Value  *float64 `json:"value"`
+	Value  string   `json:"value"`
 	Pass   bool     `json:"pass"`
 	Note   string   `json:"note,omitempty"`
 	Held   int      `json:"held"`
@@ -362,10 +375,7 @@ func trialsChartData(ts measure.TrialsSummary) trialsData {
 	}
 	for _, client := range sortedKeys(ts.Metrics) {
 		for _, m := range distMetrics {
-			dist, ok := ts.Metrics[client][m]
-			if !ok {
-				continue
-			}
+			dist := ts.Metrics[client][m]
 			pooled := "–"
 			if dist.Pooled != nil {
 				pooled = g5(dist.Pooled)
@@ -394,7 +404,7 @@ func trialsChartData(ts measure.TrialsSummary) trialsData {
 	}
 	for _, a := range ts.Assertions {
 		held, of := ts.Held(a.Client, a.Expr)
-		d.Assertions = append(d.Assertions, trialAssertion{Client: a.Client, Expr: a.Expr, Value: a.Value, Pass: a.Pass, Note: a.Note, Held: held, Of: of})
+		d.Assertions = append(d.Assertions, trialAssertion{Client: a.Client, Expr: a.Expr, Value: assertionValue(ts, a), Pass: a.Pass, Note: a.Note, Held: held, Of: of})
 	}
 	return d
 }

@@ -29,7 +29,7 @@
     li.appendChild(el("span", "mark", a.pass ? "✓ " : "✗ "));
     li.appendChild(el("span", null, a.client + ": "));
     li.appendChild(el("code", null, a.expr));
-    li.appendChild(el("span", null, " value " + num(a.value) + ", held in " + a.held + " of " + a.of + " trials" + (a.note ? " (" + a.note + ")" : "")));
+    li.appendChild(el("span", null, " value " + a.value + ", held in " + a.held + " of " + a.of + " trials" + (a.note ? " (" + a.note + ")" : "")));
     list.appendChild(li);
   });
 
