@@ -333,13 +333,13 @@ type histogram struct {
 }
 
 type trialAssertion struct {
-	Client string   `json:"client"`
-	Expr   string   `json:"expr"`
-	Value  string   `json:"value"`
-	Pass   bool     `json:"pass"`
-	Note   string   `json:"note,omitempty"`
-	Held   int      `json:"held"`
-	Of     int      `json:"of"`
+	Client string `json:"client"`
+	Expr   string `json:"expr"`
+	Value  string `json:"value"`
+	Pass   bool   `json:"pass"`
+	Note   string `json:"note,omitempty"`
+	Held   int    `json:"held"`
+	Of     int    `json:"of"`
 }
 
 // bins puts values (not empty) in Sturges' number of equal-width bins

@@ -45,15 +45,18 @@
     return [String(t.n), t.seed == null ? "–" : String(t.seed), t.verdict, (t.duration_ms / 1000).toFixed(1) + " s", (t.reasons || []).join("; ")];
   })));
   table("dists", data.table || []);
+  // The reasons wrap rather than widen the page.
+  Array.prototype.forEach.call(document.querySelectorAll("#trials td:last-child"), function (td) { td.style.whiteSpace = "normal"; td.style.textAlign = "left"; });
 
   var charts = [];
   var holder = document.getElementById("charts");
-  var width = Math.min(560, Math.max(320, (holder.clientWidth || 1100) / 2 - 24));
+  var width = Math.min(560, Math.max(300, (holder.clientWidth || 1100) / 2 - 56));
   (data.histograms || []).forEach(function (h) {
     var box = el("div", "chart histogram");
     box.style.display = "inline-block";
     box.style.verticalAlign = "top";
     box.style.marginRight = "16px";
+    box.style.width = (width + 20) + "px";
     box.appendChild(el("h3", null, h.client + " · " + h.metric));
     box.appendChild(el("p", "hint", h.dist + (h.nulls ? " · null in " + h.nulls + " trials" : "")));
     holder.appendChild(box);
@@ -65,11 +68,13 @@
     var lo = h.edges[0], hi = h.edges[h.edges.length - 1];
     var binWidth = (hi - lo) / h.counts.length;
     var maxCount = Math.max.apply(null, counts);
+    // Enough decimals that neighbouring ticks differ (availability 0.975 … 0.976).
+    var decimals = Math.max(0, Math.min(6, Math.ceil(-Math.log10((hi - lo) / 5 || 1)) + 1));
     var u = new uPlot({
       width: width, height: 200,
       scales: { x: { time: false, range: [lo, hi] }, y: { range: [0, maxCount + 1] } },
       legend: { show: true },
-      axes: [{ label: h.metric }, { label: "trials", values: function (u, vals) { return vals.map(function (v) { return v % 1 ? "" : String(v); }); } }],
+      axes: [{ label: h.metric, values: function (u, vals) { return vals.map(function (v) { return v == null ? "" : v.toFixed(decimals); }); } }, { label: "trials", values: function (u, vals) { return vals.map(function (v) { return v % 1 ? "" : String(v); }); } }],
       series: [
         { label: h.metric, value: function (u, v) { return v == null ? "–" : num(v - binWidth / 2) + " – " + num(v + binWidth / 2); } },
         { label: "trials", stroke: BAR, fill: BAR + "99", width: 1,
