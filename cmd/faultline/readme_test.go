@@ -127,6 +127,9 @@ func TestReadmeSnippets(t *testing.T) {
 			}
 		case b.lang == "" && strings.HasPrefix(b.text, "faultline run [--out DIR]"):
 			for _, l := range strings.Split(strings.TrimSpace(b.text), "\n") {
+				if len(strings.Fields(l)) < 2 {
+					continue // the blank line between the run's commands and the game day's
+				}
 				cmd := strings.Fields(l)[1]
 				if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(cmd) + `[ ,]`).MatchString(help) {
 					where("faultline %s is not a command (faultline help):\n%s", cmd, help)
