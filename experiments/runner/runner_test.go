@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -165,11 +166,29 @@ func TestFlagshipEndToEnd(t *testing.T) {
 	// The run that was not starved wrote its reports where its journal is
 	// (a starved first attempt's are elsewhere).
 	dir := filepath.Dir(res.Journal)
-	for _, name := range []string{"journal.jsonl", "report.json", "report.md"} {
+	for _, name := range []string{"journal.jsonl", "report.json", "report.md", "junit.xml", "report.html"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("%s not written: %v", name, err)
 		}
 	}
+	// run.start says when, where and with what the run went: junit.xml's
+	// timestamp, hostname and properties come from it.
+	host, _ := os.Hostname()
+	if started, err := time.Parse(time.RFC3339Nano, s.Started); err != nil || time.Since(started) > 10*time.Minute || time.Since(started) < 0 ||
+		s.Host != host || s.Version == "" || s.Backend != "embedded" {
+		t.Errorf("run.start: started %q (%v), host %q (want %q), version %q, backend %q (want embedded)", s.Started, err, s.Host, host, s.Version, s.Backend)
+	}
+	t.Run("junit.xsd", func(t *testing.T) {
+		xmllint, err := exec.LookPath("xmllint")
+		if err != nil {
+			t.Skip("no xmllint (apt-get install libxml2-utils; .ci/run installs it)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, xmllint, "--noout", "--schema", "../../reports/junit.xsd", filepath.Join(dir, "junit.xml")).CombinedOutput(); err != nil {
+			t.Errorf("the flagship's junit.xml breaks reports/junit.xsd: %v\n%s", err, out)
+		}
+	})
 	// The journal on disk re-renders to the same verdict.
 	events, err := journal.ReadFile(res.Journal)
 	if err != nil {
