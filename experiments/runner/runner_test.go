@@ -590,3 +590,24 @@ func TestHoldKeepsTheWorldUntilItsContextEnds(t *testing.T) {
 		}
 	}
 }
+
+// run.start names the backend: one word when every region has the same,
+// else each region's; --backend overrides them all.
+func TestBackendsNamed(t *testing.T) {
+	exp := flagship(t)
+	r := &run{exp: exp}
+	if got := r.backends(); got != "embedded" {
+		t.Errorf("flagship: %q, want embedded", got)
+	}
+	mixed := *exp
+	mixed.Topology.Regions = slices.Clone(exp.Topology.Regions)
+	mixed.Topology.Regions[0].Backend = spec.BackendContainer
+	r = &run{exp: &mixed}
+	if got, want := r.backends(), "us-east-1=container,us-west-2=embedded"; got != want {
+		t.Errorf("mixed: %q, want %q", got, want)
+	}
+	r.opts.Backend = spec.BackendContainer
+	if got := r.backends(); got != "container" {
+		t.Errorf("--backend container: %q, want container", got)
+	}
+}
