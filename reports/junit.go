@@ -334,19 +334,19 @@ func junitCases(s measure.Summary) []jCase {
 	}
 	run := seconds(s.DurationMS)
 	if s.Status == "invalid" {
-		cases = append(cases, jCase{Classname: class(""), Name: "run", Time: run,
+		cases = append(cases, jCase{Classname: class(""), Name: "run", Time: run, SystemOut: out(harnessText(s.Harness)),
 			Error: &jFailure{Message: s.Reason, Type: "invalid", Text: xmlText("the run could not measure what it set out to: " + s.Reason)}})
 	} else if s.Status != "complete" {
 		reason := s.Reason
 		if reason == "" {
 			reason = "the run did not complete"
 		}
-		cases = append(cases, jCase{Classname: class(""), Name: "run", Time: run,
+		cases = append(cases, jCase{Classname: class(""), Name: "run", Time: run, SystemOut: out(harnessText(s.Harness)),
 			Error: &jFailure{Message: reason, Type: "incomplete", Text: xmlText("the run broke or was interrupted; nothing is proven: " + reason)}})
 	}
 	if s.Harness.Starved {
 		msg := strings.Join(s.Harness.Reasons, "; ")
-		cases = append(cases, jCase{Classname: class(""), Name: "harness was not starved", Time: run,
+		cases = append(cases, jCase{Classname: class(""), Name: "harness was not starved", Time: run, SystemOut: out(harnessText(s.Harness)),
 			Error: &jFailure{Message: msg, Type: "invalid", Text: xmlText("the harness was starved, so the numbers measured faultline, not the client: " + msg + "\n" + harnessText(s.Harness))}})
 	}
 	for _, c := range s.Clients {

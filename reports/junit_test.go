@@ -165,6 +165,10 @@ func TestJUnitShapesAreValid(t *testing.T) {
 			if err := xmllintSchema(t, buf.Bytes()); err != nil {
 				t.Errorf("junit.xml breaks junit.xsd: %v\n%s", err, buf.String())
 			}
+			if name == "starved" && !strings.Contains(buf.String(), `<testcase name="harness was not starved" classname="faultline.dynamodb-empty-dns" time="1.200">
+      <error message=`) {
+				t.Errorf("a starved run has no case in error:\n%s", buf.String())
+			}
 			if name == "broken" && !strings.Contains(buf.String(), `type="incomplete"`) {
 				t.Errorf("a broken run has no case in error:\n%s", buf.String())
 			}

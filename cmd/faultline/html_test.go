@@ -22,9 +22,10 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	out := t.TempDir()
 	exp := writeFile(t, "html.yaml", strings.NewReplacer("duration: 20s", "duration: 4s", "duration: 15s", "duration: 2s",
 		"  - name: failover\n", "  - {name: naive, strategy: single-region, regions: [us-east-1]}\n  - name: failover\n").Replace(shortFlagship))
-	if code, text := faultline(t, "run", "-q", "--out", out, exp); code != 0 && code != 1 {
+	code, text, measured := unstarvedRun(t, nil, "run", "-q", "--out", out, exp)
+	if code != 0 && code != 1 && measured {
 		t.Fatalf("run: exit %d\n%s", code, text)
-	}
+	} // a starved run's page is drawn all the same: check it
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil {
 		t.Fatal(err)

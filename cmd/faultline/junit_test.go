@@ -122,7 +122,7 @@ func TestJUnitOfARealRun(t *testing.T) {
 		if d, err := strconv.ParseFloat(c.Time, 64); err != nil || d <= 0 {
 			t.Errorf("case %q: time %q, want how long it was evaluated over", c.Name, c.Time)
 		}
-		if !strings.HasPrefix(c.Classname, "faultline.short-empty-dns.") || c.SystemOut == "" {
+		if !strings.HasPrefix(c.Classname, "faultline.short-empty-dns") || c.SystemOut == "" {
 			t.Errorf("case %q: classname %q, system-out %q", c.Name, c.Classname, c.SystemOut)
 		}
 	}
