@@ -254,3 +254,15 @@ func TestJUnitXSDRejectsBadDocuments(t *testing.T) {
 		t.Error("junit.xsd accepts a failure without a type")
 	}
 }
+
+// report.md says when, where and with what the run went.
+func TestMarkdownSaysWhichRun(t *testing.T) {
+	events := withRunStart(journalOf())
+	var md bytes.Buffer
+	if err := Markdown(&md, measure.Summarize(events), TraceOf(events)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Started 2026-12-02T07:35:06.123456Z, on ci-runner-7, by faultline v1.2.3 go1.26.0, backend embedded."; !strings.Contains(md.String(), want) {
+		t.Errorf("report.md lacks %q:\n%s", want, md.String())
+	}
+}
