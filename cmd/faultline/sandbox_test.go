@@ -65,12 +65,16 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			out := filepath.Join(dir, "out")
 			tmp := t.TempDir() // the run's directory (with its CA) goes here
 			watch := watchTree(t, tmp)
-			cmd := exec.Command(binary, "run", "--out", out, exp)
-			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-			text, err := cmd.CombinedOutput()
+			// A run whose harness was starved (a busy machine) proves
+			// nothing: it is run again, at most twice (unstarvedRun).
+			code, output, measured := unstarvedRun(t, []string{"TMPDIR=" + tmp}, "run", "--out", out, exp)
 			watch.Stop()
-			if err != nil {
-				t.Fatalf("faultline run: %v\n%s", err, text)
+			if !measured {
+				return
+			}
+			text := []byte(output)
+			if code != 0 {
+				t.Fatalf("faultline run: exit %d\n%s", code, text)
 			}
 			// The run's CA existed for the run only, and its key never
 			// on disk.
