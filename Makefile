@@ -20,10 +20,11 @@ test:
 
 # The tests that need more than Go: Docker (containers), namespaces (the
 # sandbox and the third-party SDKs in it), Chromium (report.html and the live
-# dashboard), Prometheus (scraping the exporter). They skip,
+# dashboard, the trials' page), Prometheus (scraping the exporter), xmllint
+# (junit.xml of real runs against reports/junit.xsd). They skip,
 # saying why, where the machine lacks one; verbose, so the log shows whether
 # each ran; then what is left in Docker.
-SYSTEM_TESTS = ^Test(Container|Sandbox|Reexec|HTMLReport|Dashboard|Prometheus)
+SYSTEM_TESTS = ^Test(Container|Sandbox|Reexec|HTMLReport|Dashboard|Prometheus|JUnitOfARealRun|TrialsAggregateReports)
 test-system:
 	set -o pipefail; $(GO) test -race -count=1 -timeout 10m -v -run '$(SYSTEM_TESTS)' $(TESTARGS) ./... 2>&1 \
 		| grep -E '^(--- |FAIL|panic)|^ok .*[0-9]s$$|^\s+--- |_test.go:[0-9]+: |Error|error'

@@ -32,7 +32,7 @@ func WriteDir(dir string, s measure.Summary, tr *Trace) error {
 	return errors.Join(
 		write("report.json", func(w io.Writer) error { return JSON(w, s) }),
 		write("report.md", func(w io.Writer) error { return Markdown(w, s, tr) }),
-		write("junit.xml", func(w io.Writer) error { return JUnit(w, s) }),
+		write("junit.xml", func(w io.Writer) error { return JUnit(w, s, tr) }),
 		write("report.html", func(w io.Writer) error { return HTML(w, s, tr) }),
 	)
 }

@@ -35,7 +35,7 @@ func TestEveryReportSaysWhyTheNumbersCannotBeTrusted(t *testing.T) {
 	if err := Markdown(&md, s, TraceOf(ev)); err != nil {
 		t.Fatal(err)
 	}
-	if err := JUnit(&junit, s); err != nil {
+	if err := JUnit(&junit, s, TraceOf(ev)); err != nil {
 		t.Fatal(err)
 	}
 	data := chartData(s, TraceOf(ev))

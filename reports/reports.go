@@ -75,6 +75,9 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 	if s.Seed != nil {
 		p.f(" Seed %d.", *s.Seed)
 	}
+	if prov := provenance(s); prov != "" {
+		p.f(" %s.", prov)
+	}
 	p.f("\n")
 	for _, n := range notices(s) {
 		p.f("\n> **%s**\n", n)
@@ -259,4 +262,26 @@ func byText(f measure.FaultReport) string {
 		return fmt.Sprintf(" (applied by %s)", f.AppliedBy)
 	}
 	return ""
+}
+
+// provenance says when, where and with what the run went, as far as its
+// journal's run.start says ("" for a journal that says nothing of it).
+func provenance(s measure.Summary) string {
+	var parts []string
+	if s.Started != "" && !s.StartedEstimated {
+		parts = append(parts, "started "+s.Started)
+	}
+	if s.Host != "" {
+		parts = append(parts, "on "+s.Host)
+	}
+	if s.Version != "" {
+		parts = append(parts, "by faultline "+s.Version)
+	}
+	if s.Backend != "" {
+		parts = append(parts, "backend "+s.Backend)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return upperFirst(strings.Join(parts, ", "))
 }

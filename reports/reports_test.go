@@ -150,7 +150,7 @@ func TestJUnit(t *testing.T) {
 	// A failing assertion too.
 	events = append(events, journal.Event{Type: journal.Assertion, Client: "failover", Expr: "failover_ms < 10"})
 	var buf bytes.Buffer
-	if err := JUnit(&buf, measure.Summarize(events)); err != nil {
+	if err := JUnit(&buf, measure.Summarize(events), TraceOf(events)); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {

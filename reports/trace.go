@@ -3,7 +3,9 @@ package reports
 import (
 	"fmt"
 	"math"
+	"os"
 	"sort"
+	"time"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
@@ -120,7 +122,18 @@ func ReadJournal(path string) (measure.Summary, *Trace, error) {
 	if n == 0 {
 		return measure.Summary{}, nil, fmt.Errorf("%s: the journal has no events; expected a journal.jsonl a run wrote", path)
 	}
-	return f.Summary(), tr, nil
+	s := f.Summary()
+	if s.Started == "" {
+		// A journal written before run.start said when it began: junit.xml
+		// still needs a timestamp (the Ant format requires one), so the run
+		// is taken to have ended when its file was last written. Said so in
+		// started_estimated, never passed off as recorded.
+		if info, err := os.Stat(path); err == nil {
+			start := info.ModTime().Add(-time.Duration(s.DurationMS * float64(time.Millisecond)))
+			s.Started, s.StartedEstimated = start.UTC().Format(time.RFC3339Nano), true
+		}
+	}
+	return s, tr, nil
 }
 
 // TraceOf folds events held in memory (tests, small journals).

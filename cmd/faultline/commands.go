@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -97,47 +95,24 @@ func runCommand() *cli.Command {
 
 func runTrials(ctx context.Context, exp *spec.Experiment, opts runner.Options, n int) error {
 	ts, err := runner.RunTrials(ctx, exp, opts, n)
+	var writeErr error
 	if opts.OutDir != "" {
-		if werr := writeTrials(filepath.Join(opts.OutDir, "trials.json"), ts); werr != nil && err == nil {
-			err = fmt.Errorf("writing trials.json: %w", werr)
+		if writeErr = os.MkdirAll(opts.OutDir, 0o755); writeErr == nil {
+			writeErr = reports.WriteTrialsDir(opts.OutDir, ts)
 		}
 	}
-	fmt.Printf("\nfaultline: %s, %d trials  verdict %s\n\n", ts.Experiment, len(ts.Trials), strings.ToUpper(ts.Verdict))
-	fmt.Printf("  %-10s %-16s %4s %9s %9s %9s %9s %9s\n", "client", "metric", "n", "min", "median", "p90", "p95", "max")
-	for _, client := range sortedKeys(ts.Metrics) {
-		for _, m := range []string{"detect_ms", "failover_ms", "recover_ms", "availability"} {
-			d := ts.Metrics[client][m]
-			fmt.Printf("  %-10s %-16s %4d %9s %9s %9s %9s %9s\n", client, m, d.N, val(d.Min), val(d.Median), val(d.P90), val(d.P95), val(d.Max))
-		}
+	if terr := reports.TrialsTerminal(os.Stdout, ts); terr != nil && writeErr == nil {
+		writeErr = terr
 	}
-	// Latency percentiles pool every trial's requests (merged histograms):
-	// the p99 across trials, not a statistic of per-trial p99s.
-	fmt.Printf("\n  %-10s %14s %14s %14s %14s   (every trial's requests pooled)\n", "client", "latency p50", "latency p99", "ok p50", "ok p99")
-	for _, client := range sortedKeys(ts.Metrics) {
-		m := ts.Metrics[client]
-		fmt.Printf("  %-10s %14s %14s %14s %14s\n", client, val(m["latency_p50_ms"].Pooled), val(m["latency_p99_ms"].Pooled),
-			val(m["ok_latency_p50_ms"].Pooled), val(m["ok_latency_p99_ms"].Pooled))
-	}
-	for _, t := range ts.Trials {
-		for _, r := range t.Reasons {
-			if t.Verdict == measure.Invalid {
-				fmt.Printf("\n  ! a trial was invalid: %s", r)
-			}
-		}
-	}
-	for _, a := range ts.Assertions {
-		mark := "✓"
-		if !a.Pass {
-			mark = "✗"
-		}
-		fmt.Printf("\n  %s %s: %s (value %s) %s", mark, a.Client, a.Expr, val(a.Value), a.Note)
-	}
-	fmt.Println()
 	if opts.OutDir != "" {
-		fmt.Printf("\n  trials in %s (trial-NN/, trials.json)\n", opts.OutDir)
+		fmt.Printf("\n  trials in %s (trial-NN/, trials.json, junit.xml, report.md, report.html)\n", opts.OutDir)
+		appendStepSummary(opts.OutDir)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return cli.Exit("run broke: "+err.Error(), exitBrokenRun)
+	case writeErr != nil:
+		return cli.Exit("writing the trials' reports: "+writeErr.Error(), exitBrokenRun)
 	}
 	switch ts.Verdict {
 	case measure.Incomplete, measure.Invalid:
@@ -146,34 +121,6 @@ func runTrials(ctx context.Context, exp *spec.Experiment, opts runner.Options, n
 		return cli.Exit("", exitFail)
 	}
 	return nil
-}
-
-func writeTrials(path string, ts measure.TrialsSummary) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := reports.TrialsJSON(f, ts); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func val(v *float64) string {
-	if v == nil {
-		return "null"
-	}
-	return strconv.FormatFloat(*v, 'g', 5, 64)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // finish prints the summary and maps the outcome to the exit-code contract.
@@ -315,7 +262,7 @@ func reportCommand() *cli.Command {
 			case "md":
 				render = func() error { return reports.Markdown(os.Stdout, s, tr) }
 			case "junit":
-				render = func() error { return reports.JUnit(os.Stdout, s) }
+				render = func() error { return reports.JUnit(os.Stdout, s, tr) }
 			case "html":
 				render = func() error { return reports.HTML(os.Stdout, s, tr) }
 			default:

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,40 +11,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/buildinfo"
 )
 
 // version is the module's version and the VCS revision it was built from,
 // as the Go toolchain recorded them in the binary.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown (built without module information)"
-	}
-	v := info.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev, at, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			at = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = ", with uncommitted changes"
-			}
-		}
-	}
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		v += fmt.Sprintf(" (revision %s%s, %s)", rev, dirty, at)
-	}
-	return v + " " + info.GoVersion
-}
+func version() string { return buildinfo.Version() }
 
 func versionCommand() *cli.Command {
 	return &cli.Command{

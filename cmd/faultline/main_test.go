@@ -212,7 +212,7 @@ assertions:
 	if !strings.Contains(string(md), "# faultline report: quick") {
 		t.Errorf("step summary:\n%s", md)
 	}
-	for format, want := range map[string]string{"json": `"verdict": "fail"`, "md": "**Verdict: FAIL**", "junit": "<testsuites>"} {
+	for format, want := range map[string]string{"json": `"verdict": "fail"`, "md": "**Verdict: FAIL**", "junit": "<testsuites "} {
 		code, text := faultline(t, "report", "--format", format, out)
 		if code != 1 || !strings.Contains(text, want) {
 			t.Errorf("report --format %s: exit %d, want 1 and %q:\n%s", format, code, want, text)

@@ -195,7 +195,8 @@ func checkReportKeys(t *testing.T, b block) {
 	}
 	real := map[string]any{}
 	seed := int64(1)
-	data, _ := json.Marshal(reports.NewReport(measure.Summary{Seed: &seed, Clients: []measure.ClientReport{{}}, Assertions: []measure.AssertionOutcome{{}}}))
+	data, _ := json.Marshal(reports.NewReport(measure.Summary{Seed: &seed, Clients: []measure.ClientReport{{}}, Assertions: []measure.AssertionOutcome{{}},
+		Started: "t", Host: "h", Version: "v", Backend: "b"})) // what run.start recorded (omitted when it did not)
 	json.Unmarshal(data, &real)
 	for k := range sample {
 		if _, ok := real[k]; !ok && k != "faults" && k != "by_fault" && k != "reasons" && k != "steady_state" {

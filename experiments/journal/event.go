@@ -10,7 +10,7 @@ package journal
 // listed beside it and leaves the rest empty, which keeps the JSON lines
 // greppable and the readers simple.
 const (
-	RunStart      = "run.start"      // Detail: experiment name; Seed; K (consecutive successes)
+	RunStart      = "run.start"      // Detail: experiment name; Seed; K (consecutive successes); Started, Host, Version, Backend
 	Assertion     = "assertion"      // Client, Expr, Fault: an assertion of the experiment, so a journal re-renders alone
 	SteadyState   = "steady-state"   // Client, Expr: the steady-state hypothesis, checked before the first fault and after the last heal
 	StopCondition = "stop-condition" // Client, Expr: a condition that ends the run early; Status "tripped" when it did
@@ -133,6 +133,17 @@ type Event struct {
 
 	// Counts, on dns.other, are queries by rcode.
 	Counts map[string]int `json:"counts,omitempty"`
+
+	// On run.start: Started, the wall-clock instant of the journal's zero
+	// (RFC 3339, UTC); Host, the machine's host name; Version, the
+	// faultline that ran it (buildinfo.Version); Backend, the DynamoDB
+	// backend ("embedded", "container", or per region
+	// "us-east-1=container,us-west-2=embedded"). Journals written before
+	// them lack them; readers must not need them.
+	Started string `json:"started,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Version string `json:"version,omitempty"`
+	Backend string `json:"backend,omitempty"`
 
 	Status string `json:"status,omitempty"`
 	Seed   *int64 `json:"seed,omitempty"`

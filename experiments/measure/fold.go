@@ -46,10 +46,13 @@ type Fold struct {
 	k          int
 	experiment string
 	seed       *int64
-	status     string
-	reason     string
-	duration   float64
-	runEnded   bool
+	// what run.start says of the run: its wall-clock start, host,
+	// faultline version and backend
+	started, host, version, backend string
+	status                          string
+	reason                          string
+	duration                        float64
+	runEnded                        bool
 
 	asserts, steady []journal.Event
 	windows         []FaultWindow
@@ -213,6 +216,7 @@ func (f *Fold) Add(e journal.Event) {
 	switch e.Type {
 	case journal.RunStart:
 		f.experiment, f.seed = e.Detail, e.Seed
+		f.started, f.host, f.version, f.backend = e.Started, e.Host, e.Version, e.Backend
 		if e.K > 0 {
 			if e.K != f.k && f.requestsJudged {
 				f.stats.Late++
@@ -273,7 +277,8 @@ func (f *Fold) Summary() Summary {
 		f.settle(true)
 		f.done = true
 	}
-	s := Summary{Experiment: f.experiment, Seed: f.seed, Status: f.status, Reason: f.reason, DurationMS: f.duration, K: f.k}
+	s := Summary{Experiment: f.experiment, Seed: f.seed, Status: f.status, Reason: f.reason, DurationMS: f.duration, K: f.k,
+		Started: f.started, Host: f.host, Version: f.version, Backend: f.backend}
 	for _, w := range f.windows {
 		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS,
 			AppliedBy: w.AppliedBy, HealedBy: w.HealedBy})

@@ -312,3 +312,18 @@ func TestSummarizeTrials(t *testing.T) {
 		t.Error("an assertion without aggregation must hold in every trial")
 	}
 }
+
+// What run.start says of the run reaches the summary; a journal written
+// before it said so still summarizes, with those fields empty.
+func TestRunStartFields(t *testing.T) {
+	end := journal.Event{T: 10, Type: journal.RunEnd, Status: "complete"}
+	s := Summarize([]journal.Event{{Type: journal.RunStart, Detail: "x", Started: "2026-12-02T07:35:06Z", Host: "h1",
+		Version: "v1 go1.26", Backend: "us-east-1=container,us-west-2=embedded"}, end})
+	if s.Started != "2026-12-02T07:35:06Z" || s.Host != "h1" || s.Version != "v1 go1.26" || s.Backend != "us-east-1=container,us-west-2=embedded" {
+		t.Errorf("summary %q %q %q %q", s.Started, s.Host, s.Version, s.Backend)
+	}
+	old := Summarize([]journal.Event{{Type: journal.RunStart, Detail: "x"}, end})
+	if old.Started != "" || old.Host != "" || old.Version != "" || old.Backend != "" || old.Verdict != Pass {
+		t.Errorf("old journal: %+v", old)
+	}
+}

@@ -132,3 +132,20 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 	}
 	return ts
 }
+
+// Held counts the trials whose own assertion (client and expression) held
+// on that trial's value, and the trials that checked it.
+func (ts TrialsSummary) Held(client, expr string) (held, checked int) {
+	for _, t := range ts.Trials {
+		for _, a := range t.Assertions {
+			if a.Client == client && a.Expr == expr {
+				checked++
+				if a.Pass {
+					held++
+				}
+				break
+			}
+		}
+	}
+	return held, checked
+}

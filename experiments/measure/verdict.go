@@ -25,15 +25,27 @@ type Summary struct {
 	Verdict    string `json:"verdict"`
 	// Reasons say why the verdict is not pass, in words: the harness was
 	// starved, a client was not measured, an assertion failed, ...
-	Reasons    []string           `json:"reasons,omitempty"`
-	Status     string             `json:"status"` // complete | incomplete | stopped | invalid
-	Reason     string             `json:"reason,omitempty"`
-	Seed       *int64             `json:"seed,omitempty"`
-	DurationMS float64            `json:"duration_ms"`
-	K          int                `json:"consecutive_successes"`
-	Faults     []FaultReport      `json:"faults"`
-	Clients    []ClientReport     `json:"clients"`
-	Assertions []AssertionOutcome `json:"assertions"`
+	Reasons    []string `json:"reasons,omitempty"`
+	Status     string   `json:"status"` // complete | incomplete | stopped | invalid
+	Reason     string   `json:"reason,omitempty"`
+	Seed       *int64   `json:"seed,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
+	K          int      `json:"consecutive_successes"`
+	// Started, Host, Version and Backend are what the journal's run.start
+	// says of the run: its wall-clock start (RFC 3339, UTC), the machine,
+	// the faultline that ran it and the DynamoDB backend. A journal written
+	// before they were recorded lacks them: they are then empty.
+	Started string `json:"started,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Version string `json:"version,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	// StartedEstimated: the journal did not say when the run started;
+	// Started is its file's modification time less the run's duration
+	// (reports.ReadJournal), so junit.xml still has its timestamp.
+	StartedEstimated bool               `json:"started_estimated,omitempty"`
+	Faults           []FaultReport      `json:"faults"`
+	Clients          []ClientReport     `json:"clients"`
+	Assertions       []AssertionOutcome `json:"assertions"`
 	// SteadyState: each hypothesis checked before the first fault and after
 	// the last heal.
 	SteadyState []SteadyOutcome     `json:"steady_state,omitempty"`

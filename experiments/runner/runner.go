@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/spec"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/buildinfo"
 	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
@@ -149,7 +151,9 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	res.Journal = r.journalPath()
 	stopLive := r.startLive()
 	seed := r.seed()
-	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses})
+	host, _ := os.Hostname()
+	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses,
+		Started: r.j.Start().UTC().Format(time.RFC3339Nano), Host: host, Version: buildinfo.Version(), Backend: r.backends()})
 	for _, a := range r.exp.Assertions {
 		r.j.Add(journal.Event{Type: journal.Assertion, Client: a.Client, Expr: a.Expr, Fault: a.Fault})
 	}
@@ -560,6 +564,25 @@ func (r *run) containerRegions() int {
 		}
 	}
 	return n
+}
+
+// backends names the DynamoDB backend of the run: one word when every region
+// has the same, else each region's (us-east-1=container,us-west-2=embedded).
+func (r *run) backends() string {
+	var each []string
+	kinds := map[string]bool{}
+	for _, reg := range r.exp.Topology.Regions {
+		b := spec.BackendEmbedded
+		if r.container(reg) != nil {
+			b = spec.BackendContainer
+		}
+		each, kinds[b] = append(each, reg.Name+"="+b), true
+	}
+	if len(kinds) == 1 {
+		_, b, _ := strings.Cut(each[0], "=")
+		return b
+	}
+	return strings.Join(each, ",")
 }
 
 // container is a region's container backend, or nil for the embedded one.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -167,11 +168,29 @@ func TestFlagshipEndToEnd(t *testing.T) {
 	// The run that was not starved wrote its reports where its journal is
 	// (a starved first attempt's are elsewhere).
 	dir := filepath.Dir(res.Journal)
-	for _, name := range []string{"journal.jsonl", "report.json", "report.md"} {
+	for _, name := range []string{"journal.jsonl", "report.json", "report.md", "junit.xml", "report.html"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("%s not written: %v", name, err)
 		}
 	}
+	// run.start says when, where and with what the run went: junit.xml's
+	// timestamp, hostname and properties come from it.
+	host, _ := os.Hostname()
+	if started, err := time.Parse(time.RFC3339Nano, s.Started); err != nil || time.Since(started) > 10*time.Minute || time.Since(started) < 0 ||
+		s.Host != host || s.Version == "" || s.Backend != "embedded" {
+		t.Errorf("run.start: started %q (%v), host %q (want %q), version %q, backend %q (want embedded)", s.Started, err, s.Host, host, s.Version, s.Backend)
+	}
+	t.Run("junit.xsd", func(t *testing.T) {
+		xmllint, err := exec.LookPath("xmllint")
+		if err != nil {
+			t.Skip("no xmllint (apt-get install libxml2-utils; .ci/run installs it)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, xmllint, "--noout", "--schema", "../../reports/junit.xsd", filepath.Join(dir, "junit.xml")).CombinedOutput(); err != nil {
+			t.Errorf("the flagship's junit.xml breaks reports/junit.xsd: %v\n%s", err, out)
+		}
+	})
 	// The journal on disk re-renders to the same verdict.
 	events, err := journal.ReadFile(res.Journal)
 	if err != nil {
@@ -641,5 +660,26 @@ func TestHoldKeepsTheWorldUntilItsContextEnds(t *testing.T) {
 		if c.Requests == 0 {
 			t.Errorf("client %s made no request while the world was held", c.Name)
 		}
+	}
+}
+
+// run.start names the backend: one word when every region has the same,
+// else each region's; --backend overrides them all.
+func TestBackendsNamed(t *testing.T) {
+	exp := flagship(t)
+	r := &run{exp: exp}
+	if got := r.backends(); got != "embedded" {
+		t.Errorf("flagship: %q, want embedded", got)
+	}
+	mixed := *exp
+	mixed.Topology.Regions = slices.Clone(exp.Topology.Regions)
+	mixed.Topology.Regions[0].Backend = spec.BackendContainer
+	r = &run{exp: &mixed}
+	if got, want := r.backends(), "us-east-1=container,us-west-2=embedded"; got != want {
+		t.Errorf("mixed: %q, want %q", got, want)
+	}
+	r.opts.Backend = spec.BackendContainer
+	if got := r.backends(); got != "container" {
+		t.Errorf("--backend container: %q, want container", got)
 	}
 }

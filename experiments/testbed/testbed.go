@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/faults"
+	"github.com/faultline-dev/faultline/internal/buildinfo"
 	"github.com/faultline-dev/faultline/targets/nlb"
 	"github.com/faultline-dev/faultline/targets/topology"
 )
@@ -91,7 +93,9 @@ func Start(t testing.TB, opts Options) *Testbed {
 	}
 	tb := &Testbed{opts: opts, j: journal.New(nil)}
 	tb.j.Observe(tb.rec.Add)
-	tb.j.Add(journal.Event{Type: journal.RunStart, Detail: t.Name(), Seed: &opts.Seed, K: opts.K})
+	host, _ := os.Hostname()
+	tb.j.Add(journal.Event{Type: journal.RunStart, Detail: t.Name(), Seed: &opts.Seed, K: opts.K,
+		Started: tb.j.Start().UTC().Format(time.RFC3339Nano), Host: host, Version: buildinfo.Version(), Backend: "embedded"})
 	cfg := topology.Config{Zone: "amazonaws.com.", RecordTTL: opts.TTL, NegativeTTL: opts.TTL, Table: opts.Table,
 		Items: opts.Items, Seed: opts.Seed}
 	for _, r := range opts.Regions {
