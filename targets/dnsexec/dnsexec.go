@@ -29,6 +29,7 @@ import (
 
 	"github.com/faultline-dev/faultline/targets/dnsrelay"
 	"github.com/faultline-dev/faultline/targets/netbind"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // CoreDNSVersion is the CoreDNS release faultline builds (as `make
@@ -215,7 +216,7 @@ func start(ctx context.Context, k Kind, bin string, cfg Config) (_ *Instance, er
 	}
 	addr := net.JoinHostPort(cfg.Listen, strconv.Itoa(port))
 
-	dir, err := os.MkdirTemp("", "faultline-"+k.Name+"-")
+	dir, err := tempdirs.Make("", "resolver")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.Binary, err)
 	}

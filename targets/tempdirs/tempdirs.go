@@ -42,6 +42,7 @@ var Kinds = []string{
 	"sdks",      // the SDK benchmark's applications (cmd/faultline-bench)
 	"image",     // a container test's image build context (containertest)
 	"cli",       // the CLI tests' binary (cmd/faultline tests)
+	"resolver",  // a real resolver's configuration (targets/dnsexec)
 }
 
 // Marker is the owner's file in each directory.
