@@ -63,6 +63,25 @@ const (
 	// program it started), Detail. Applying and healing one fault are
 	// fault.applied and fault.healed, with the same By and Addr.
 	Control = "control"
+
+	// Global tables (issue 15): every region's table a replica of one
+	// global table.
+	//
+	// DDBWrite is a write a region's replica acknowledged: Region, Name
+	// (the table), Item (the item's key), ItemVersion (its numeric "v"
+	// attribute when it has one), Client when known, Op (PutItem,
+	// UpdateItem, DeleteItem, BatchWriteItem); T is the acknowledgement.
+	DDBWrite = "ddb.write"
+	// DDBReplicated is one write replicated from a region's replica to
+	// another's: Region (source), To (destination region), Name, Item,
+	// ItemVersion, WrittenMS (when the source acknowledged it), T (when it
+	// was applied at the destination), Status: applied, superseded
+	// (last-writer-wins kept a newer write there) or dropped (the run
+	// ended before it arrived).
+	DDBReplicated = "ddb.replicated"
+	// DDBReplication is a change of a replication path's state: Region
+	// (source), To (destination), Status (paused, resumed, lagged), Fault.
+	DDBReplication = "ddb.replication"
 )
 
 // Status of an hc.result whose timer ran later than the check's timeout: it
@@ -94,6 +113,14 @@ type Event struct {
 	Node string `json:"node,omitempty"`
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
+
+	// Item and ItemVersion: the item a request, write or replication
+	// concerns (its key) and its version (written, or what a read
+	// returned; absent when unknown or not versioned). WrittenMS: when the
+	// source acknowledged a replicated write.
+	Item        string   `json:"item,omitempty"`
+	ItemVersion *int64   `json:"item_version,omitempty"`
+	WrittenMS   *float64 `json:"written_ms,omitempty"`
 
 	Op        string  `json:"op,omitempty"`
 	LatencyMS float64 `json:"latency_ms,omitempty"`
