@@ -18,21 +18,24 @@ func WriteDir(dir string, s measure.Summary, tr *Trace) error {
 	if dir == "" {
 		return nil
 	}
-	write := func(name string, render func(io.Writer) error) error {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := render(f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return f.Close()
-	}
+	write := func(name string, render func(io.Writer) error) error { return writeFile(dir, name, render) }
 	return errors.Join(
 		write("report.json", func(w io.Writer) error { return JSON(w, s) }),
 		write("report.md", func(w io.Writer) error { return Markdown(w, s, tr) }),
 		write("junit.xml", func(w io.Writer) error { return JUnit(w, s, tr) }),
 		write("report.html", func(w io.Writer) error { return HTML(w, s, tr) }),
 	)
+}
+
+// writeFile writes dir/name with render; an error names the file.
+func writeFile(dir, name string, render func(io.Writer) error) error {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	if err := render(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return f.Close()
 }

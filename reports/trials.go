@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/template"
@@ -39,17 +37,7 @@ func WriteTrialsDir(dir string, ts measure.TrialsSummary) error {
 	if dir == "" {
 		return nil
 	}
-	write := func(name string, render func(io.Writer) error) error {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := render(f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return f.Close()
-	}
+	write := func(name string, render func(io.Writer) error) error { return writeFile(dir, name, render) }
 	return errors.Join(
 		write("trials.json", func(w io.Writer) error { return TrialsJSON(w, ts) }),
 		write("junit.xml", func(w io.Writer) error { return TrialsJUnit(w, ts) }),

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,13 +19,12 @@ import (
 // The fault's band opens and closes on the page; PromQL through
 // Prometheus's HTTP API sees it active, then not.
 func TestPrometheusAndDashboardOnUp(t *testing.T) {
-	prometheus, err := exec.LookPath("prometheus")
-	if err != nil {
+	if _, err := exec.LookPath("prometheus"); err != nil {
 		t.Skip("no prometheus binary (apt-get install prometheus; .ci/run installs it)")
 	}
 	u := startUp(t)
 	api, _ := url.Parse(u.state.API)
-	prom := startScraper(t, prometheus, api.Host, u.state.TokenFile)
+	prom := livetest.Prometheus(t, api.Host, u.state.TokenFile)
 
 	page := livetest.Chromium(t, u.state.API+"/?token="+url.QueryEscape(u.token))
 	type band struct {
@@ -90,62 +84,6 @@ func TestPrometheusAndDashboardOnUp(t *testing.T) {
 	if strings.TrimSpace(errs) != "" {
 		t.Errorf("the page's script errors: %s", errs)
 	}
-}
-
-// startScraper runs a real Prometheus scraping target's /metrics every
-// second with the token file as its credentials, as the README's scrape
-// configuration does. It returns Prometheus's base URL.
-func startScraper(t *testing.T, bin, target, tokenFile string) string {
-	t.Helper()
-	dir := t.TempDir()
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: faultline
-    authorization: {credentials_file: %q}
-    static_configs: [{targets: [%q]}]
-`, tokenFile, target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("prometheus's log:\n%s", logs.String())
-		}
-	})
-	base := "http://" + addr
-	eventually(t, 60*time.Second, "Prometheus ready", func() bool {
-		select {
-		case err := <-exited:
-			t.Fatalf("prometheus exited: %v\n%s", err, logs.String())
-		default:
-		}
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return base
 }
 
 // promValue runs an instant query; ok is false when it has no sample.

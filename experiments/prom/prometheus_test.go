@@ -1,15 +1,10 @@
 package prom
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,72 +15,6 @@ import (
 	"github.com/faultline-dev/faultline/experiments/livetest"
 	"github.com/faultline-dev/faultline/faults"
 )
-
-// startPrometheus runs a real Prometheus (Debian's package) scraping
-// target's /metrics every second, on a free loopback port with storage in
-// a temporary directory; cleanup stops it. It returns its base URL.
-func startPrometheus(t *testing.T, target string) string {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("no prometheus binary (apt-get install prometheus; .ci/run installs it)")
-	}
-	dir := t.TempDir()
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: faultline
-    metrics_path: /metrics
-    static_configs:
-      - targets: [%q]
-`, target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("prometheus's log:\n%s", logs.String())
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("prometheus exited: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30 s:\n%s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 type sample struct {
 	Metric map[string]string
@@ -159,7 +88,7 @@ func TestPrometheusScrapesTheExporter(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", x)
 	target := strings.TrimPrefix(livetest.Serve(t, mux), "http://")
-	prom := startPrometheus(t, target)
+	prom := livetest.Prometheus(t, target, "")
 
 	livetest.Client(t, e, 0, "naive", clients.SingleRegion, 20, "us-east-1")
 	livetest.Client(t, e, 1, "failover", clients.Failover, 20, "us-east-1", "us-west-2")
