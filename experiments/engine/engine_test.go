@@ -544,3 +544,62 @@ func TestBoundsRacingClose(t *testing.T) {
 		t.Errorf("active after Close: %d", len(e.Active()))
 	}
 }
+
+// Many goroutines recording at once (clients ending requests, the DNS
+// server answering): every event is journaled once, each goroutine's in the
+// order it recorded them, the stream's sequence follows the journal's
+// order, and Close waits for the queue.
+func TestRecordFromManyGoroutines(t *testing.T) {
+	e, err := Open(context.Background(), Config{Topology: worldConfig(), Journal: recordedJournal(), Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.Subscribe(MaxBuffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 16, 500 // 8,000 events: within the subscriber's buffer
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				e.Record(journal.Event{Type: "test.mark", Client: fmt.Sprint(w), Detail: fmt.Sprint(i)})
+			}
+		}()
+	}
+	wg.Wait()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]int{}
+	for _, ev := range recorded(e) {
+		if ev.Type != "test.mark" {
+			continue
+		}
+		if ev.Detail != fmt.Sprint(next[ev.Client]) {
+			t.Fatalf("writer %s: event %s journaled after %d of its events", ev.Client, ev.Detail, next[ev.Client])
+		}
+		next[ev.Client]++
+	}
+	for w := range writers {
+		if next[fmt.Sprint(w)] != each {
+			t.Errorf("writer %d: %d events journaled, want %d", w, next[fmt.Sprint(w)], each)
+		}
+	}
+	var last uint64
+	n := 0
+	for d := range sub.C() {
+		if d.Seq <= last {
+			t.Fatalf("sequence %d after %d", d.Seq, last)
+		}
+		last = d.Seq
+		if d.Event.Type == "test.mark" {
+			n++
+		}
+	}
+	if n != writers*each {
+		t.Errorf("the stream delivered %d events, want %d", n, writers*each)
+	}
+}

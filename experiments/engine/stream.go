@@ -91,7 +91,7 @@ func (s *stream) init() {
 // journaled before Open or after Close go to the journal alone.
 //
 // Callers queue their event and one of them, the first that finds no one
-// at it, journals and delivers the whole queue in order (flat combining):
+// at it, journals and delivers the queue in order (flat combining):
 // thousands of clients recording at once hand a short lock around instead
 // of queueing on the journal's, whose handoffs to each waiter in turn
 // starved a busy machine (32 clients at 100/s left 32,000 goroutines
@@ -112,23 +112,46 @@ func (e *Engine) Record(ev journal.Event) {
 		return
 	}
 	e.draining = true
-	for len(e.queue) > 0 {
-		batch := e.queue
-		e.queue, e.spare = e.spare[:0], nil
-		e.qmu.Unlock()
-		e.smu.Lock()
-		for _, ev := range batch {
-			e.recordLocked(ev)
-		}
-		e.smu.Unlock()
-		clear(batch) // the events' strings, for the collector
-		e.qmu.Lock()
-		e.spare = batch[:0]
+	// The caller journals what was queued up to its own event, no more:
+	// a DNS answer or a request's end waits at most for the events ahead
+	// of it, as behind a fair lock. Events queued meanwhile go on in a
+	// goroutine of their own.
+	e.journalBatch()
+	if len(e.queue) > 0 {
+		go e.drainQueue()
+	} else {
+		e.draining = false
 		e.drained.Broadcast()
+	}
+	e.qmu.Unlock()
+}
+
+// journalBatch journals the queue as it is now; qmu is held on entry and on
+// return (not meanwhile).
+func (e *Engine) journalBatch() {
+	batch := e.queue
+	e.queue, e.spare = e.spare[:0], nil
+	e.qmu.Unlock()
+	e.smu.Lock()
+	for _, ev := range batch {
+		e.recordLocked(ev)
+	}
+	e.smu.Unlock()
+	clear(batch) // the events' strings, for the collector
+	e.qmu.Lock()
+	e.spare = batch[:0]
+	e.drained.Broadcast()
+}
+
+// drainQueue journals the queue until it is empty.
+func (e *Engine) drainQueue() {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	for len(e.queue) > 0 {
+		e.journalBatch()
 	}
 	e.draining = false
 	e.drained.Broadcast()
-	e.qmu.Unlock()
 }
 
 // waitRecorded waits until every event recorded so far is journaled.
