@@ -213,11 +213,12 @@ func (r *replica) commit(entries []entry, id uint64, peers []string) (acked []st
 	results := make(chan result, len(peers))
 	// The write's acknowledgement: stragglers read entries' Written after it.
 	ackDone := make(chan struct{})
+	sent := append([]entry(nil), entries...) // the caller sets Written on entries meanwhile
 	for _, to := range peers {
 		go func() {
 			c, cancel := r.g.bounded(context.Background())
 			defer cancel()
-			_, err := r.peerCommit(c, to, entries, id)
+			_, err := r.peerCommit(c, to, sent, id)
 			results <- result{to, time.Now(), err}
 		}()
 	}

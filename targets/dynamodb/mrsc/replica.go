@@ -317,6 +317,9 @@ func (r *replica) lockLocal(ctx context.Context, keys []itemKey, id uint64) erro
 			l := r.locks[k.id()]
 			now := time.Now()
 			if l == nil || now.After(l.expires) {
+				if l != nil {
+					close(l.done) // an expired reservation: whoever waits on it looks again
+				}
 				r.locks[k.id()] = &lock{origin: r.region, id: id, expires: now.Add(r.g.cfg.Lease), done: make(chan struct{})}
 				r.mu.Unlock()
 				break
