@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -371,6 +372,7 @@ func TestConcurrentIncrementsLoseNothing(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < perWriter; i++ {
+					giveUp := time.Now().Add(60 * time.Second) // a bound, not a speed: conflicts are retried until then
 					for attempt := 0; ; attempt++ {
 						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 						_, err := w.clients[r].UpdateItem(ctx, &ddb.UpdateItemInput{TableName: aws.String(table), Key: key(id),
@@ -385,11 +387,11 @@ func TestConcurrentIncrementsLoseNothing(t *testing.T) {
 							break
 						}
 						var rwc *types.ReplicatedWriteConflictException
-						if !errors.As(err, &rwc) || attempt > 200 {
+						if !errors.As(err, &rwc) || time.Now().After(giveUp) {
 							t.Errorf("increment in %s: %v (attempt %d)", r, err, attempt)
 							return
 						}
-						time.Sleep(time.Duration(attempt%5+1) * time.Millisecond)
+						time.Sleep(time.Duration(1+rand.IntN(2*min(attempt+1, 10))) * time.Millisecond) // jittered back-off
 					}
 				}
 			}()
