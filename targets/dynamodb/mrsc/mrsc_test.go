@@ -52,7 +52,7 @@ func newWorld(t *testing.T, retry time.Duration) *world {
 		Peer: func(from, to string) (string, *http.Client, error) {
 			return "http://" + w.links[to].Addr(), peerClient, nil
 		},
-		Timeout:  500 * time.Millisecond,
+		Timeout:  2 * time.Second, // a bound for a busy machine; isolation is refused at once
 		Retry:    retry,
 		Observer: func(e mrsc.Event) { w.mu.Lock(); w.events = append(w.events, e); w.mu.Unlock() },
 	})
