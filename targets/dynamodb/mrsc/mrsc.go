@@ -36,6 +36,11 @@ const Replicas = 3
 type Config struct {
 	// Regions are the three regions holding a replica.
 	Regions []string
+	// Witness, when set, is the region (one of Regions) whose replica is
+	// DynamoDB's witness: it holds every write and counts for the majority,
+	// but serves no client: its region has no replica table, so item and
+	// table operations there answer ResourceNotFoundException.
+	Witness string
 	// Peer says how the replica in from reaches the one in to: the base URL
 	// ("http://dynamodb.us-west-2.amazonaws.com:PORT") and the HTTP client
 	// that dials it. An error means to is unreachable from from for now.
@@ -105,6 +110,9 @@ func New(cfg Config) (*Group, error) {
 		}
 		seen[r] = true
 	}
+	if cfg.Witness != "" && !seen[cfg.Witness] {
+		return nil, fmt.Errorf("mrsc: the witness %s is none of the regions %v", cfg.Witness, cfg.Regions)
+	}
 	if cfg.Peer == nil {
 		return nil, errors.New("mrsc: no Peer: replicas need a way to reach each other")
 	}
@@ -120,6 +128,7 @@ func New(cfg Config) (*Group, error) {
 	g := &Group{cfg: cfg, replicas: map[string]*replica{}, isolated: map[string]int{}, stop: make(chan struct{})}
 	for _, r := range cfg.Regions {
 		g.replicas[r] = newReplica(g, r)
+		g.replicas[r].witness = r == cfg.Witness
 	}
 	return g, nil
 }

@@ -42,6 +42,12 @@ type world struct {
 
 func newWorld(t *testing.T, retry time.Duration) *world {
 	t.Helper()
+	return newWorldWitness(t, retry, "")
+}
+
+// newWorldWitness is newWorld with witness's replica the table's witness.
+func newWorldWitness(t *testing.T, retry time.Duration, witness string) *world {
+	t.Helper()
 	w := &world{servers: map[string]*embedded.Server{}, links: map[string]*links.Link{}, clients: map[string]*ddb.Client{}}
 	hub := links.NewHub()
 	t.Cleanup(func() { hub.Close() })
@@ -49,6 +55,7 @@ func newWorld(t *testing.T, retry time.Duration) *world {
 	t.Cleanup(peerClient.CloseIdleConnections)
 	g, err := mrsc.New(mrsc.Config{
 		Regions: regions,
+		Witness: witness,
 		Peer: func(from, to string) (string, *http.Client, error) {
 			return "http://" + w.links[to].Addr(), peerClient, nil
 		},
@@ -319,6 +326,9 @@ func TestConditionOnLatestVersion(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	peer := func(from, to string) (string, *http.Client, error) { return "", http.DefaultClient, nil }
+	if _, err := mrsc.New(mrsc.Config{Regions: regions, Witness: "eu-west-1", Peer: peer}); err == nil {
+		t.Error("a witness outside the regions accepted")
+	}
 	for _, rs := range [][]string{{"us-east-1", "us-west-2"}, {"a", "b", "c", "d"}, {"a", "a", "b"}} {
 		if _, err := mrsc.New(mrsc.Config{Regions: rs, Peer: peer}); err == nil {
 			t.Errorf("regions %v accepted", rs)
@@ -416,5 +426,52 @@ func TestConcurrentIncrementsLoseNothing(t *testing.T) {
 				return n == want
 			})
 		}
+	}
+}
+
+// Two replicas and a witness: the witness's region serves no client (no
+// replica table there), but it makes the majority for a replica whose
+// fellow replica is cut off, and hands that replica the write after the heal.
+func TestWitness(t *testing.T) {
+	w := newWorldWitness(t, time.Hour, "us-west-2") // no redelivery: the heal's catch-up is the read's
+	_, err := w.get(t, "us-west-2", "item-0001", false)
+	var rnf *types.ResourceNotFoundException
+	if !errors.As(err, &rnf) {
+		t.Fatalf("a read in the witness's region: %v, want ResourceNotFoundException", err)
+	}
+	if err := w.put(t, "us-west-2", "item-0001", 5); !errors.As(err, &rnf) {
+		t.Fatalf("a write in the witness's region: %v, want ResourceNotFoundException", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := w.clients["us-west-2"].ListTables(ctx, &ddb.ListTablesInput{}); err != nil || len(out.TableNames) != 0 {
+		t.Fatalf("ListTables in the witness's region: %v, %v; want none", out, err)
+	}
+
+	if err := w.links["us-east-2"].Down(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.put(t, "us-east-1", "item-0001", 50); err != nil {
+		t.Fatalf("a write in us-east-1 with the other replica cut off (the witness makes the majority): %v", err)
+	}
+	var ise *types.InternalServerError
+	if err := w.put(t, "us-east-2", "item-0002", 60); !errors.As(err, &ise) {
+		t.Fatalf("a write in the isolated us-east-2: %v, want InternalServerError", err)
+	}
+	if err := w.links["us-east-2"].Up(); err != nil {
+		t.Fatal(err)
+	}
+	if v := mustGet(t, w, "us-east-2", "item-0001", true); v != 50 {
+		t.Fatalf("strongly consistent read in us-east-2 after the heal: v=%d, want 50", v)
+	}
+	// Both replicas cut off from each other and the witness down: nothing commits.
+	if err := w.links["us-west-2"].Down(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.links["us-east-2"].Down(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.put(t, "us-east-1", "item-0001", 51); !errors.As(err, &ise) {
+		t.Fatalf("a write in us-east-1 with neither the witness nor the other replica: %v, want InternalServerError", err)
 	}
 }

@@ -20,7 +20,10 @@ type replica struct {
 	g      *Group
 	region string
 	peers  []string // the other two regions
-	next   http.Handler
+	// witness: this region's replica is the table's witness, serving no
+	// client once replication is on.
+	witness bool
+	next    http.Handler
 
 	applyMu sync.Mutex // one install of a peer's version at a time
 
@@ -79,6 +82,10 @@ func (r *replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	op := strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	if r.witness && req.Method == http.MethodPost && r.g.started.Load() {
+		r.serveWitness(w, op)
+		return
+	}
 	if req.Method != http.MethodPost || !r.g.started.Load() || !intercepted[op] {
 		if op == "CreateTable" || op == "DeleteTable" {
 			r.mu.Lock()
@@ -506,4 +513,24 @@ func (r *replica) observeReplicated(to string, entries []entry, when time.Time, 
 			Item: e.key().name(schemas[e.Table]), Version: version(e.Item), Op: e.Op,
 			Written: time.Unix(0, e.Written), Status: status})
 	}
+}
+
+// typeNotFound is DynamoDB's answer for a table its region does not have.
+const typeNotFound = "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+
+// serveWitness answers a client in the witness's region: there is no
+// replica table there (DynamoDB's witness holds the data but serves no
+// reads or writes), so ListTables lists nothing and every other operation
+// finds no table.
+func (r *replica) serveWitness(w http.ResponseWriter, op string) {
+	status, body := http.StatusBadRequest, errorBody(typeNotFound, "Requested resource not found")
+	if op == "ListTables" {
+		status, body = http.StatusOK, []byte(`{"TableNames":[]}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-amz-json-1.0")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Faultline-Mrsc", "the witness in "+r.region+" serves no reads or writes")
+	w.WriteHeader(status)
+	w.Write(body)
 }
