@@ -1,6 +1,10 @@
 package spec
 
-import "go.yaml.in/yaml/v3"
+import (
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Global tables (issue 15): topology.table.global makes every region's table
 // a replica of one global table. This file holds the consistency mode
@@ -23,8 +27,20 @@ const StrongRegions = 3
 type Global struct {
 	// Consistency is ConsistencyEventual (the default) or ConsistencyStrong.
 	Consistency string
+	// Witness, with strong consistency, is the region whose replica is the
+	// table's witness (two replicas and a witness); "" for three replicas.
+	Witness string
 
 	consistencyNode *yaml.Node // where the mode was given, for errors about it
+	witnessNode     *yaml.Node
+}
+
+// Witness is the strongly consistent table's witness region ("" for none).
+func (t Topology) Witness() string {
+	if !t.Strong() {
+		return ""
+	}
+	return t.Global.Witness
 }
 
 // Strong reports whether the topology's table is a strongly consistent
@@ -53,6 +69,11 @@ func (d *decoder) globalFields(g *Global) []field {
 					g.Consistency = ConsistencyEventual
 				}
 			}),
+		keyOf("witness", stringValue(namePattern.String(), "strong only: the region whose replica is the witness (holds every write, serves no reads or writes); none: three replicas"),
+			func(_, v *yaml.Node) {
+				g.witnessNode = v
+				d.str(v, "topology.table.global.witness", &g.Witness)
+			}),
 	}
 }
 
@@ -60,8 +81,14 @@ func (d *decoder) globalFields(g *Global) []field {
 // known: strong consistency spans exactly three regions, each on the
 // embedded backend.
 func (d *decoder) checkGlobal(t *Topology) {
+	if g := t.Global; g != nil && g.witnessNode != nil && g.Consistency != ConsistencyStrong {
+		d.errorf(g.witnessNode, "topology.table.global.witness: a witness belongs to strong consistency; expected consistency: strong beside it")
+	}
 	if !t.Strong() || len(t.Regions) == 0 {
 		return
+	}
+	if w := t.Global.Witness; w != "" && !slices.ContainsFunc(t.Regions, func(r Region) bool { return r.Name == w }) {
+		d.errorf(t.Global.witnessNode, "topology.table.global.witness: no region %q; the topology has: %s", w, regionNames(*t))
 	}
 	n := t.Global.consistencyNode
 	if len(t.Regions) != StrongRegions {

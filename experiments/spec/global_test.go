@@ -26,6 +26,10 @@ func TestGlobalStrong(t *testing.T) {
 	if exp.Topology.Strong() || exp.Topology.Global != nil {
 		t.Errorf("no global key: global = %+v", exp.Topology.Global)
 	}
+	witness := strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: strong, witness: us-east-2}", 1)
+	if exp, err = Parse("x.yaml", []byte(witness)); err != nil || exp.Topology.Witness() != "us-east-2" {
+		t.Errorf("witness: %v %+v", err, exp)
+	}
 	eventual := strings.Replace(strongMinimal, "consistency: strong", "consistency: eventual", 1)
 	if exp, err = Parse("x.yaml", []byte(eventual)); err != nil || exp.Topology.Strong() || exp.Topology.Global.Consistency != ConsistencyEventual {
 		t.Errorf("eventual: %v %+v", err, exp)
@@ -46,8 +50,12 @@ func TestGlobalStrongBad(t *testing.T) {
 			"strong consistency runs on the embedded backend; region us-east-2 has backend container"},
 		{"unknown mode", strings.Replace(strongMinimal, "consistency: strong", "consistency: linearizable", 1), "5:27",
 			`topology.table.global.consistency: "linearizable": expected eventual or strong`},
+		{"witness not a region", strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: strong, witness: eu-west-1}", 1), "5:44",
+			`topology.table.global.witness: no region "eu-west-1"; the topology has: us-east-1, us-west-2, us-east-2`},
+		{"witness without strong", strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: eventual, witness: us-east-2}", 1), "5:46",
+			"a witness belongs to strong consistency"},
 		{"unknown global key", strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: strong, quorum: 2}", 1), "5:35",
-			`topology.table.global: unknown key "quorum"`},
+			`topology.table.global: unknown key "quorum"; expected one of: consistency, witness`},
 	}
 	for _, c := range cases {
 		_, err := Parse("bad.yaml", []byte(c.text))

@@ -46,6 +46,7 @@ func (w *World) prepareStrong() error {
 	}
 	g, err := mrsc.New(mrsc.Config{
 		Regions: names,
+		Witness: w.cfg.StrongWitness,
 		Timeout: strongPeerTimeout,
 		Peer: func(from, to string) (string, *http.Client, error) {
 			url, err := w.EndpointURL(to)

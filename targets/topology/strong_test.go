@@ -169,3 +169,29 @@ func TestStrongNeedsThreeEmbeddedRegions(t *testing.T) {
 		t.Errorf("a container region: %v", err)
 	}
 }
+
+// Two replicas and a witness: the witness's region answers clients as a
+// region without the table; the replicas write and read through it.
+func TestStrongWitness(t *testing.T) {
+	cfg := strongConfig(nil)
+	cfg.StrongWitness = "us-west-2"
+	w, err := Build(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var rnf *types.ResourceNotFoundException
+	if _, err := getV(strongClient(t, w, "us-west-2", false), "item-0001", false); !errors.As(err, &rnf) {
+		t.Fatalf("a read in the witness's region: %v, want ResourceNotFoundException", err)
+	}
+	if err := putV(strongClient(t, w, "us-east-1", false), "item-0001", 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := getV(strongClient(t, w, "us-east-2", false), "item-0001", true); err != nil || v != 7 {
+		t.Fatalf("strongly consistent read in us-east-2: %d, %v", v, err)
+	}
+	cfg.StrongWitness = "eu-west-1"
+	if _, err := Build(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "witness") {
+		t.Errorf("a witness outside the regions: %v", err)
+	}
+}

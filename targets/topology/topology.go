@@ -81,7 +81,10 @@ type Config struct {
 	// Strong makes the regions' tables one global table in multi-Region
 	// strong consistency (strong.go): exactly three regions, embedded
 	// backends. StrongObserver sees its writes and replications.
+	// StrongWitness, when set, makes that region's replica the table's
+	// witness (two replicas and a witness).
 	Strong         bool
+	StrongWitness  string
 	StrongObserver func(mrsc.Event)
 
 	DNSObserver     func(dnsstub.QueryEvent)
