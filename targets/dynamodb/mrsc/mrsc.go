@@ -29,7 +29,7 @@ import (
 )
 
 // Replicas is how many regions an MRSC global table spans: exactly three
-// (three replicas, or two and a witness; faultline gives each a replica).
+// (three replicas, or two and a witness: Config.Witness).
 const Replicas = 3
 
 // Config describes the global table's replicas.
