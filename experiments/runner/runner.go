@@ -534,6 +534,7 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 	cfg := topology.Config{
 		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL, RunID: r.runID(),
 		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
+		Strong: t.Strong(), StrongWitness: t.Witness(), // topology.table.global (spec/global.go)
 	}
 	if a := t.Automation; a != nil {
 		cfg.Automation = &dnsauto.Config{Enactors: a.Enactors, PlanInterval: a.PlanInterval, Fix: a.Fix}

@@ -325,6 +325,7 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 	if len(t.Regions) > 16 {
 		d.errorf(nodes.regions, "topology.regions: %d regions; at most 16", len(t.Regions))
 	}
+	d.checkGlobal(t)
 }
 
 var backends = []string{BackendEmbedded, BackendContainer}
@@ -350,8 +351,8 @@ func (d *decoder) topologyFields(t *Topology, n *topologyNodes) []field {
 			t.Automation = &Automation{Enactors: 3, PlanInterval: 500 * time.Millisecond}
 			d.mapping(v, "topology.automation", d.automationFields(t.Automation))
 		}),
-		keyOf("table", objectValue("", func() []field { return d.tableFields(&Table{}) }), func(_, v *yaml.Node) {
-			d.mapping(v, "topology.table", d.tableFields(&t.Table))
+		keyOf("table", objectValue("", func() []field { return append(d.tableFields(&Table{}), d.globalKey(&Topology{})) }), func(_, v *yaml.Node) {
+			d.mapping(v, "topology.table", append(d.tableFields(&t.Table), d.globalKey(t)))
 		}),
 		keyOf("regions", listValue(objectValue("", func() []field { return d.regionFields("", &Region{}, new(*yaml.Node)) }), 1, "the regions"),
 			func(_, v *yaml.Node) { n.regions = v }).must(),

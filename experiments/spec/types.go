@@ -61,8 +61,11 @@ type Topology struct {
 	ServeStale   bool
 	Automation   *Automation // DNS automation publishing the endpoints; nil for none
 	Table        Table
-	Regions      []Region
-	Backend      string // every region's default: embedded or container
+	// Global is topology.table.global (global.go); nil: each region's table
+	// stands alone.
+	Global  *Global
+	Regions []Region
+	Backend string // every region's default: embedded or container
 	// DynamoDBImage is the container backend's image; "" for the default.
 	DynamoDBImage string
 }

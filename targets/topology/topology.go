@@ -28,6 +28,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dynamodb"
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
+	"github.com/faultline-dev/faultline/targets/dynamodb/mrsc"
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/nlb"
 )
@@ -77,6 +78,15 @@ type Config struct {
 	Automation         *dnsauto.Config
 	AutomationObserver func(name string, e dnsauto.Event)
 
+	// Strong makes the regions' tables one global table in multi-Region
+	// strong consistency (strong.go): exactly three regions, embedded
+	// backends. StrongObserver sees its writes and replications.
+	// StrongWitness, when set, makes that region's replica the table's
+	// witness (two replicas and a witness).
+	Strong         bool
+	StrongWitness  string
+	StrongObserver func(mrsc.Event)
+
 	DNSObserver     func(dnsstub.QueryEvent)
 	NLBObserver     func(nlb.Event)
 	PublishObserver func(name string, values []string)
@@ -118,6 +128,7 @@ type World struct {
 	order    []string
 	rng      *rand.Rand
 	rngMu    sync.Mutex
+	strong   *mrsc.Group // the strongly consistent global table (strong.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,6 +183,9 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("dns server: %w", err)
 	}
+	if err := w.prepareStrong(); err != nil {
+		return nil, err
+	}
 	port := cfg.NodePort // every region's nodes share one port, as every endpoint shares 443
 	for i, rc := range cfg.Regions {
 		r, err := w.startRegion(ctx, i, rc, port)
@@ -186,6 +200,9 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 				return nil, err
 			}
 		}
+	}
+	if err := w.startStrong(); err != nil {
+		return nil, err
 	}
 	if cfg.Resolver != nil {
 		// 127.0.0.2: its own address, so the authoritative server's journal
@@ -263,7 +280,11 @@ func (w *World) startBackend(ctx context.Context, rc Region, addrs []string) (dy
 	if rc.Container != nil {
 		return container.Run(ctx, container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs})
 	}
-	return embedded.Run(ctx, embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...))
+	opts := []embedded.Option{embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...)}
+	if h := w.strongHandler(rc.Name); h != nil {
+		opts = append(opts, embedded.WithHandler(h))
+	}
+	return embedded.Run(ctx, opts...)
 }
 
 func seed(ctx context.Context, endpoint, regionName, table string, items int) error {
@@ -499,6 +520,9 @@ func (w *World) Close() error {
 			if r.auto != nil {
 				r.auto.Close()
 			}
+		}
+		if w.strong != nil {
+			w.strong.Close() // no more redelivery between the replicas
 		}
 		if w.resolver != nil {
 			errs = append(errs, w.resolver.Close())

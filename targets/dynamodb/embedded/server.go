@@ -28,6 +28,7 @@ type config struct {
 	region     string
 	observer   func(RequestEvent)
 	bodyBudget int64
+	wrap       func(http.Handler) http.Handler
 }
 
 // WithAddr serves on one address (default 127.0.0.1:0).
@@ -43,6 +44,14 @@ func WithRegion(region string) Option { return func(c *config) { c.region = regi
 
 // WithObserver sees every request the backend answers.
 func WithObserver(f func(RequestEvent)) Option { return func(c *config) { c.observer = f } }
+
+// WithHandler puts a handler in front of the backend on its listeners: wrap
+// gets the backend's own handler and returns what serves instead (a layer
+// that intercepts some requests, such as the multi-Region strong
+// consistency of targets/dynamodb/mrsc, and passes the rest on).
+func WithHandler(wrap func(http.Handler) http.Handler) Option {
+	return func(c *config) { c.wrap = wrap }
+}
 
 // RequestEvent is one request as the backend answered it.
 type RequestEvent struct {
@@ -93,7 +102,11 @@ func Run(ctx context.Context, opts ...Option) (*Server, error) {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	var h http.Handler = s
+	if cfg.wrap != nil {
+		h = cfg.wrap(s)
+	}
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	for _, ln := range s.listeners {
 		s.wg.Add(1)
 		go func() {
