@@ -15,7 +15,7 @@ func TestReadYourWritesAgainstTheBackend(t *testing.T) {
 	w := newWorld(t)
 	ev := &events{}
 	cfg := w.config("rw", SingleRegion, "127.0.0.41", ev)
-	cfg.Operations, cfg.Workload, cfg.Items = nil, ReadYourWrites, 3
+	cfg.Operations, cfg.Workload, cfg.OwnItems = nil, ReadYourWrites, 3
 	runFor(t, cfg, time.Second)
 	reqs := ev.requests(false)
 	if len(reqs) < 4 {
@@ -75,7 +75,7 @@ func TestReadYourWritesFailoverReadsStale(t *testing.T) {
 	w := newWorld(t)
 	ev := &events{}
 	cfg := w.config("rwf", Failover, "127.0.0.42", ev)
-	cfg.Operations, cfg.Workload, cfg.Items = nil, ReadYourWrites, 2
+	cfg.Operations, cfg.Workload, cfg.OwnItems = nil, ReadYourWrites, 2
 	cfg.ProbeInterval = time.Hour // stay in us-west-2
 	runFor(t, cfg, 1600*time.Millisecond,
 		step{500 * time.Millisecond, func() {
