@@ -118,3 +118,35 @@ func TestReportsSayWhyTheGlobalMetricsAreNull(t *testing.T) {
 		t.Error("a run without a global table or versioned writes has a global-table section")
 	}
 }
+
+// The replication lane: per direction the slowest lag per bucket, the pause
+// as a band closed by the resume; the page's global table.
+func TestHTMLCarriesTheReplicationLane(t *testing.T) {
+	events := globalJournal()
+	s := measure.Summarize(events)
+	c := chartData(s, TraceOf(events))
+	r := c.Replication
+	if r == nil || len(r.Directions) != 1 {
+		t.Fatalf("replication lane = %+v", r)
+	}
+	d := r.Directions[0]
+	if d.From != "us-east-1" || d.To != "us-west-2" || len(d.Pauses) != 1 || d.Pauses[0].From != 0.3 || d.Pauses[0].To == nil || *d.Pauses[0].To != 0.9 {
+		t.Errorf("direction = %+v", d)
+	}
+	var lags []float64
+	for _, v := range d.Lag {
+		if v != nil {
+			lags = append(lags, *v)
+		}
+	}
+	if len(lags) != 2 || lags[0] != 148 || lags[1] != 748 || len(d.Lag) != len(r.T) {
+		t.Errorf("lags = %v over %d buckets of %d", lags, len(d.Lag), len(r.T))
+	}
+	if len(c.GlobalTable) != 2 || c.GlobalTable[1][1] != "1" {
+		t.Errorf("global table = %v", c.GlobalTable)
+	}
+	// Without replication: no lane.
+	if c := chartData(measure.Summarize(journalOf()), TraceOf(journalOf())); c.Replication != nil || c.GlobalTable != nil {
+		t.Errorf("a run without a global table has a lane: %+v %v", c.Replication, c.GlobalTable)
+	}
+}
