@@ -115,8 +115,10 @@ type ackedWrite struct {
 }
 
 type globalClient struct {
-	acked        []ackedWrite
-	newest       map[string][]ackedWrite // per item, acknowledged writes in order (for reads)
+	// per item, the acknowledged writes in journal order (about version
+	// order: versions grow per item); items in the order first written
+	acked        map[string][]ackedWrite
+	items        []string
 	region       string                  // of the latest successful request
 	switched     bool
 	firstSwitch  float64
@@ -332,7 +334,7 @@ func (g *globalFold) client(name string) *globalClient {
 		if len(g.clients) >= maxNames {
 			return nil
 		}
-		c = &globalClient{newest: map[string][]ackedWrite{}}
+		c = &globalClient{acked: map[string][]ackedWrite{}}
 		g.clients[name] = c
 	}
 	return c
@@ -368,8 +370,10 @@ func (g *globalFold) request(e journal.Event) {
 		}
 		g.ackedN++
 		w := ackedWrite{item: e.Item, v: *e.ItemVersion, region: e.Region, ack: e.End()}
-		c.acked = append(c.acked, w)
-		c.newest[e.Item] = append(c.newest[e.Item], w)
+		if c.acked[e.Item] == nil {
+			c.items = append(c.items, e.Item)
+		}
+		c.acked[e.Item] = append(c.acked[e.Item], w)
 		c.hasVersioned = true
 		if it := g.item(e.Item); it != nil {
 			it.writers[e.Client] = true
@@ -377,11 +381,16 @@ func (g *globalFold) request(e journal.Event) {
 	case e.Op == "GetItem" && c.switched && e.T >= c.firstSwitch:
 		c.readsAfter++
 		newest, known := int64(0), false
-		for _, w := range c.newest[e.Item] {
-			if w.ack <= e.T && (!known || w.v > newest) {
-				newest, known = w.v, true
+		backwards(c.acked[e.Item], func(w ackedWrite) scanned {
+			if w.ack > e.T {
+				return skipped // not yet acknowledged when the read started
 			}
-		}
+			if !known || w.v > newest {
+				newest, known = w.v, true
+				return counted
+			}
+			return settled
+		})
 		if known && (e.ItemVersion == nil || *e.ItemVersion < newest) {
 			c.staleReads++
 		}
@@ -392,17 +401,58 @@ func (g *globalFold) switchRegion(c *globalClient, from, to string, t float64) {
 	if !c.switched {
 		c.switched, c.firstSwitch = true, t
 	}
-	for _, w := range c.acked {
-		if w.region != from || w.ack > t {
-			continue
-		}
+	for _, item := range c.items {
+		// Arrived by t: every version up to the newest that had arrived.
 		var as []arrival
-		if it := g.items[w.item]; it != nil {
+		if it := g.items[item]; it != nil {
 			as = it.arrivals[dirKey{from, to}]
 		}
-		if !arrivedBy(as, w.v, t) {
+		arrived, any := int64(0), false
+		for _, a := range as {
+			if a.t <= t && (!any || a.v > arrived) {
+				arrived, any = a.v, true
+			}
+		}
+		backwards(c.acked[item], func(w ackedWrite) scanned {
+			if w.region != from || w.ack > t {
+				return skipped
+			}
+			if any && w.v <= arrived {
+				return settled
+			}
 			c.atRisk++
 			c.rpo = max(c.rpo, t-w.ack)
+			return counted
+		})
+	}
+}
+
+// settledRun: a backwards scan of a client's writes of an item stops after
+// this many writes in a row that count for nothing: versions grow along the
+// list, but requests in flight together can be journaled a little out of
+// order.
+const settledRun = 64
+
+// What a backwards scan made of a write.
+type scanned int
+
+const (
+	skipped scanned = iota // not one the scan is about
+	settled                // one that does not count: older ones will not either
+	counted                // one that counts
+)
+
+// backwards visits ws from the newest, until visit has said settled
+// settledRun times in a row (skipped writes neither break nor extend the
+// run).
+func backwards(ws []ackedWrite, visit func(ackedWrite) scanned) {
+	run := 0
+	for i := len(ws) - 1; i >= 0 && run < settledRun; i-- {
+		switch visit(ws[i]) {
+		case settled:
+			run++
+		case counted:
+			run = 0
 		}
 	}
 }
@@ -430,24 +480,27 @@ func (g *globalFold) apply(name string, m *Metrics, lastHeal float64) {
 		m.WritesAtRisk, m.RPOMS = intPtr(c.atRisk), ptr(c.rpo)
 	}
 	lost, conflicts := 0, 0
-	counted := map[string]bool{}
-	for _, w := range c.acked {
-		it := g.items[w.item]
+	for _, item := range c.items {
+		it := g.items[item]
 		if it == nil {
-			lost++
+			lost += len(c.acked[item])
 			continue
 		}
-		if !counted[w.item] {
-			counted[w.item] = true
-			conflicts += it.conflicts
-		}
-		held := false
+		conflicts += it.conflicts
+		var top int64
+		any := false
 		for _, v := range it.held {
-			held = held || (v != nil && *v >= w.v)
+			if v != nil && (!any || *v > top) {
+				top, any = *v, true
+			}
 		}
-		if !held {
+		backwards(c.acked[item], func(w ackedWrite) scanned {
+			if any && w.v <= top {
+				return settled
+			}
 			lost++
-		}
+			return counted
+		})
 	}
 	m.LostWrites, m.ConflictingWrites = intPtr(lost), intPtr(conflicts)
 }

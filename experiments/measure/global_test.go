@@ -1,6 +1,9 @@
 package measure
 
 import (
+	"fmt"
+	"math/rand"
+	"sort"
 	"testing"
 
 	"github.com/faultline-dev/faultline/experiments/assert"
@@ -189,4 +192,93 @@ func TestPauseUntilTheEndDropsAndNeverConverges(t *testing.T) {
 		t.Errorf("no switch, no lag: %s", jsonOf(m))
 	}
 	intIs(t, "lost_writes", m.LostWrites, 0) // us-east-1 holds v2
+}
+
+// Random journals of global tables: clients writing and reading versioned
+// items, switching regions now and then, replicas acknowledging and
+// replicating with random lag, some writes superseded or dropped, pauses;
+// journaled as a run writes them (requests when they end). The fold agrees
+// with the oracle on each.
+func TestGlobalFoldAgreesWithTheOracleOnRandomJournals(t *testing.T) {
+	regions := []string{east, west, "eu-west-1"}
+	for seed := int64(1); seed <= 60; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		type timed struct {
+			at float64
+			e  journal.Event
+		}
+		var evs []timed
+		add := func(at float64, e journal.Event) { evs = append(evs, timed{at, e}) }
+		add(0, journal.Event{T: 0, Type: journal.RunStart, Detail: "random-global"})
+		nr := 2 + rng.Intn(2)
+		heal := 2000 + rng.Float64()*3000
+		add(1000, journal.Event{T: 1000, Type: journal.FaultApplied, Fault: "f1", Kind: "dns.empty", Target: east})
+		add(heal, journal.Event{T: heal, Type: journal.FaultHealed, Fault: "f1", Kind: "dns.empty", Target: east})
+		if rng.Intn(2) == 0 {
+			add(1000, journal.Event{T: 1000, Type: journal.DDBReplication, Region: east, To: west, Status: "paused"})
+			add(heal, journal.Event{T: heal, Type: journal.DDBReplication, Region: east, To: west, Status: "resumed"})
+		}
+		end := 8000.0
+		statuses := []string{"applied", "applied", "applied", "superseded", "dropped"}
+		if seed%3 == 0 {
+			statuses = statuses[:4] // everything arrives: the replicas may converge
+		}
+		for ci, name := range []string{"a", "b"}[:1+rng.Intn(2)] {
+			add(1, journal.Event{T: 1, Type: journal.ClientStart, Client: name, Strategy: "failover", Region: east, Addr: fmt.Sprintf("127.0.0.%d", 10+ci)})
+			region, version := east, map[string]int64{}
+			for t0 := 10.0; t0 < end-500; t0 += 20 + rng.Float64()*80 {
+				if rng.Intn(15) == 0 {
+					region = regions[rng.Intn(nr)]
+				}
+				item := fmt.Sprintf("%s/item-%d", name, rng.Intn(3))
+				lat := 1 + rng.Float64()*20
+				ok := rng.Intn(12) != 0
+				e := journal.Event{T: t0, Type: journal.Request, Client: name, Region: region, LatencyMS: lat, OK: journal.Bool(ok), Item: item}
+				if !ok {
+					e.Error = "dns-notfound"
+				}
+				if rng.Intn(2) == 0 {
+					e.Op = "PutItem"
+					version[item]++
+					e.ItemVersion = v(version[item])
+					if ok {
+						written := t0 + lat/2
+						add(written, journal.Event{T: written, Type: journal.DDBWrite, Region: region, Item: item, ItemVersion: v(version[item]), Client: name, Op: "PutItem"})
+						for _, to := range regions[:nr] {
+							if to == region {
+								continue
+							}
+							at, status := written+rng.ExpFloat64()*300, statuses[rng.Intn(len(statuses))]
+							if status == "dropped" {
+								at = end
+							}
+							add(at, journal.Event{T: at, Type: journal.DDBReplicated, Region: region, To: to, Item: item, ItemVersion: v(version[item]), WrittenMS: f(written), Status: status})
+						}
+					}
+				} else {
+					e.Op = "GetItem"
+					if n := version[item]; n > 0 && rng.Intn(4) != 0 {
+						e.ItemVersion = v(rng.Int63n(n + 1))
+					}
+				}
+				add(e.End(), e)
+			}
+		}
+		add(end, journal.Event{T: end, Type: journal.RunEnd, Status: "complete"})
+		sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
+		var events []journal.Event
+		for _, te := range evs {
+			events = append(events, te.e)
+		}
+		got := summarize(events)
+		if d := diffSummaries(got, oracleSummarize(events)); d != "" {
+			t.Fatalf("seed %d: the fold's summary differs from the oracle's:\n%s", seed, d)
+		}
+		if seed <= 3 || got.Replication.Converged {
+			t.Logf("seed %d: %s %s", seed, jsonOf(got.Clients[0].Metrics), jsonOf(got.Replication))
+		}
+		if got.Replication == nil {
+			t.Fatalf("seed %d: no replication", seed)
+		}
+	}
 }
