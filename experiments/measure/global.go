@@ -119,7 +119,7 @@ type globalClient struct {
 	// order: versions grow per item); items in the order first written
 	acked        map[string][]ackedWrite
 	items        []string
-	region       string                  // of the latest successful request
+	region       string // of the latest successful request
 	switched     bool
 	firstSwitch  float64
 	atRisk       int
