@@ -125,7 +125,6 @@ type globalClient struct {
 	atRisk       int
 	rpo          float64
 	staleReads   int
-	readsAfter   int
 	hasVersioned bool
 }
 
@@ -379,7 +378,6 @@ func (g *globalFold) request(e journal.Event) {
 			it.writers[e.Client] = true
 		}
 	case e.Op == "GetItem" && c.switched && e.T >= c.firstSwitch:
-		c.readsAfter++
 		newest, known := int64(0), false
 		backwards(c.acked[e.Item], func(w ackedWrite) scanned {
 			if w.ack > e.T {
