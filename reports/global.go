@@ -40,8 +40,8 @@ func globalNotes(s measure.Summary) []string {
 	var out []string
 	if s.Replication == nil {
 		out = append(out, "no global table in the journal (no ddb.write or ddb.replicated event): replication lag, writes at risk, RPO, lost and conflicting writes and convergence are null")
-	} else if !s.Replication.Converged {
-		out = append(out, "the replicas still disagreed at the end of the run: convergence_ms is null")
+	} else if s.Replication.ConvergenceMS == nil {
+		out = append(out, "convergence_ms is null: no fault was healed, or a write from before the last heal never reached every region")
 	}
 	if !versioned(s) {
 		out = append(out, "no client wrote versioned items (workload: read-your-writes, or an application's item and version): what a failover cost in data is null")
@@ -122,5 +122,5 @@ const globalDefinitions = `- replication_lag_p50_ms, replication_lag_p99_ms, rep
 - writes_at_risk: at each switch of region (failover, fail-back), the writes the client had acknowledged in the old region that had not arrived in the new one; rpo_ms: the oldest one's age at its switch.
 - stale_reads_after_failover: reads after the client's first switch that returned an older version than it had acknowledged (or none).
 - lost_writes: the client's acknowledged writes that no replica holds (nor a newer version) at the end: last-writer-wins dropped them. conflicting_writes: writes of the client's items in a region while another region's latest write of the item had not arrived there.
-- convergence_ms: from the last heal until every replica holds the same version of every item; null when they never did.
+- convergence_ms: from the last heal until every write acknowledged before it had arrived in every other region (the backlog drained); null when one never did.
 `

@@ -494,6 +494,7 @@ func (f *Fold) healed(e journal.Event) {
 	}
 	if t > f.afterE {
 		f.afterE = t
+		f.global.healed(t)
 		if f.steadyOn {
 			for _, c := range f.byName {
 				c.after = NewWindow(c.info)

@@ -32,8 +32,12 @@ import (
 //   - conflicting writes: a ddb.write of an item in a region B while the
 //     latest write of the item in another region A had not yet arrived in B;
 //     a client's are those on items it wrote.
-//   - convergence: from the last heal, the time until every replica holds
-//     the same version of every item for good (0 when they already did).
+//   - convergence: from the last heal, the time until every write a
+//     replica had acknowledged before it (journaled before the heal) had
+//     arrived (applied or superseded) in every other region: the backlog
+//     the faults left drained (0 when there was none). Writes after the
+//     heal do not count, so a client that goes on writing does not keep
+//     the replicas "unconverged". Null when one never arrived.
 //
 // All are null when not measurable: the lag, writes at risk, lost and
 // conflicting writes and convergence without a global table (no ddb.*
@@ -51,8 +55,9 @@ type Replication struct {
 	// Items is how many items the replicas held.
 	Items int `json:"items"`
 	// Converged: at the end every replica held the same version of every
-	// item. ConvergenceMS is the time from the last heal until they did for
-	// good (null: no heal, or they never did).
+	// item. ConvergenceMS is the time from the last heal until every write
+	// acknowledged before it had arrived in every other region (null: no
+	// heal, or one never did).
 	Converged     bool     `json:"converged"`
 	ConvergenceMS *float64 `json:"convergence_ms"`
 }
@@ -81,6 +86,8 @@ const (
 )
 
 type dirKey struct{ from, to string }
+
+type backlogKey struct{ item, from, to string }
 
 type dirFold struct {
 	applied, superseded, dropped, pauses int
@@ -139,14 +146,18 @@ type globalFold struct {
 	clients   map[string]*globalClient
 	conflicts int
 	disagree  int
-	agreedAt  float64 // when the replicas last came to agree
+	// the backlog at the latest heal: per item, source and destination the
+	// latest version written at the source that had not arrived yet
+	healAt    float64
+	backlog   map[backlogKey]int64
+	drainedAt float64 // the latest arrival that took a write off the backlog
 	dropped   int
 	ackedN    int
 }
 
 func newGlobalFold() *globalFold {
 	return &globalFold{dirs: map[dirKey]*dirFold{}, regions: map[string]bool{}, items: map[string]*itemFold{},
-		clients: map[string]*globalClient{}, allMax: math.Inf(-1), agreedAt: math.Inf(-1)}
+		clients: map[string]*globalClient{}, allMax: math.Inf(-1), healAt: -1, drainedAt: math.Inf(-1)}
 }
 
 func isWriteOp(op string) bool {
@@ -235,13 +246,6 @@ func (g *globalFold) add(e journal.Event) {
 		g.request(e)
 		return
 	}
-	// The replicas agree again when an event ends their disagreement.
-	before := g.disagree
-	defer func() {
-		if before > 0 && g.disagree == 0 {
-			g.agreedAt = e.T
-		}
-	}()
 	switch e.Type {
 	case journal.DDBReplication:
 		g.seen = true
@@ -304,6 +308,11 @@ func (g *globalFold) add(e journal.Event) {
 			return
 		}
 		if e.ItemVersion != nil {
+			bk := backlogKey{e.Item, e.Region, e.To}
+			if v, ok := g.backlog[bk]; ok && *e.ItemVersion >= v {
+				delete(g.backlog, bk)
+				g.drainedAt = max(g.drainedAt, e.T)
+			}
 			k := dirKey{e.Region, e.To}
 			a := append(it.arrivals[k], arrival{*e.ItemVersion, e.T})
 			if len(a) > maxArrivalsPerDir {
@@ -503,10 +512,26 @@ func (g *globalFold) apply(name string, m *Metrics, lastHeal float64) {
 	m.LostWrites, m.ConflictingWrites = intPtr(lost), intPtr(conflicts)
 }
 
+// healed takes the backlog at a heal (the latest so far): every item's
+// latest write in each region that had not arrived in another region.
+func (g *globalFold) healed(t float64) {
+	g.healAt, g.backlog, g.drainedAt = t, map[backlogKey]int64{}, math.Inf(-1)
+	for name, it := range g.items {
+		for from, v := range it.local {
+			for to := range g.regions {
+				if to == from || arrivedBy(it.arrivals[dirKey{from, to}], v, math.Inf(1)) {
+					continue
+				}
+				g.backlog[backlogKey{name, from, to}] = v
+			}
+		}
+	}
+}
+
 func (g *globalFold) convergence(lastHeal float64) (converged bool, ms *float64) {
 	converged = g.disagree == 0
-	if converged && lastHeal >= 0 {
-		ms = ptr(max(0, g.agreedAt-lastHeal))
+	if lastHeal >= 0 && g.healAt == lastHeal && len(g.backlog) == 0 {
+		ms = ptr(max(0, g.drainedAt-lastHeal))
 	}
 	return converged, ms
 }

@@ -106,7 +106,7 @@ func TestGlobalMetricsOfAFailoverWithABacklog(t *testing.T) {
 	intIs(t, "stale_reads_after_failover", m.StaleReadsAfterFailover, 1) // v1 read after v2 acknowledged; app/k9 unknown: not stale
 	intIs(t, "lost_writes", m.LostWrites, 0)
 	intIs(t, "conflicting_writes", m.ConflictingWrites, 1) // v3 in us-west-2 while v2 had not arrived
-	msIs(t, "convergence_ms", m.ConvergenceMS, 200)        // both hold v3 at 1200, the heal at 1000
+	msIs(t, "convergence_ms", m.ConvergenceMS, 200)        // the backlog at the heal (1000) arrived by 1200
 	msIs(t, "replication_lag_max_ms", m.ReplicationLagMaxMS, 895)
 	msIs(t, "replication_lag_p50_ms", m.ReplicationLagP50MS, 595)
 	r := s.Replication
@@ -133,7 +133,8 @@ func TestGlobalMetricsOfAFailoverWithABacklog(t *testing.T) {
 func TestLastWriterWinsLosesAnAcknowledgedWrite(t *testing.T) {
 	m := summarize(failoverJournal("superseded")).Clients[0].Metrics
 	intIs(t, "lost_writes", m.LostWrites, 1) // v3: both replicas hold v2
-	msIs(t, "convergence_ms", m.ConvergenceMS, 100)
+	// the backlog drained at 1200, when v3 reached us-east-1 (superseded there)
+	msIs(t, "convergence_ms", m.ConvergenceMS, 200)
 }
 
 func TestNoGlobalTable(t *testing.T) {

@@ -4,6 +4,7 @@ package measure
 // scan of the whole journal.
 
 import (
+	"math"
 	"sort"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
@@ -89,60 +90,99 @@ func oracleConflicts(events []journal.Event) map[string]int {
 	return out
 }
 
-// oracleAgreedAt: when an event last ended the replicas' disagreement
-// (every region seen so far holding the same version of every item).
-func oracleAgreedAt(events []journal.Event) (agree bool, at float64, seen bool) {
-	at, agree = -1e300, true
+// oracleAgreed: whether at the end every region named by a ddb.* event
+// holds the same version of every item; seen: any ddb.* event.
+func oracleAgreed(events []journal.Event) (agree, seen bool) {
 	regions := map[string]bool{}
-	held := map[string]map[string]*int64{} // item → region → version
 	for _, e := range events {
-		if !oracleIsDDB(e) {
+		if oracleIsDDB(e) {
+			seen = true
+			for _, r := range []string{e.Region, e.To} {
+				if r != "" {
+					regions[r] = true
+				}
+			}
+		}
+	}
+	byItem := map[string]map[string]*int64{}
+	for region, items := range oracleHeld(events) {
+		for item, v := range items {
+			if byItem[item] == nil {
+				byItem[item] = map[string]*int64{}
+			}
+			byItem[item][region] = v
+		}
+	}
+	agree = true
+	for _, held := range byItem {
+		var vs []*int64
+		for r := range regions {
+			vs = append(vs, held[r])
+		}
+		for _, v := range vs {
+			agree = agree && sameVersion(v, vs[0])
+		}
+	}
+	return agree, seen
+}
+
+// oracleConvergence: from the last heal, until every versioned write
+// journaled before that heal had arrived (applied or superseded, a version
+// as new or newer) in every other region named before it; nil when one
+// never did, or without a heal.
+func oracleConvergence(events []journal.Event, lastHeal float64) *float64 {
+	if lastHeal < 0 {
+		return nil
+	}
+	at := -1
+	for i, e := range events {
+		if e.Type == journal.FaultHealed && e.T == lastHeal {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return nil
+	}
+	regions := map[string]bool{}
+	for _, e := range events[:at] {
+		if oracleIsDDB(e) {
+			for _, r := range []string{e.Region, e.To} {
+				if r != "" {
+					regions[r] = true
+				}
+			}
+		}
+	}
+	drained := math.Inf(-1)
+	for _, w := range events[:at] {
+		if w.Type != journal.DDBWrite || w.Item == "" || w.ItemVersion == nil {
 			continue
 		}
-		seen = true
-		for _, r := range []string{e.Region, e.To} {
-			if r != "" {
-				regions[r] = true
+		for r := range regions {
+			if r == w.Region {
+				continue
 			}
+			first := math.Inf(1)
+			for _, e := range events {
+				if e.Type == journal.DDBReplicated && e.Status != "dropped" && e.Region == w.Region && e.To == r && e.Item == w.Item &&
+					e.ItemVersion != nil && *e.ItemVersion >= *w.ItemVersion {
+					first = math.Min(first, e.T)
+				}
+			}
+			if math.IsInf(first, 1) {
+				return nil
+			}
+			drained = math.Max(drained, first)
 		}
-		switch {
-		case e.Type == journal.DDBWrite && e.Item != "":
-			v := e.ItemVersion
-			if e.Op == "DeleteItem" {
-				v = nil
-			}
-			if held[e.Item] == nil {
-				held[e.Item] = map[string]*int64{}
-			}
-			held[e.Item][e.Region] = v
-		case e.Type == journal.DDBReplicated && e.Item != "" && e.Status != "dropped" && e.Status != "superseded":
-			if held[e.Item] == nil {
-				held[e.Item] = map[string]*int64{}
-			}
-			held[e.Item][e.To] = e.ItemVersion
-		}
-		now := true
-		for _, byRegion := range held {
-			var vs []*int64
-			for r := range regions {
-				vs = append(vs, byRegion[r])
-			}
-			for _, v := range vs {
-				now = now && sameVersion(v, vs[0])
-			}
-		}
-		if !agree && now {
-			at = e.T
-		}
-		agree = now
 	}
-	return agree, at, seen
+	return ptr(math.Max(0, drained-lastHeal))
 }
 
 // oracleGlobal sets the global-table metrics of client c; lastHeal < 0: no
 // heal.
 func oracleGlobal(events []journal.Event, c ClientInfo, m *Metrics, lastHeal float64) {
-	agree, agreedAt, seen := oracleAgreedAt(events)
+	_, seen := oracleAgreed(events)
 	var lags []float64
 	for _, e := range events {
 		if e.Type == journal.DDBReplicated && e.Status != "dropped" && e.WrittenMS != nil {
@@ -153,8 +193,8 @@ func oracleGlobal(events []journal.Event, c ClientInfo, m *Metrics, lastHeal flo
 		sort.Float64s(lags)
 		m.ReplicationLagP50MS, m.ReplicationLagP99MS, m.ReplicationLagMaxMS = percentile(lags, 50), percentile(lags, 99), ptr(lags[len(lags)-1])
 	}
-	if seen && agree && lastHeal >= 0 {
-		m.ConvergenceMS = ptr(max(0, agreedAt-lastHeal))
+	if seen {
+		m.ConvergenceMS = oracleConvergence(events, lastHeal)
 	}
 	acked := oracleAcked(events, c.Name)
 	if len(acked) == 0 {
@@ -232,14 +272,11 @@ func oracleGlobal(events []journal.Event, c ClientInfo, m *Metrics, lastHeal flo
 
 // oracleReplication is the summary's replication.
 func oracleReplication(events []journal.Event, lastHeal float64) *Replication {
-	agree, agreedAt, seen := oracleAgreedAt(events)
+	agree, seen := oracleAgreed(events)
 	if !seen {
 		return nil
 	}
-	r := &Replication{Directions: []ReplicationDirection{}, Converged: agree}
-	if agree && lastHeal >= 0 {
-		r.ConvergenceMS = ptr(max(0, agreedAt-lastHeal))
-	}
+	r := &Replication{Directions: []ReplicationDirection{}, Converged: agree, ConvergenceMS: oracleConvergence(events, lastHeal)}
 	for _, n := range oracleConflicts(events) {
 		r.ConflictingWrites += n
 	}

@@ -246,7 +246,7 @@
   var repl = data.replication;
   if (repl && (repl.directions || []).length) {
     var div = section("Replication", "lag of the writes that arrived, per direction (the slowest per " + repl.bucket.toFixed(2) +
-      " s bucket); hatched: the direction's replication paused");
+      " s bucket); bands in a direction's colour: its replication paused");
     var cols = [repl.t];
     var series = [X_SERIES];
     repl.directions.forEach(function (d, i) {
