@@ -283,3 +283,18 @@ func TestGlobalFoldAgreesWithTheOracleOnRandomJournals(t *testing.T) {
 		}
 	}
 }
+
+// Writes after the heal do not hold convergence open: only the backlog the
+// heal found counts, even when a later write never arrives.
+func TestConvergenceIsTheBacklogAtTheHeal(t *testing.T) {
+	e := failoverJournal("applied")
+	e = e[:len(e)-1] // run.end
+	e = e.put("app", east, 1400, "app/k0", 4).ddbWrite(east, 1405, "app/k0", 4)
+	e = e.replicated(east, west, 1405, 1500, "app/k0", 4, "dropped")
+	e = append(e, journal.Event{T: 1500, Type: journal.RunEnd, Status: "complete"})
+	s := summarize(e)
+	msIs(t, "convergence_ms", s.Clients[0].Metrics.ConvergenceMS, 200)
+	if s.Replication.Converged {
+		t.Error("the replicas disagree at the end (v4 never reached us-west-2), yet converged is true")
+	}
+}
