@@ -107,9 +107,7 @@ type itemFold struct {
 	// the latest local write per region
 	local map[string]int64
 	// arrivals per direction, in journal order (the latest maxArrivalsPerDir)
-	arrivals map[dirKey][]arrival
-	// writers: clients that acknowledged a write of it
-	writers   map[string]bool
+	arrivals  map[dirKey][]arrival
 	conflicts int
 	disagree  bool
 }
@@ -197,7 +195,7 @@ func (g *globalFold) item(name string) *itemFold {
 			g.dropped++
 			return nil
 		}
-		it = &itemFold{held: map[string]*int64{}, local: map[string]int64{}, arrivals: map[dirKey][]arrival{}, writers: map[string]bool{}}
+		it = &itemFold{held: map[string]*int64{}, local: map[string]int64{}, arrivals: map[dirKey][]arrival{}}
 		g.items[name] = it
 	}
 	return it
@@ -383,9 +381,7 @@ func (g *globalFold) request(e journal.Event) {
 		}
 		c.acked[e.Item] = append(c.acked[e.Item], w)
 		c.hasVersioned = true
-		if it := g.item(e.Item); it != nil {
-			it.writers[e.Client] = true
-		}
+		g.item(e.Item) // the replicas' summary counts it
 	case e.Op == "GetItem" && c.switched && e.T >= c.firstSwitch:
 		newest, known := int64(0), false
 		backwards(c.acked[e.Item], func(w ackedWrite) scanned {
