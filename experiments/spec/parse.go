@@ -571,10 +571,16 @@ func (d *decoder) clientValue() value {
 			tuned = append(tuned, obj{"required": []string{k}})
 		}
 		return obj{
-			"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
-			"then": obj{"not": obj{"anyOf": tuned}},
-			"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
-			"not":  obj{"required": []string{"image", "command"}},
+			"allOf": []obj{{
+				"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
+				"then": obj{"not": obj{"anyOf": tuned}},
+				"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
+			}, {
+				// read-your-writes sends its own operations
+				"if":   obj{"required": []string{"workload"}, "properties": obj{"workload": obj{"const": WorkloadReadYourWrites}}},
+				"then": obj{"not": obj{"required": []string{"operations"}}},
+			}},
+			"not": obj{"required": []string{"image", "command"}},
 		}
 	}
 	return v
