@@ -57,20 +57,26 @@ func HTML(w io.Writer, s measure.Summary, tr *Trace) error {
 
 // charts is the page's data: everything in seconds from the run's start.
 type charts struct {
-	Experiment string         `json:"experiment"`
-	Verdict    string         `json:"verdict"`
-	Status     string         `json:"status"`
-	Reason     string         `json:"reason,omitempty"`
-	Seed       *int64         `json:"seed,omitempty"`
-	Duration   float64        `json:"duration"`
-	Faults     []faultBand    `json:"faults"`
-	Clients    []clientChart  `json:"clients"`
-	Regions    []string       `json:"regions"`
-	DNS        dnsChart       `json:"dns"`
-	Targets    []targetLane   `json:"targets"`
-	Assertions []assertionRow `json:"assertions"`
-	Steady     []assertionRow `json:"steady_state,omitempty"`
-	Table      [][]string     `json:"table"` // the clients table: a header row, then a row per client
+	Experiment string        `json:"experiment"`
+	Verdict    string        `json:"verdict"`
+	Status     string        `json:"status"`
+	Reason     string        `json:"reason,omitempty"`
+	Seed       *int64        `json:"seed,omitempty"`
+	Duration   float64       `json:"duration"`
+	Faults     []faultBand   `json:"faults"`
+	Clients    []clientChart `json:"clients"`
+	Regions    []string      `json:"regions"`
+	DNS        dnsChart      `json:"dns"`
+	Targets    []targetLane  `json:"targets"`
+	// Replication: the global table's lane (null: none); GlobalTable what
+	// each client's failover cost in data (a header row, then a row per
+	// client; absent without a global table or versioned writes).
+	Replication *replicationChart `json:"replication,omitempty"`
+	GlobalTable [][]string        `json:"global_table,omitempty"`
+	GlobalNotes []string          `json:"global_notes,omitempty"`
+	Assertions  []assertionRow    `json:"assertions"`
+	Steady      []assertionRow    `json:"steady_state,omitempty"`
+	Table       [][]string        `json:"table"` // the clients table: a header row, then a row per client
 	// Notices come before the numbers: why the verdict is not a pass,
 	// rejected outcome lines; Harness is what faultline measured of itself.
 	Notices []string `json:"notices,omitempty"`
@@ -191,6 +197,10 @@ func chartData(s measure.Summary, tr *Trace) charts {
 	sort.Strings(c.Regions)
 	c.DNS = tr.dnsBuckets(s.DurationMS)
 	c.Targets = tr.targetLanes()
+	c.Replication = tr.replicationLane(s.DurationMS)
+	if hasGlobal(s) {
+		c.GlobalTable, c.GlobalNotes = dataRows(s), globalNotes(s)
+	}
 	for _, a := range s.Assertions {
 		c.Assertions = append(c.Assertions, assertionRow{Client: a.Client, Expr: a.Expr, Value: a.Value, Pass: a.Pass, Note: a.Note})
 	}

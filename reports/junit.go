@@ -219,6 +219,17 @@ func runProperties(suite *jSuite, prefix string, s measure.Summary) {
 		p(pre+"applied_by", f.AppliedBy)
 		p(pre+"healed_by", f.HealedBy)
 	}
+	if r := s.Replication; r != nil {
+		for _, d := range r.Directions {
+			pre := "replication." + d.From + ">" + d.To + "."
+			p(pre+"lag_p50_ms", ms(d.LagP50MS))
+			p(pre+"lag_p99_ms", ms(d.LagP99MS))
+			p(pre+"lag_max_ms", ms(d.LagMaxMS))
+			p(pre+"pauses", fmt.Sprint(d.Pauses))
+		}
+		p("replication.conflicting_writes", fmt.Sprint(r.ConflictingWrites))
+		p("replication.convergence_ms", ms(r.ConvergenceMS))
+	}
 }
 
 func trimNum(v float64) string { return fmt.Sprintf("%g", v) }
@@ -296,6 +307,11 @@ func clientNumbers(s measure.Summary, client, faultID string) string {
 		rel, ms(m.DetectMS), ms(m.FailoverMS), ms(m.RecoverMS), m.DNSQueriesInFault, m.FaultReached)
 	fmt.Fprintf(&b, "\navailability %s, latency p50 %s p99 %s, ok latency p50 %s p99 %s, slow requests %d, dns answer changes %d\n",
 		pct(m.Availability), ms(m.LatencyP50MS), ms(m.LatencyP99MS), ms(m.OKLatencyP50MS), ms(m.OKLatencyP99MS), m.Slow, m.DNSAnswerChanges)
+	if hasGlobal(s) {
+		fmt.Fprintf(&b, "global table: replication lag p50 %s p99 %s max %s, writes at risk %s, rpo %s, stale reads after failover %s, lost writes %s, conflicting writes %s, convergence %s\n",
+			ms(m.ReplicationLagP50MS), ms(m.ReplicationLagP99MS), ms(m.ReplicationLagMaxMS), count(m.WritesAtRisk), ms(m.RPOMS),
+			count(m.StaleReadsAfterFailover), count(m.LostWrites), count(m.ConflictingWrites), ms(m.ConvergenceMS))
+	}
 	return b.String()
 }
 

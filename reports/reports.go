@@ -31,6 +31,7 @@ func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 		p.f("  ! %s\n", n)
 	}
 	p.table(clientTable(s))
+	globalTerminal(p, s)
 	p.f("  %s\n", harnessText(s.Harness))
 	if tl := timelines(s, tr, 60); tl != "" {
 		p.f("\n%s", tl)
@@ -101,6 +102,7 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 			p.f("\n> **%s: %s**\n", c.Name, c.Warning)
 		}
 	}
+	globalMarkdown(p, s)
 	p.f("\n### Errors by class\n\n")
 	for _, c := range s.Clients {
 		p.f("- **%s**: %s\n", c.Name, classes(c.ErrorClasses))
@@ -128,6 +130,9 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 		}
 	}
 	p.f("\n## Metric definitions\n\n%s", definitions)
+	if hasGlobal(s) {
+		p.f("%s", globalDefinitions)
+	}
 	return p.err
 }
 

@@ -22,7 +22,9 @@ import (
 //   - the DNS answers by rcode per time bucket (the clients' queries one by
 //     one, everyone else's from the dns.other counts);
 //   - each target's health: every state change up to MaxSteps, then at
-//     most one per time bucket.
+//     most one per time bucket;
+//   - per replication direction of a global table, the slowest arrival's
+//     lag per time bucket, and the pauses (tracerepl.go).
 //
 // The buckets are one grid for the whole trace: gridCells cells, 50 ms each
 // to begin with, doubled (neighbours merged) whenever the run outgrows
@@ -37,6 +39,7 @@ type Trace struct {
 	dns     map[string]*series // rcode → answers per cell
 	lanes   []*lane
 	laneIdx map[string]int
+	repl    map[string]*replTrace // "from>to" → the direction's lag and pauses
 }
 
 // MaxPoints is how many requests of each client the charts draw one by one.
@@ -102,7 +105,8 @@ type lane struct {
 
 // NewTrace starts an empty trace.
 func NewTrace() *Trace {
-	return &Trace{width: initialWidth, clients: map[string]*clientTrace{}, dns: map[string]*series{}, laneIdx: map[string]int{}}
+	return &Trace{width: initialWidth, clients: map[string]*clientTrace{}, dns: map[string]*series{}, laneIdx: map[string]int{},
+		repl: map[string]*replTrace{}}
 }
 
 // ReadJournal streams a journal file once through the metrics' fold and a
@@ -169,6 +173,9 @@ func (t *Trace) grow() {
 	for _, l := range t.lanes {
 		l.thin(t.width)
 	}
+	for _, d := range t.repl {
+		d.lag.halve()
+	}
 }
 
 // Add folds one event in.
@@ -214,6 +221,8 @@ func (t *Trace) Add(e journal.Event) {
 		}
 	case journal.TargetState:
 		t.targetState(e)
+	case journal.DDBReplicated, journal.DDBReplication:
+		t.replication(e)
 	}
 }
 

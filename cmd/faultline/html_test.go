@@ -144,3 +144,52 @@ func checkCharts(t *testing.T, dom []byte, want int) {
 		t.Errorf("body %s: want %d charts expected and %d drawn", body, want, want)
 	}
 }
+
+// A global table's run, re-rendered from its journal: the replication lane
+// (lag per direction, a pause as a band) paints, and the page has the
+// global table's numbers.
+func TestHTMLReplicationLaneRendersInChromium(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString(`{"t_ms":0,"type":"run.start","detail":"global","k":5}` + "\n")
+	b.WriteString(`{"t_ms":1,"type":"client.start","client":"w","strategy":"failover","region":"us-east-1","addr":"127.0.0.11"}` + "\n")
+	b.WriteString(`{"t_ms":3000,"type":"fault.applied","fault":"f1","kind":"ddb.replication-pause","target":"us-east-1","reach":"region"}` + "\n")
+	b.WriteString(`{"t_ms":3000,"type":"ddb.replication","region":"us-east-1","to":"us-west-2","status":"paused","fault":"f1"}` + "\n")
+	version := 0
+	for i := 0; i < 200; i++ { // 10 s at 20/s: a write, then a read
+		t0 := 10 + float64(i)*50
+		region := "us-east-1"
+		if t0 >= 4000 && t0 < 7000 {
+			region = "us-west-2"
+		}
+		if i%2 == 0 {
+			version++
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"request","client":"w","region":"%s","op":"PutItem","item":"w/item-0000","item_version":%d,"latency_ms":2,"ok":true}`+"\n", t0, region, version)
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"ddb.write","region":"%s","name":"orders","item":"w/item-0000","item_version":%d,"client":"w","op":"PutItem"}`+"\n", t0+1, region, version)
+			other := map[string]string{"us-east-1": "us-west-2", "us-west-2": "us-east-1"}[region]
+			lag := 40 + float64(i%7)*10
+			if region == "us-east-1" && t0 >= 3000 {
+				lag = 7000 - t0 // held by the pause until the heal
+			}
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"ddb.replicated","region":"%s","to":"%s","name":"orders","item":"w/item-0000","item_version":%d,"written_ms":%g,"status":"applied"}`+"\n",
+				t0+1+lag, region, other, version, t0+1)
+		} else {
+			fmt.Fprintf(&b, `{"t_ms":%g,"type":"request","client":"w","region":"%s","op":"GetItem","item":"w/item-0000","item_version":%d,"latency_ms":2,"ok":true}`+"\n", t0, region, version)
+		}
+	}
+	b.WriteString(`{"t_ms":7000,"type":"fault.healed","fault":"f1","kind":"ddb.replication-pause","target":"us-east-1"}` + "\n")
+	b.WriteString(`{"t_ms":7000,"type":"ddb.replication","region":"us-east-1","to":"us-west-2","status":"resumed","fault":"f1"}` + "\n")
+	b.WriteString(`{"t_ms":10100,"type":"run.end","status":"complete"}` + "\n")
+	journalPath := writeFile(t, "journal.jsonl", b.String())
+	if code, text := faultline(t, "report", "--out", dir, journalPath); code != 0 && code != 1 {
+		t.Fatalf("report: exit %d\n%s", code, text)
+	}
+	dom := headless(t, browser)("--dump-dom", "file://"+filepath.Join(dir, "report.html"))
+	checkCharts(t, dom, 2) // the client's requests and the replication lane
+	for _, want := range []string{"Replication", "writes at risk", "us-east-1 → us-west-2"} {
+		if !strings.Contains(string(dom), want) {
+			t.Errorf("the rendered page lacks %q", want)
+		}
+	}
+}

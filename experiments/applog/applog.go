@@ -11,7 +11,12 @@
 // operation (required, a string); region (required, a string) the region the
 // request went to; ok (required, true or false); error, a string, free text
 // or one of faultline's error classes, for a failure; latency_ms, optional,
-// a number, how long the request took. Other fields are ignored.
+// a number, how long the request took. For global tables (what a failover
+// cost in data), optional: item, a string, the key of the item the request
+// wrote or read; version, a whole number from 0 to 2^53 or null, with item:
+// the version the request wrote, or the one a read returned (null or absent
+// on a successful read: the item was not there). "item_version" is refused
+// with a hint to write version. Other fields are ignored.
 //
 // Which lines are meant as outcomes is the reader's call: on standard output
 // a line that starts with '{' (other lines are the application's own
@@ -46,6 +51,10 @@ type Line struct {
 	// LatencyKnown: the line had latency_ms (without it the request counts
 	// in no latency percentile).
 	LatencyKnown bool
+	// Item and Version: the item written or read, and its version (nil:
+	// none, or not given).
+	Item    string
+	Version *int64
 
 	// How time was written, for the hints when it falls outside the run:
 	// the number (seconds since the epoch), or the RFC 3339 text.
@@ -134,7 +143,46 @@ func parse(b []byte) (Line, error) {
 		}
 		l.LatencyMS, l.LatencyKnown = v, true
 	}
+	if l.Item, l.Version, err = parseItem(fields); err != nil {
+		return Line{}, err
+	}
 	return l, nil
+}
+
+// MaxItemLen bounds an item's key (DynamoDB's partition key: 2048 bytes).
+const MaxItemLen = 2048
+
+// maxVersion: versions are whole numbers a JSON number holds exactly.
+const maxVersion = 1 << 53
+
+func parseItem(fields map[string]json.RawMessage) (item string, version *int64, err error) {
+	if _, ok := fields["item_version"]; ok {
+		return "", nil, errors.New(`"item_version": not a field of the outcome line; write the item's version as "version" (with "item")`)
+	}
+	if raw, ok := fields["item"]; ok && !isNull(raw) {
+		if json.Unmarshal(raw, &item) != nil {
+			return "", nil, fmt.Errorf(`"item": %s; expected a string, the key of the item written or read, like "orders/42"`, got(raw))
+		}
+		if item == "" || len(item) > MaxItemLen {
+			return "", nil, fmt.Errorf(`"item": %d bytes; expected the item's key, 1 to %d bytes`, len(item), MaxItemLen)
+		}
+	}
+	raw, ok := fields["version"]
+	if !ok || isNull(raw) {
+		return item, nil, nil
+	}
+	if item == "" {
+		return "", nil, errors.New(`"version": without "item"; expected "item" too: the key of the item whose version it is`)
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) != nil {
+		return "", nil, fmt.Errorf(`"version": %s; expected a whole number, the item's version written or read (null: no item)`, got(raw))
+	}
+	if f != math.Trunc(f) || f < 0 || f > maxVersion {
+		return "", nil, fmt.Errorf(`"version": %s: expected a whole number from 0 to 2^53`, strings.TrimSpace(string(raw)))
+	}
+	v := int64(f)
+	return item, &v, nil
 }
 
 // has lists the fields a line has, for a message about a missing one:
@@ -305,6 +353,12 @@ func (l Line) Event(client string, since func(time.Time) float64) journal.Event 
 	end := since(l.Time)
 	e := journal.Event{T: end - l.LatencyMS, Type: journal.Request, Client: client, Region: l.Region, Op: l.Operation,
 		LatencyMS: l.LatencyMS, LatencyUnknown: !l.LatencyKnown, OK: journal.Bool(l.OK)}
+	if l.Item != "" {
+		e.Item, e.ItemVersion = l.Item, l.Version
+		if l.OK && l.Version == nil && l.Operation == clients.GetItem {
+			e.Detail = "no item"
+		}
+	}
 	if !l.OK {
 		e.Error, e.Detail = clients.ClassifyText(l.Error), l.Error
 	}
@@ -323,7 +377,9 @@ func (l Line) Marshal() []byte {
 		OK        *bool    `json:"ok"`
 		Error     string   `json:"error,omitempty"`
 		LatencyMS *float64 `json:"latency_ms,omitempty"`
-	}{l.Time.UTC().Format(time.RFC3339Nano), l.Operation, l.Region, &ok, l.Error, &lat})
+		Item      string   `json:"item,omitempty"`
+		Version   *int64   `json:"version,omitempty"`
+	}{l.Time.UTC().Format(time.RFC3339Nano), l.Operation, l.Region, &ok, l.Error, &lat, l.Item, l.Version})
 	return b
 }
 

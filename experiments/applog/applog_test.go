@@ -141,3 +141,52 @@ func TestCut(t *testing.T) {
 		t.Errorf("Cut of a short line: %q", got)
 	}
 }
+
+func TestItemAndVersion(t *testing.T) {
+	start := time.Unix(1795446244, 0)
+	since := func(t time.Time) float64 { return float64(t.Sub(start).Microseconds()) / 1000 }
+	w, err := Parse([]byte(`{"time":1795446245,"operation":"PutItem","region":"us-west-2","ok":true,"item":"orders/42","version":7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := w.Event("app", since); e.Item != "orders/42" || e.ItemVersion == nil || *e.ItemVersion != 7 {
+		t.Errorf("write event = %+v", e)
+	}
+	// A read that found no item: version null or absent.
+	for _, line := range []string{
+		`{"time":1795446245,"operation":"GetItem","region":"us-west-2","ok":true,"item":"orders/42","version":null}`,
+		`{"time":1795446245,"operation":"GetItem","region":"us-west-2","ok":true,"item":"orders/42"}`,
+	} {
+		r, err := Parse([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := r.Event("app", since); e.Item != "orders/42" || e.ItemVersion != nil || e.Detail != "no item" || !e.Succeeded() {
+			t.Errorf("%s: event = %+v", line, e)
+		}
+	}
+	// The round trip keeps them.
+	got, err := Parse(w.Marshal())
+	if err != nil || got.Item != "orders/42" || got.Version == nil || *got.Version != 7 {
+		t.Errorf("round trip: %+v, %v", got, err)
+	}
+	const head = `{"time":1,"operation":"GetItem","region":"r","ok":true,`
+	for line, want := range map[string]string{
+		head + `"item":42}`:                                          `"item": got 42 (a number); expected a string`,
+		head + `"item":""}`:                                          `"item": 0 bytes; expected the item's key`,
+		head + `"version":3}`:                                        `"version": without "item"`,
+		head + `"item":"a","version":"3"}`:                           `"version": got "3" (a string); expected a whole number`,
+		head + `"item":"a","version":2.5}`:                           `"version": 2.5: expected a whole number`,
+		head + `"item":"a","version":-1}`:                            `"version": -1: expected a whole number`,
+		head + `"item":"a","version":1e300}`:                         `"version": 1e300: expected a whole number from 0 to 2^53`,
+		head + `"item":"a","item_version":3}`:                        `"item_version": not a field of the outcome line; write the item's version as "version"`,
+		head + `"item":["a"],"version":3}`:                           `"item": got ["a"] (an array)`,
+		head + `"item":"a","version":{"v":3}}`:                       `"version": got {"v":3} (an object)`,
+		head + `"item":"` + strings.Repeat("k", MaxItemLen+1) + `"}`: `"item": 2049 bytes`,
+	} {
+		_, err := Parse([]byte(line))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%.80s) = %v; want an error saying %q", line, err, want)
+		}
+	}
+}

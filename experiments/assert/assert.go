@@ -16,7 +16,9 @@ import (
 // MetricNames are the metrics an assertion may use.
 var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms",
 	"latency_p99_ms", "ok_latency_p50_ms", "ok_latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes",
-	"requests", "errors", "slow_requests"}
+	"requests", "errors", "slow_requests",
+	"replication_lag_p50_ms", "replication_lag_p99_ms", "replication_lag_max_ms", "writes_at_risk", "rpo_ms",
+	"stale_reads_after_failover", "lost_writes", "conflicting_writes", "convergence_ms"}
 
 // SteadyMetrics are the metrics a window of requests has: those the steady
 // state and stop conditions may use (no fault-relative ones).

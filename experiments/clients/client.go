@@ -36,6 +36,31 @@ const (
 	PutItem = "PutItem"
 )
 
+// Workloads: what a client's requests do.
+const (
+	// DefaultWorkload: the operations in turn on the table's seeded items
+	// (item-0000 …).
+	DefaultWorkload = "default"
+	// ReadYourWrites: PutItem and GetItem in turn on items of the client's
+	// own ("NAME/item-0000" …, OwnItems of them, written in turn): each write
+	// puts the next version "v" of its item (1, 2, … per item); the read
+	// after it reads back, with a strongly consistent read, the item written
+	// longest ago (the next in turn; with one item, the one just written),
+	// so that what it returns shows both read-your-writes and how far
+	// replication lags behind the client. Request events
+	// carry the item and its version: the one written, or the one the read
+	// returned (none, with Detail "no item", when the item was not there).
+	ReadYourWrites = "read-your-writes"
+)
+
+// DefaultOwnItems is how many items of its own a read-your-writes client
+// writes in turn: at 20 requests/s a read returns what was written 300 ms
+// before, about what replication takes under load.
+const DefaultOwnItems = 4
+
+// Workloads are the workloads a reference client runs.
+var Workloads = []string{DefaultWorkload, ReadYourWrites}
+
 // Config of one client.
 type Config struct {
 	Name, Strategy string
@@ -44,12 +69,14 @@ type Config struct {
 	DNSServer      string            // faultline's DNS server, "127.0.0.1:PORT"
 	SourceIP       string            // the client's own loopback address for DNS and data, "127.0.0.11"
 	Rate           float64           // requests per second, on a fixed schedule
-	Operations     []string          // GetItem, PutItem: in turn (default GetItem)
+	Operations     []string          // GetItem, PutItem: in turn (default GetItem; read-your-writes sets its own)
+	Workload       string            // DefaultWorkload ("" too) or ReadYourWrites
 	Timeout        time.Duration     // per SDK call, retries included
 	KeepAlive      bool              // false: a new connection, and so a DNS lookup, per request
 	ProbeInterval  time.Duration     // failover: how often to try the primary while away from it
 	Table          string
 	Items          int                 // keys item-0000 … item-(Items-1)
+	OwnItems       int                 // read-your-writes: the client's own items (0: DefaultOwnItems)
 	Record         func(journal.Event) // every event; called concurrently
 	Now            func() float64      // journal clock in ms
 }
@@ -111,6 +138,15 @@ func (c Config) Validate() error {
 			return bad("endpoint of region %s: %v", r, err)
 		}
 	}
+	switch c.Workload {
+	case "", DefaultWorkload:
+	case ReadYourWrites:
+		if len(c.Operations) > 0 && !(len(c.Operations) == 2 && c.Operations[0] == PutItem && c.Operations[1] == GetItem) {
+			return bad("workload %s sends PutItem and GetItem in turn, not operations %v", ReadYourWrites, c.Operations)
+		}
+	default:
+		return bad("unknown workload %q (want %s or %s)", c.Workload, DefaultWorkload, ReadYourWrites)
+	}
 	for _, op := range c.Operations {
 		if op != GetItem && op != PutItem {
 			return bad("unknown operation %q (want %s or %s)", op, GetItem, PutItem)
@@ -164,6 +200,8 @@ type client struct {
 	pool    *http.Transport // http's: closed when the client stops
 	sdk     map[string]*dynamodb.Client
 	current atomic.Int32 // index into cfg.Regions of the region requests go to
+	// read-your-writes: the latest version written (sent) per item
+	versions []atomic.Int64
 }
 
 // Run sends requests until ctx ends and returns nil then (an error only for
@@ -188,10 +226,19 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 func newClient(cfg Config) *client {
+	if cfg.Workload == ReadYourWrites {
+		cfg.Operations = []string{PutItem, GetItem}
+	}
 	if len(cfg.Operations) == 0 {
 		cfg.Operations = []string{GetItem}
 	}
 	c := &client{cfg: cfg, sdk: map[string]*dynamodb.Client{}}
+	if cfg.Workload == ReadYourWrites {
+		if c.cfg.OwnItems <= 0 {
+			c.cfg.OwnItems = DefaultOwnItems
+		}
+		c.versions = make([]atomic.Int64, c.cfg.OwnItems)
+	}
 	c.http, c.pool = c.httpClient()
 	for _, r := range cfg.Regions {
 		c.sdk[r] = c.sdkClient(r)
@@ -281,7 +328,19 @@ func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS f
 		c.cfg.Record(journal.Event{T: c.cfg.Now(), Type: journal.ConnRefused, Client: c.cfg.Name, Region: region,
 			Node: node, Addr: c.cfg.SourceIP})
 	})
-	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("item-%04d", i%c.cfg.Items)}}
+	own := c.versions != nil && !probe
+	item := fmt.Sprintf("item-%04d", i%c.cfg.Items)
+	if own {
+		// Request 2n writes item n, 2n+1 reads item n+1: the one written
+		// longest ago.
+		n := i / 2
+		if op == GetItem {
+			n++
+		}
+		item = fmt.Sprintf("%s/item-%04d", c.cfg.Name, n%c.cfg.OwnItems)
+	}
+	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: item}}
+	var version *int64
 	// How late the harness sends it: a timer that fired late, a goroutine
 	// scheduled late, a wait for an in-flight slot. Not the request's own
 	// time (resolving, connecting), which is the latency's.
@@ -289,22 +348,50 @@ func (c *client) do(region, op string, i int, probe bool, due time.Time, dueMS f
 	var err error
 	switch op {
 	case PutItem:
-		key["v"] = &types.AttributeValueMemberN{Value: strconv.Itoa(i)}
+		n := int64(i)
+		if own {
+			n = c.versions[(i/2)%c.cfg.OwnItems].Add(1)
+			version = &n
+		}
+		key["v"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 		key["writer"] = &types.AttributeValueMemberS{Value: c.cfg.Name}
 		_, err = c.sdk[region].PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(c.cfg.Table), Item: key})
 	default:
-		_, err = c.sdk[region].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.cfg.Table), Key: key})
+		var out *dynamodb.GetItemOutput
+		out, err = c.sdk[region].GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.cfg.Table), Key: key, ConsistentRead: aws.Bool(own)})
+		if err == nil && own {
+			version = itemVersion(out.Item)
+		}
 	}
 	if act != nil {
 		act(err)
 	}
 	ev := journal.Event{T: dueMS, Type: journal.Request, Client: c.cfg.Name, Region: region, Op: op, Probe: probe,
 		LatencyMS: ms(time.Since(due)), LagMS: ms(lag), OK: journal.Bool(err == nil)}
+	if own {
+		ev.Item, ev.ItemVersion = item, version
+		if err == nil && op == GetItem && version == nil {
+			ev.Detail = "no item"
+		}
+	}
 	if err != nil {
 		ev.Error, ev.Detail = tried.outcome(err, c.cfg.Timeout, c.cfg.DNSServer)
 	}
 	c.cfg.Record(ev)
 	return err
+}
+
+// itemVersion is an item's numeric "v"; nil when there is no item or no v.
+func itemVersion(item map[string]types.AttributeValue) *int64 {
+	n, ok := item["v"].(*types.AttributeValueMemberN)
+	if !ok {
+		return nil
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return nil
+	}
+	return &v
 }
 
 // ms is d in milliseconds, to the microsecond.

@@ -76,6 +76,8 @@ type Fold struct {
 	afterE         float64 // the latest heal (the steady state's "after")
 	requestsJudged bool
 
+	global *globalFold
+
 	seq   uint64
 	stats FoldStats
 	done  bool
@@ -109,11 +111,15 @@ const (
 func NewFold() *Fold {
 	return &Fold{k: DefaultK, status: "incomplete", faultIndex: map[string]int{}, byName: map[string]*clientFold{},
 		sources: map[string]*sourceFold{}, conns: map[string]*connFold{}, rejects: map[string]*rejectFold{},
-		wm: math.Inf(-1), judgedUpTo: math.Inf(-1), from: math.Inf(-1), to: math.Inf(1), smin: math.Inf(1), afterE: -1}
+		global: newGlobalFold(), wm: math.Inf(-1), judgedUpTo: math.Inf(-1), from: math.Inf(-1), to: math.Inf(1), smin: math.Inf(1), afterE: -1}
 }
 
 // Stats say whether the journal kept to the order the fold relies on.
-func (f *Fold) Stats() FoldStats { return f.stats }
+func (f *Fold) Stats() FoldStats {
+	s := f.stats
+	s.Dropped += f.global.dropped
+	return s
+}
 
 // clientFold is one client's state.
 type clientFold struct {
@@ -203,6 +209,7 @@ func (f *Fold) Add(e journal.Event) {
 	f.seq++
 	switch e.Type {
 	case journal.Request:
+		f.global.add(e)
 		f.request(e, f.seq)
 		f.enqueue(e) // the harness's view of it: how late it was sent
 		f.settle(false)
@@ -264,6 +271,8 @@ func (f *Fold) Add(e journal.Event) {
 		}
 	case journal.OutcomeRejected:
 		f.rejected(e)
+	case journal.DDBWrite, journal.DDBReplicated, journal.DDBReplication:
+		f.global.add(e)
 	case journal.DNSQuery, journal.ConnAccepted, journal.ConnFailed, journal.ConnRefused,
 		journal.HarnessLag, journal.HCResult:
 		f.enqueue(e)
@@ -330,6 +339,7 @@ func (f *Fold) Summary() Summary {
 	}
 	s.SteadyState = f.steadyOutcomes()
 	s.Harness = f.harness.result(f.clients)
+	s.Replication = f.global.replication(f.afterE)
 	s.Verdict, s.Reasons = verdict(s, unmeasuredReasons)
 	return s
 }
@@ -352,6 +362,7 @@ func (f *Fold) metrics(c ClientInfo, i int) Metrics {
 	if src != nil {
 		m.DNSAnswerChanges = src.changes
 	}
+	f.global.apply(c.Name, &m, f.afterE)
 	if i < 0 {
 		return m
 	}
@@ -483,6 +494,7 @@ func (f *Fold) healed(e journal.Event) {
 	}
 	if t > f.afterE {
 		f.afterE = t
+		f.global.healed(t)
 		if f.steadyOn {
 			for _, c := range f.byName {
 				c.after = NewWindow(c.info)

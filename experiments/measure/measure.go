@@ -117,7 +117,25 @@ type Metrics struct {
 	// FaultReached is false when nothing shows the fault touched the client
 	// (see the Reach* kinds). A pass then proves nothing.
 	FaultReached bool `json:"fault_reached"`
+
+	// Global tables (global.go; README "Metrics"): null when not
+	// measurable (no global table, no versioned workload, no switch of
+	// region). The replication lag is the table's, over every direction
+	// (report.json's replication has it per direction).
+	ReplicationLagP50MS     *float64 `json:"replication_lag_p50_ms"`
+	ReplicationLagP99MS     *float64 `json:"replication_lag_p99_ms"`
+	ReplicationLagMaxMS     *float64 `json:"replication_lag_max_ms"`
+	WritesAtRisk            *int     `json:"writes_at_risk"`
+	RPOMS                   *float64 `json:"rpo_ms"`
+	StaleReadsAfterFailover *int     `json:"stale_reads_after_failover"`
+	LostWrites              *int     `json:"lost_writes"`
+	ConflictingWrites       *int     `json:"conflicting_writes"`
+	ConvergenceMS           *float64 `json:"convergence_ms"`
 }
+
+// GlobalMetrics are the global-table metrics (null when not measurable).
+var GlobalMetrics = []string{"replication_lag_p50_ms", "replication_lag_p99_ms", "replication_lag_max_ms", "writes_at_risk",
+	"rpo_ms", "stale_reads_after_failover", "lost_writes", "conflicting_writes", "convergence_ms"}
 
 // Value returns a metric by its assertion name; ok is false when it is null
 // or unknown.
@@ -126,12 +144,22 @@ func (m Metrics) Value(name string) (v float64, ok bool) {
 		"detect_ms": m.DetectMS, "failover_ms": m.FailoverMS, "recover_ms": m.RecoverMS,
 		"availability": m.Availability, "latency_p50_ms": m.LatencyP50MS, "latency_p99_ms": m.LatencyP99MS,
 		"ok_latency_p50_ms": m.OKLatencyP50MS, "ok_latency_p99_ms": m.OKLatencyP99MS,
+		"replication_lag_p50_ms": m.ReplicationLagP50MS, "replication_lag_p99_ms": m.ReplicationLagP99MS,
+		"replication_lag_max_ms": m.ReplicationLagMaxMS, "rpo_ms": m.RPOMS, "convergence_ms": m.ConvergenceMS,
 	}
 	if p, known := ptr[name]; known {
 		if p == nil {
 			return 0, false
 		}
 		return *p, true
+	}
+	counts := map[string]*int{"writes_at_risk": m.WritesAtRisk, "stale_reads_after_failover": m.StaleReadsAfterFailover,
+		"lost_writes": m.LostWrites, "conflicting_writes": m.ConflictingWrites}
+	if p, known := counts[name]; known {
+		if p == nil {
+			return 0, false
+		}
+		return float64(*p), true
 	}
 	switch name {
 	case "dns_queries_in_fault":

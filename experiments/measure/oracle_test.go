@@ -462,13 +462,21 @@ func oracleSummarize(events []journal.Event) Summary {
 		s.Faults = append(s.Faults, FaultReport{ID: w.ID, Kind: w.Kind, Target: w.Target, StartMS: w.StartMS, EndMS: w.EndMS})
 	}
 	clients := Clients(events)
+	lastHeal := oracleLastHeal(windows)
 	metricsFor := func(c ClientInfo, faultID string) Metrics {
+		var m Metrics
+		found := false
 		for i := range windows {
 			if windows[i].ID == faultID || faultID == "" {
-				return oracleForClient(events, c, &windows[i], s.K)
+				m, found = oracleForClient(events, c, &windows[i], s.K), true
+				break
 			}
 		}
-		return oracleForClient(events, c, nil, s.K)
+		if !found {
+			m = oracleForClient(events, c, nil, s.K)
+		}
+		oracleGlobal(events, c, &m, lastHeal)
+		return m
 	}
 	rejected, stopping, samples := oracleRejections(events)
 	var unmeasuredReasons []string
@@ -504,6 +512,7 @@ func oracleSummarize(events []journal.Event) Summary {
 	}
 	s.SteadyState = oracleSteadyOutcomes(events, steady, clients, windows, s.DurationMS)
 	s.Harness = oracleHarnessLag(events, clients)
+	s.Replication = oracleReplication(events, lastHeal)
 	s.Verdict, s.Reasons = verdict(s, unmeasuredReasons)
 	return s
 }

@@ -52,6 +52,9 @@ type Summary struct {
 	ByFault     map[string][]Client `json:"by_fault,omitempty"` // every fault after the first: metrics per client
 	// Harness is what faultline measured of its own lateness.
 	Harness Harness `json:"harness"`
+	// Replication is what the journal says of a global table's replication
+	// (null: no global table).
+	Replication *Replication `json:"replication"`
 }
 
 // FaultReport is a fault window in report.json's shape.

@@ -691,7 +691,7 @@ func (r *run) clientConfig(i int, c spec.Client) (clients.Config, error) {
 	return clients.Config{
 		Name: c.Name, Strategy: c.Strategy, Regions: c.Regions, Endpoints: endpoints,
 		DNSServer: r.world.ClientDNSAddr(), SourceIP: engine.ReferenceIP(i),
-		Rate: c.Rate, Operations: c.Operations, Timeout: c.Timeout, KeepAlive: c.KeepAlive,
+		Rate: c.Rate, Operations: c.Operations, Workload: c.Workload, Timeout: c.Timeout, KeepAlive: c.KeepAlive,
 		ProbeInterval: c.ProbeInterval, Table: r.exp.Topology.Table.Name, Items: r.exp.Topology.Table.Items,
 		Record: r.add, Now: r.j.Now,
 	}, nil

@@ -683,3 +683,50 @@ func TestBackendsNamed(t *testing.T) {
 		t.Errorf("--backend container: %q, want container", got)
 	}
 }
+
+// The read-your-writes workload through the runner: the failover client's
+// requests carry its items and versions, and the report measures its stale
+// reads after the failover (each region's table on its own here: what it
+// wrote in us-east-1 is not in us-west-2).
+func TestReadYourWritesWorkloadEndToEnd(t *testing.T) {
+	exp := shortExperiment(t)
+	for i := range exp.Clients {
+		if exp.Clients[i].Name == "failover" {
+			exp.Clients[i].Workload, exp.Clients[i].Operations = spec.WorkloadReadYourWrites, []string{"PutItem", "GetItem"}
+		}
+	}
+	res := runKept(t, exp, Options{})
+	if res.Err != nil {
+		t.Fatalf("run broke: %v", res.Err)
+	}
+	versions := map[string]int64{}
+	west := false
+	for _, e := range eventsOf(t, res) {
+		if e.Type != journal.Request || e.Client != "failover" || e.Probe {
+			continue
+		}
+		if !strings.HasPrefix(e.Item, "failover/item-") {
+			t.Fatalf("request without the client's own item: %+v", e)
+		}
+		if e.Op == "PutItem" {
+			if e.ItemVersion == nil || *e.ItemVersion <= 0 {
+				t.Fatalf("write without a version: %+v", e)
+			}
+			versions[e.Item] = max(versions[e.Item], *e.ItemVersion)
+		}
+		west = west || (e.Succeeded() && e.Region == "us-west-2")
+	}
+	if len(versions) == 0 {
+		t.Fatal("the client wrote nothing")
+	}
+	m := clientReport(t, res.Summary, "failover").Metrics
+	if west && m.StaleReadsAfterFailover == nil {
+		t.Errorf("the client served from us-west-2 but stale_reads_after_failover is null: %+v", m)
+	}
+	if m.WritesAtRisk != nil || m.LostWrites != nil || res.Summary.Replication != nil {
+		t.Errorf("no global table, yet writes at risk %v, lost writes %v, replication %+v", m.WritesAtRisk, m.LostWrites, res.Summary.Replication)
+	}
+	if naive := clientReport(t, res.Summary, "naive").Metrics; naive.StaleReadsAfterFailover != nil || naive.LostWrites != nil {
+		t.Errorf("the default workload has global-table metrics: %+v", naive)
+	}
+}

@@ -79,6 +79,16 @@ var (
 	yamlLine      = regexp.MustCompile(`line (\d+)`)
 )
 
+// Workloads of the reference clients (experiments/clients): the default,
+// and read-your-writes, for global tables.
+var Workloads = []string{WorkloadDefault, WorkloadReadYourWrites}
+
+// The workloads.
+const (
+	WorkloadDefault        = "default"
+	WorkloadReadYourWrites = "read-your-writes"
+)
+
 // Operations the reference clients send.
 var Operations = []string{"GetItem", "PutItem"}
 
@@ -544,11 +554,11 @@ func (d *decoder) healthCheckFields(what string, hc *HealthCheck, timeoutNode **
 }
 
 // clientNodes are a client's keys checked after its mapping.
-type clientNodes struct{ name, strategy, regions, probe, image, command, health *yaml.Node }
+type clientNodes struct{ name, strategy, regions, probe, image, command, health, workload *yaml.Node }
 
 // tunedKeys are the reference client's settings, which an application
 // sets itself.
-var tunedKeys = []string{"rate", "operations", "timeout", "keep_alive", "probe_interval"}
+var tunedKeys = []string{"rate", "operations", "workload", "timeout", "keep_alive", "probe_interval"}
 
 // clientValue is one client; the schema says how its keys go together as
 // the parser does: a reference client needs a strategy and regions; an
@@ -562,10 +572,16 @@ func (d *decoder) clientValue() value {
 			tuned = append(tuned, obj{"required": []string{k}})
 		}
 		return obj{
-			"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
-			"then": obj{"not": obj{"anyOf": tuned}},
-			"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
-			"not":  obj{"required": []string{"image", "command"}},
+			"allOf": []obj{{
+				"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
+				"then": obj{"not": obj{"anyOf": tuned}},
+				"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
+			}, {
+				// read-your-writes sends its own operations
+				"if":   obj{"required": []string{"workload"}, "properties": obj{"workload": obj{"const": WorkloadReadYourWrites}}},
+				"then": obj{"not": obj{"required": []string{"operations"}}},
+			}},
+			"not": obj{"required": []string{"image", "command"}},
 		}
 	}
 	return v
@@ -612,6 +628,10 @@ func (d *decoder) clientFields(what string, c *Client, n *clientNodes) []field {
 				d.errorf(v, "%s.operations: expected at least one operation", what)
 			}
 		}),
+		keyOf("workload", enumValue(Workloads, "default: the operations in turn on the seeded items; read-your-writes: versioned writes of items of the client's own, each read back (not with operations)"), func(_, v *yaml.Node) {
+			n.workload = v
+			d.str(v, what+".workload", &c.Workload)
+		}),
 		d.durationKey(what, "timeout", durationValue(10*time.Millisecond, time.Minute, "per SDK call"), &c.Timeout),
 		d.booleanKey(what, "keep_alive", "reuse connections", &c.KeepAlive),
 		d.durationKey(what, "probe_interval", durationValue(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"), &c.ProbeInterval,
@@ -647,6 +667,12 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 			if kn := key(el, k); kn != nil {
 				tuned = append(tuned, kn)
 			}
+		}
+		if cn.workload != nil && c.Workload == WorkloadReadYourWrites {
+			if on := key(el, "operations"); on != nil {
+				d.errorf(on, "%s.operations: the read-your-writes workload sends PutItem and GetItem in turn; expected no operations with it", what)
+			}
+			c.Operations = []string{"PutItem", "GetItem"}
 		}
 		if cn.image != nil && cn.command != nil {
 			d.errorf(cn.command, "%s.command: a client is an image or a command, not both", what)

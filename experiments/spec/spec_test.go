@@ -317,3 +317,25 @@ func TestConnectionLifetimes(t *testing.T) {
 		}
 	}
 }
+
+func TestReadYourWritesWorkload(t *testing.T) {
+	text := strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    workload: read-your-writes\n", 1)
+	exp, err := Parse("x.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := exp.Clients[0]; c.Workload != WorkloadReadYourWrites || strings.Join(c.Operations, ",") != "PutItem,GetItem" {
+		t.Errorf("client = %+v", c)
+	}
+	bad := []struct{ name, text, pos, phrase string }{
+		{"unknown workload", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    workload: write-heavy\n", 1), "9:15", "value must be one of 'default', 'read-your-writes'"},
+		{"operations with read-your-writes", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    workload: read-your-writes\n    operations: [GetItem]\n", 1), "10:5", "expected no operations with it"},
+		{"an application's workload", strings.Replace(minimal, "    strategy: failover\n    regions: [us-east-1, us-west-2]\n", "    command: [app]\n    workload: read-your-writes\n", 1), "9:5", "workload"},
+	}
+	for _, b := range bad {
+		_, err := Parse("x.yaml", []byte(b.text))
+		if err == nil || !strings.Contains(err.Error(), b.pos) || !strings.Contains(err.Error(), b.phrase) {
+			t.Errorf("%s: error %v; want at %s: %s", b.name, err, b.pos, b.phrase)
+		}
+	}
+}

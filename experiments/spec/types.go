@@ -131,11 +131,13 @@ type HealthCheck struct {
 
 // Client is a reference client.
 type Client struct {
-	Name          string
-	Strategy      string
-	Regions       []string // first is primary
-	Rate          float64  // requests per second
-	Operations    []string
+	Name       string
+	Strategy   string
+	Regions    []string // first is primary
+	Rate       float64  // requests per second
+	Operations []string
+	// Workload: WorkloadDefault ("" too) or WorkloadReadYourWrites.
+	Workload      string
 	Timeout       time.Duration
 	KeepAlive     bool
 	ProbeInterval time.Duration

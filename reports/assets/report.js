@@ -30,7 +30,7 @@
   var previous = [];
   function render() {
   previous.forEach(function (u) { u.destroy(); });
-  ["notices", "facts", "clients", "assertions", "steady", "charts"].forEach(function (id) {
+  ["notices", "facts", "clients", "global", "global-notes", "assertions", "steady", "charts"].forEach(function (id) {
     document.getElementById(id).textContent = "";
   });
 
@@ -65,6 +65,17 @@
     var tr = el("tr");
     row.forEach(function (cell) { tr.appendChild(el(i === 0 ? "th" : "td", null, cell)); });
     table.appendChild(tr);
+  });
+
+  // The global table: what each client's failover cost in data.
+  var global = document.getElementById("global");
+  (data.global_table || []).forEach(function (row, i) {
+    var tr = el("tr");
+    row.forEach(function (cell) { tr.appendChild(el(i === 0 ? "th" : "td", null, cell)); });
+    global.appendChild(tr);
+  });
+  (data.global_notes || []).forEach(function (n) {
+    document.getElementById("global-notes").appendChild(el("li", null, n));
   });
 
   function checks(id, rows, label) {
@@ -228,6 +239,42 @@
       legend.appendChild(el("span", null, s + "   "));
     });
     div.appendChild(legend);
+  }
+
+  // The global table's replication: the lag of the writes that arrived,
+  // per direction (the slowest in each bucket), and its pauses as bands.
+  var repl = data.replication;
+  if (repl && (repl.directions || []).length) {
+    var div = section("Replication", "lag of the writes that arrived, per direction (the slowest per " + repl.bucket.toFixed(2) +
+      " s bucket); bands in a direction's colour: its replication paused");
+    var cols = [repl.t];
+    var series = [X_SERIES];
+    repl.directions.forEach(function (d, i) {
+      cols.push(d.lag);
+      var color = REGION_COLORS[i % REGION_COLORS.length];
+      series.push({ label: d.from + " → " + d.to, stroke: color, width: 1.5, spanGaps: false,
+        points: { show: true, size: 4, fill: color }, value: function (u, v) { return v == null ? "–" : v.toFixed(1) + " ms"; } });
+    });
+    var pauses = function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      repl.directions.forEach(function (d, i) {
+        ctx.fillStyle = REGION_COLORS[i % REGION_COLORS.length] + "33";
+        var h = u.bbox.height / repl.directions.length;
+        (d.pauses || []).forEach(function (p) {
+          var to = p.to == null ? data.duration : p.to;
+          if (to < from) return;
+          var x0 = u.valToPos(Math.max(p.from, from), "x", true), x1 = u.valToPos(to, "x", true);
+          ctx.fillRect(x0, u.bbox.top + i * h, Math.max(1, x1 - x0), h);
+        });
+      });
+      ctx.restore();
+    };
+    charts.push(new uPlot({
+      width: width, height: 200, cursor: { sync: { key: syncKey } },
+      scales: { x: xScale() }, axes: [xAxis, { label: "replication lag (ms)", size: Y_AXIS }], series: series,
+      hooks: { drawClear: [faultBands, pauses] },
+    }, cols, div));
   }
 
   // Count the charts that really painted: a canvas with pixels on it. uPlot
