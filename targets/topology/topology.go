@@ -28,6 +28,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dynamodb"
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
+	"github.com/faultline-dev/faultline/targets/dynamodb/replica"
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/nlb"
 )
@@ -77,10 +78,27 @@ type Config struct {
 	Automation         *dnsauto.Config
 	AutomationObserver func(name string, e dnsauto.Event)
 
+	// Global, when set, makes every region's table a replica of one
+	// global table (targets/dynamodb/replica); ReplicaObserver sees its
+	// writes, replications and path changes.
+	Global          *Global
+	ReplicaObserver func(replica.Event)
+
 	DNSObserver     func(dnsstub.QueryEvent)
 	NLBObserver     func(nlb.Event)
 	PublishObserver func(name string, values []string)
 }
+
+// Global is a global table's replication.
+type Global struct {
+	Lag, Jitter time.Duration
+	// Backlog bounds each path's queue (0: replica.DefaultBacklog).
+	Backlog int
+}
+
+// ReplicatorIP is the source address the replicator's connections come
+// from: no client's.
+const ReplicatorIP = "127.0.0.5"
 
 // Region is one region of the world.
 type Region struct {
@@ -118,6 +136,8 @@ type World struct {
 	order    []string
 	rng      *rand.Rand
 	rngMu    sync.Mutex
+
+	replicator atomic.Pointer[replica.Replicator]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -185,6 +205,11 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 			if err := w.automate(r); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if cfg.Global != nil {
+		if err := w.replicate(); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.Resolver != nil {
@@ -263,7 +288,11 @@ func (w *World) startBackend(ctx context.Context, rc Region, addrs []string) (dy
 	if rc.Container != nil {
 		return container.Run(ctx, container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs})
 	}
-	return embedded.Run(ctx, embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...))
+	opts := []embedded.Option{embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...)}
+	if w.cfg.Global != nil {
+		opts = append(opts, embedded.WithWrites(w.written))
+	}
+	return embedded.Run(ctx, opts...)
 }
 
 func seed(ctx context.Context, endpoint, regionName, table string, items int) error {
@@ -495,6 +524,9 @@ func (w *World) Endpoint(region string) (string, bool) {
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		var errs []error
+		if rep := w.replicator.Load(); rep != nil { // first: it sends through everything below
+			errs = append(errs, rep.Close())
+		}
 		for _, r := range w.regions { // the automations first: they write to the DNS server
 			if r.auto != nil {
 				r.auto.Close()
