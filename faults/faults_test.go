@@ -55,6 +55,12 @@ func (w *world) RegionHealthLinks(region string) ([]*links.Link, error) {
 	}
 	return w.health, nil
 }
+func (w *world) PauseReplication(string, string, string) (func() error, error) {
+	return nil, errors.New("no global table in this world")
+}
+func (w *world) LagReplication(string, string, time.Duration, time.Duration, string) (func() error, error) {
+	return nil, errors.New("no global table in this world")
+}
 func (w *world) Endpoint(region string) (string, bool) {
 	return "dynamodb." + region + ".amazonaws.com.", region == "us-east-1" || region == "us-west-2"
 }

@@ -139,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: no journal")
 	}
 	t := cfg.Topology
-	if t.DNSObserver != nil || t.ResolverObserver != nil || t.NLBObserver != nil || t.PublishObserver != nil || t.AutomationObserver != nil {
+	if t.DNSObserver != nil || t.ResolverObserver != nil || t.NLBObserver != nil || t.PublishObserver != nil || t.AutomationObserver != nil || t.ReplicaObserver != nil {
 		return nil, errors.New("engine: the topology's observers are the Engine's; subscribe to its events instead")
 	}
 	if cfg.Apps < 0 || cfg.Apps > topology.MaxAliasSets {
@@ -155,6 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	t.NLBObserver = e.onNLB
 	t.PublishObserver = e.onPublish
 	t.AutomationObserver = e.onAutomation
+	t.ReplicaObserver = e.onReplica
 	if t.ResolverExec != "" && t.ResolverClient == nil {
 		// A real resolver process of its own for each client's source
 		// address; everyone else's queries share one.
