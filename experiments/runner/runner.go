@@ -535,6 +535,9 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 		Zone: t.Zone, RecordTTL: t.RecordTTL, NegativeTTL: t.NegativeTTL, RunID: r.runID(),
 		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
 	}
+	if g := t.Table.Global; g != nil {
+		cfg.Global = &topology.Global{Lag: g.ReplicationLag, Jitter: g.Jitter}
+	}
 	if a := t.Automation; a != nil {
 		cfg.Automation = &dnsauto.Config{Enactors: a.Enactors, PlanInterval: a.PlanInterval, Fix: a.Fix}
 	}

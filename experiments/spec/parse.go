@@ -215,6 +215,9 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	if n.schedule != nil {
 		d.schedule(n.schedule, exp)
 	}
+	if g := exp.Topology.Table.Global; g != nil && exp.Duration > 0 && g.ReplicationLag+g.Jitter >= exp.Duration {
+		d.errorf(d.global, "topology.table.global: a write replicates after up to %s, not within the run (schedule.duration %s)", g.ReplicationLag+g.Jitter, exp.Duration)
+	}
 	if n.assertions != nil {
 		exp.Assertions = d.assertions(n.assertions, exp, "assertions")
 	}
@@ -324,6 +327,9 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 	}
 	if len(t.Regions) > 16 {
 		d.errorf(nodes.regions, "topology.regions: %d regions; at most 16", len(t.Regions))
+	}
+	if t.Table.Global != nil && len(t.Regions) == 1 {
+		d.errorf(d.global, "topology.table.global: a global table has a replica in each of at least two regions; the topology has one (%s)", t.Regions[0].Name)
 	}
 }
 
@@ -462,6 +468,26 @@ func (d *decoder) tableFields(tb *Table) []field {
 			}
 		}),
 		d.integerKey("topology.table", "items", integerValue(1, 100000, "items seeded"), &tb.Items),
+		keyOf("global", objectValue("every region's table a replica of one global table: asynchronous replication, last writer wins",
+			func() []field { return d.globalFields(&Global{}) }), func(_, v *yaml.Node) {
+			tb.Global = &Global{ReplicationLag: DefaultReplicationLag}
+			d.global = v
+			d.mapping(v, "topology.table.global", d.globalFields(tb.Global))
+			if tb.Global.Jitter > tb.Global.ReplicationLag {
+				d.errorf(v, "topology.table.global.jitter: %s must not exceed the replication lag (%s)", tb.Global.Jitter, tb.Global.ReplicationLag)
+			}
+		}),
+	}
+}
+
+// DefaultReplicationLag is a global table's replication lag when not given:
+// DynamoDB's documentation says replicas typically agree within a second.
+const DefaultReplicationLag = time.Second
+
+func (d *decoder) globalFields(g *Global) []field {
+	return []field{
+		d.durationKey("topology.table.global", "replication_lag", durationValue(0, time.Hour, "how long a write takes to reach the other regions (default 1s)"), &g.ReplicationLag),
+		d.durationKey("topology.table.global", "jitter", durationValue(0, time.Hour, "± uniformly per write; at most the lag"), &g.Jitter),
 	}
 }
 
@@ -770,11 +796,23 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				if kind.Meta().NeedsAutomation && exp.Topology.Automation == nil {
 					d.errorf(kindNode, "%s.kind: %s acts on the DNS automation; add topology.automation", what, f.Kind)
 				}
+				if kind.Meta().NeedsReplication && exp.Topology.Table.Global == nil {
+					d.errorf(kindNode, "%s.kind: %s acts on a global table's replication; add topology.table.global", what, f.Kind)
+				}
 				for _, p := range kind.Params() {
 					if v, given := f.Params[p.Name]; given && p.Region {
 						if _, ok := exp.Topology.Region(v); !ok {
 							d.errorf(paramNodes[p.Name], "%s.params: parameter %q: no region %q; the topology has: %s", what, p.Name, v, regionNames(exp.Topology))
 						}
+					}
+				}
+				if vals, err := kind.Parse(f.Params); err == nil {
+					if l, ok := vals.(interface{ AddedLag() time.Duration }); ok && exp.Duration > 0 && l.AddedLag() >= exp.Duration {
+						at := paramNodes["lag"]
+						if at == nil {
+							at = kindNode
+						}
+						d.errorf(at, "%s.params: lag: a write held back %s more would not replicate within the run (schedule.duration %s)", what, l.AddedLag(), exp.Duration)
 					}
 				}
 				if _, err := kind.Parse(f.Params); err != nil {

@@ -27,7 +27,7 @@ func TestFlagshipParses(t *testing.T) {
 		t.Errorf("name/duration/k = %s %s %d", exp.Name, exp.Duration, exp.Metrics.ConsecutiveSuccesses)
 	}
 	top := exp.Topology
-	if top.Zone != "amazonaws.com." || top.RecordTTL != time.Second || top.NegativeTTL != time.Second || top.Table != (Table{"orders", 100}) {
+	if top.Zone != "amazonaws.com." || top.RecordTTL != time.Second || top.NegativeTTL != time.Second || top.Table.Name != "orders" || top.Table.Items != 100 || top.Table.Global != nil {
 		t.Errorf("topology = %+v", top)
 	}
 	if len(top.Regions) != 2 || top.Regions[0].Name != "us-east-1" || top.Regions[1].Nodes != 2 || top.Regions[1].HealthCheck != DefaultHealthCheck {

@@ -93,6 +93,16 @@ type Automation struct {
 type Table struct {
 	Name  string
 	Items int
+	// Global, when set, makes every region's table a replica of one
+	// global table (targets/dynamodb/replica).
+	Global *Global
+}
+
+// Global is a global table: asynchronous replication of every write to
+// every other region, last writer wins per item.
+type Global struct {
+	ReplicationLag time.Duration // every write's
+	Jitter         time.Duration // ± uniformly, at most the lag
 }
 
 // Region is one region: an NLB with nodes and targets in front of a backend.
