@@ -329,6 +329,9 @@ func (r *Replicator) Close() error {
 	r.closeOnce.Do(func() {
 		r.cancel()
 		r.wg.Wait()
+		for _, p := range r.cfg.Peers {
+			p.Client.CloseIdleConnections()
+		}
 		now := time.Now()
 		for _, key := range r.order {
 			for _, s := range r.paths[key].shards {
