@@ -37,8 +37,8 @@ func (p DDBReplicationPause) Apply(w World, f Fault) (func() error, error) {
 // and/or out of a region while it is applied waits lag ± jitter more (the
 // "prolonged replication lag to and from" us-east-1 of October 20).
 type DDBReplicationLag struct {
-	Lag       time.Duration `param:"lag" required:"true" min:"1ms" max:"1h" doc:"added replication lag, e.g. 5s"`
-	Jitter    time.Duration `param:"jitter" default:"0s" min:"0s" max:"1h" doc:"± uniformly drawn per write; at most the lag"`
+	Lag       time.Duration `param:"lag" required:"true" min:"1ms" max:"10m" doc:"added replication lag, e.g. 5s"`
+	Jitter    time.Duration `param:"jitter" default:"0s" min:"0s" max:"10m" doc:"± uniformly drawn per write; at most the lag"`
 	Direction string        `param:"direction" default:"both" enum:"in,out,both" doc:"in: to the region; out: from it; both"`
 }
 

@@ -486,8 +486,8 @@ const DefaultReplicationLag = time.Second
 
 func (d *decoder) globalFields(g *Global) []field {
 	return []field{
-		d.durationKey("topology.table.global", "replication_lag", durationValue(0, time.Hour, "how long a write takes to reach the other regions (default 1s)"), &g.ReplicationLag),
-		d.durationKey("topology.table.global", "jitter", durationValue(0, time.Hour, "± uniformly per write; at most the lag"), &g.Jitter),
+		d.durationKey("topology.table.global", "replication_lag", durationValue(0, 10*time.Minute, "how long a write takes to reach the other regions (default 1s)"), &g.ReplicationLag),
+		d.durationKey("topology.table.global", "jitter", durationValue(0, 10*time.Minute, "± uniformly per write; at most the lag"), &g.Jitter),
 	}
 }
 
