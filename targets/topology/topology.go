@@ -286,7 +286,11 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 // startBackend starts the region's backend, serving on the target addresses.
 func (w *World) startBackend(ctx context.Context, rc Region, addrs []string) (dynamodb.Backend, error) {
 	if rc.Container != nil {
-		return container.Run(ctx, container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs})
+		opts := container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs}
+		if w.cfg.Global != nil {
+			opts.Writes = w.written
+		}
+		return container.Run(ctx, opts)
 	}
 	opts := []embedded.Option{embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...)}
 	if w.cfg.Global != nil {
