@@ -45,7 +45,7 @@ func (w *World) replicaClient() *http.Client {
 		var d net.Dialer
 		return d.DialContext(ctx, network, dnsAddr)
 	}}
-	dialer := &net.Dialer{Timeout: 2 * time.Second, Resolver: resolver, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ReplicatorIP)}}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Resolver: resolver, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ReplicatorIP)}}
 	return &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 16,
 		IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 2 * time.Second}}
 }

@@ -584,6 +584,12 @@ func (r *Replicator) retry(ctx context.Context, wake <-chan struct{}, f func() e
 	}
 }
 
+// requestTimeout bounds one request: long enough that a slow link
+// (link.latency of seconds) delays replication rather than stops it. A
+// request that timed out after the destination applied it is sent again:
+// the second finds its own stamp there and is journaled superseded.
+const requestTimeout = 30 * time.Second
+
 // errPermanent marks an answer no retry changes.
 type errPermanent struct{ error }
 
@@ -629,7 +635,7 @@ func (r *Replicator) send(ctx context.Context, dst Peer, w Write, st stampOf) (s
 // readSource is one read of the source's stream: a request through its
 // endpoint, so a fault on the source region holds its writes back.
 func (r *Replicator) readSource(ctx context.Context, src Peer) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.Endpoint+"/", nil)
 	if err != nil {
@@ -649,7 +655,7 @@ func (r *Replicator) readSource(ctx context.Context, src Peer) error {
 
 // call is one DynamoDB JSON 1.0 request to a peer's endpoint.
 func (r *Replicator) call(ctx context.Context, peer Peer, op string, body []byte, headers func(http.Header)) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, peer.Endpoint+"/", bytes.NewReader(body))
 	if err != nil {
