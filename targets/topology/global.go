@@ -47,7 +47,7 @@ func (w *World) replicaClient() *http.Client {
 	}}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Resolver: resolver, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ReplicatorIP)}}
 	return &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 16,
-		IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 2 * time.Second}}
+		IdleConnTimeout: 90 * time.Second}}
 }
 
 // written hands an embedded backend's write to the replicator (none before
