@@ -116,7 +116,8 @@ func benchReplication(ctx context.Context, out *os.File) error {
 	fmt.Fprintf(out, "   %-38s %10.0f writes/s\n", "acknowledged to clients in us-east-1", float64(acked.Load())/writing)
 	fmt.Fprintf(out, "   %-38s %10.0f writes/s (%d applied, %d superseded, %d dropped)\n", "replicated to us-west-2",
 		float64(applied.Load())/(writing+drain.Seconds()), applied.Load(), superseded.Load(), dropped.Load())
-	fmt.Fprintf(out, "   %-38s %10d writes, drained in %s\n", "backlog when the writers stopped", backlog, drain.Round(time.Millisecond))
+	fmt.Fprintf(out, "   %-38s %10d writes, drained in %s (%.0f writes/s without writers)\n", "backlog when the writers stopped", backlog,
+		drain.Round(time.Millisecond), float64(backlog)/max(drain.Seconds(), 1e-3))
 	fmt.Fprintf(out, "   %-38s p50 %s, p99 %s, max %s\n", "lag (acknowledged → applied)", q(0.50).Round(time.Microsecond),
 		q(0.99).Round(time.Microsecond), q(1).Round(time.Microsecond))
 	mu.Unlock()
