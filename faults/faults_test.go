@@ -309,7 +309,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down nlb.reset-connections"
+	want := "ddb.replication-lag ddb.replication-pause dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down nlb.reset-connections"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}
