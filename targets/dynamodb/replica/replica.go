@@ -309,19 +309,16 @@ func (r *Replicator) AddLag(region, direction string, lag, jitter time.Duration,
 	}, nil
 }
 
-// Backlog is how many writes wait on the path from src to dst.
+// Backlog is how many writes on the path from src to dst are not yet
+// applied at dst (or superseded there): queued, or being sent.
 func (r *Replicator) Backlog(src, dst string) int {
 	p, ok := r.paths[[2]string{src, dst}]
 	if !ok {
 		return 0
 	}
-	n := 0
-	for _, s := range p.shards {
-		s.mu.Lock()
-		n += len(s.queue)
-		s.mu.Unlock()
-	}
-	return n
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count
 }
 
 // Close stops replicating; every write still queued is reported dropped.
@@ -360,7 +357,7 @@ type path struct {
 	lag    time.Duration // added
 	jitter time.Duration // added
 	wake   chan struct{} // closed and replaced on every change
-	count  int           // writes queued on every shard
+	count  int           // writes queued or being sent, on every shard
 }
 
 type item struct {
