@@ -134,7 +134,9 @@ func TestReplicationPauseBacklogResume(t *testing.T) {
 	if err := undo(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the backlog draining", func() bool { return w.Replicator().Backlog("us-east-1", "us-west-2") == 0 })
+	eventually(t, "the backlogs draining", func() bool {
+		return w.Replicator().Backlog("us-east-1", "us-west-2") == 0 && w.Replicator().Backlog("us-west-2", "us-east-1") == 0
+	})
 	for i := 1; i < n; i++ {
 		if v := version(t, west, fmt.Sprintf("k-%02d", i)); v != i {
 			t.Errorf("us-west-2 k-%02d: v=%d, want %d", i, v, i)
@@ -199,9 +201,20 @@ func TestLinkFaultDelaysReplication(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, key+" reaching us-west-2", func() bool { return version(t, west, key) == 1 })
-		last := ev.of(replica.KindReplicated, replica.Applied)
-		if at := last[len(last)-1].Time; at.Before(upAt) {
+		var applied []replica.Event
+		eventually(t, key+" reaching us-west-2", func() bool {
+			applied = nil
+			for _, e := range ev.of(replica.KindReplicated, replica.Applied) {
+				if e.Item == key {
+					applied = append(applied, e)
+				}
+			}
+			return len(applied) == 1
+		})
+		if v := version(t, west, key); v != 1 {
+			t.Errorf("%s at us-west-2: v=%d, want 1", key, v)
+		}
+		if at := applied[0].Time; at.Before(upAt) {
 			t.Errorf("%s applied at %s, before the links came up (%s)", key, at, upAt)
 		}
 	}
