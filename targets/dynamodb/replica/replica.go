@@ -462,6 +462,9 @@ func (s *shard) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if ctx.Err() != nil {
+			return // closed: what is queued is Close's to report
+		}
 		s.mu.Lock()
 		var head item
 		has := len(s.queue) > 0
