@@ -138,6 +138,11 @@ type Replicator struct {
 	stamps  map[string]map[string]stampOf
 
 	closeOnce sync.Once
+	// closeMu: Written enqueues under its read lock, Close marks closed
+	// under its write lock before reporting the queues, so no write is
+	// queued after they were reported.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 type stampOf struct {
@@ -214,10 +219,10 @@ func (r *Replicator) Written(w Write) {
 	}
 	r.emit(Event{Kind: KindWrite, Time: w.At, Region: w.Region, Table: w.Table, Item: w.ID, Version: w.Version, Op: w.Op})
 	r.note(w.Region, w, stampOf{w.At.UnixNano(), w.Region})
-	select {
-	case <-r.ctx.Done():
+	r.closeMu.RLock()
+	defer r.closeMu.RUnlock()
+	if r.closed {
 		return
-	default:
 	}
 	enq := time.Now()
 	for _, key := range r.order {
@@ -329,6 +334,9 @@ func (r *Replicator) Close() error {
 		for _, p := range r.cfg.Peers {
 			p.Client.CloseIdleConnections()
 		}
+		r.closeMu.Lock()
+		r.closed = true
+		r.closeMu.Unlock()
 		now := time.Now()
 		for _, key := range r.order {
 			for _, s := range r.paths[key].shards {
