@@ -150,7 +150,9 @@ func (d *db) replicated(op string, raw []byte, st stamp) (superseded bool, aerr 
 	}
 	k := t.encodeKey(key)
 	if old, ok := t.stamps[k]; ok && !st.newer(old) {
-		return true, nil
+		// Its own stamp: the same write sent again (a retry after a
+		// timeout), already applied.
+		return old != st, nil
 	}
 	t.stamps[k] = st
 	if op == "PutItem" {

@@ -595,7 +595,7 @@ func (r *Replicator) retry(ctx context.Context, wake <-chan struct{}, f func() e
 // requestTimeout bounds one request: long enough that a slow link
 // (link.latency of seconds) delays replication rather than stops it. A
 // request that timed out after the destination applied it is sent again:
-// the second finds its own stamp there and is journaled superseded.
+// the backend finds the write's own stamp there and answers applied.
 const requestTimeout = 30 * time.Second
 
 // errPermanent marks an answer no retry changes.
