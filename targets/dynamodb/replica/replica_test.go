@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,5 +253,34 @@ func TestCloseDropsTheBacklog(t *testing.T) {
 	p.rep.Close()
 	if es := p.rec.replicated("k", "region-b"); len(es) != 1 || es[0].Status != replica.Dropped {
 		t.Errorf("after Close: %+v, want one dropped", es)
+	}
+}
+
+// A replicated write sent twice (a retry after a timeout) is applied once
+// and answered applied both times; an older one is superseded.
+func TestReplicatedWriteIsIdempotent(t *testing.T) {
+	p := newPair(t)
+	send := func(ns int64) string {
+		body := `{"TableName":"orders","Item":{"pk":{"S":"r"},"v":{"N":"` + strconv.FormatInt(ns, 10) + `"}}}`
+		req, _ := http.NewRequest(http.MethodPost, p.srB.Endpoint()+"/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.PutItem")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		req.Header.Set(embedded.ReplicaStampHeader, strconv.FormatInt(ns, 10))
+		req.Header.Set(embedded.ReplicaSourceHeader, "region-a")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("HTTP %d", resp.StatusCode)
+		}
+		return resp.Header.Get(embedded.ReplicaStatusHeader)
+	}
+	if a, b, c := send(100), send(100), send(50); a != "applied" || b != "applied" || c != "superseded" {
+		t.Errorf("first %q, again %q, older %q; want applied, applied, superseded", a, b, c)
+	}
+	if v := version(t, p.b, "r"); v != 100 {
+		t.Errorf("v=%d, want 100", v)
 	}
 }
