@@ -3,7 +3,7 @@ GO       ?= go
 SHELL    := /bin/bash
 TESTARGS ?=
 
-.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak bench-resolvers sdk-table bench-deps resolver-deps lint clean
+.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak bench-resolvers bench-replication sdk-table bench-deps resolver-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -57,6 +57,9 @@ bench-nlb:
 # The residual outage through each real resolver (unbound, dnsmasq, CoreDNS)
 # beside the model of the same name, a few rounds per fault; `make
 # resolver-deps` provides the resolvers.
+bench-replication:
+	$(GO) run ./cmd/faultline-bench -only replication
+
 bench-resolvers:
 	$(GO) run ./cmd/faultline-bench -only resolvers
 

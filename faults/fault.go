@@ -79,6 +79,13 @@ type World interface {
 	// Automation is the DNS automation managing an endpoint name, when the
 	// topology has one.
 	Automation(name string) (DNSAutomation, bool)
+	// PauseReplication pauses a global table's replication into (in), out
+	// of (out) or both of a region; undo resumes it. fault names the fault
+	// in the replication's events.
+	PauseReplication(region, direction, fault string) (undo func() error, err error)
+	// LagReplication adds lag ± jitter to a global table's replication
+	// into, out of or both of a region; undo removes it.
+	LagReplication(region, direction string, lag, jitter time.Duration, fault string) (undo func() error, err error)
 }
 
 // DNSAutomation is the model of DynamoDB's DNS automation (targets/dnsauto).

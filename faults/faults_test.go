@@ -55,6 +55,12 @@ func (w *world) RegionHealthLinks(region string) ([]*links.Link, error) {
 	}
 	return w.health, nil
 }
+func (w *world) PauseReplication(string, string, string) (func() error, error) {
+	return nil, errors.New("no global table in this world")
+}
+func (w *world) LagReplication(string, string, time.Duration, time.Duration, string) (func() error, error) {
+	return nil, errors.New("no global table in this world")
+}
 func (w *world) Endpoint(region string) (string, bool) {
 	return "dynamodb." + region + ".amazonaws.com.", region == "us-east-1" || region == "us-west-2"
 }
@@ -303,7 +309,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	want := "dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down nlb.reset-connections"
+	want := "ddb.replication-lag ddb.replication-pause dns.delay dns.empty dns.flap dns.nxdomain dns.partial dns.plan-race dns.redirect dns.refused dns.servfail dns.stale dns.timeout dns.truncate dns.ttl hc.fail hc.flap hc.propagation-delay hc.reset hc.slow link.bandwidth link.down link.latency link.limit-data link.reset link.slicer link.slow-close link.timeout nlb.node-down nlb.reset-connections"
 	if got := strings.Join(faults.Names(), " "); got != want {
 		t.Errorf("kinds = %s", got)
 	}

@@ -62,6 +62,9 @@ type Meta struct {
 	// the target, while it is applied, is the fault reaching a client
 	// (ReachDNSEmpty).
 	EmptyAnswers bool
+	// NeedsReplication: it acts on a global table's replication, so an
+	// experiment whose table is not global is refused before it runs.
+	NeedsReplication bool
 }
 
 // typedKind is a kind defined by its parameter struct P.

@@ -215,7 +215,7 @@ func TestUpCLIVerbsAndReport(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"inject", "dns.gone", east}, `kind: unknown kind "dns.gone"; expected one of: dns.delay`},
+		{[]string{"inject", "dns.gone", east}, `kind: unknown kind "dns.gone"; expected one of: ddb.replication-lag, ddb.replication-pause, dns.delay`},
 		{[]string{"inject", "dns.delay", east, "--param", "delay=soon"}, `params.delay: parameter "delay": expected a duration like 250ms or 2s, got "soon"`},
 		{[]string{"inject", "dns.empty", "dynamodb.mars-1.amazonaws.com"}, "target: dns.empty acts on an endpoint name"},
 		{[]string{"inject", "dns.empty", east, "--for", "25h"}, "for: 25h0m0s is past the maximum bound of 24h0m0s"},

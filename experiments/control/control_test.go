@@ -358,7 +358,7 @@ func (l *live) badInput(t *testing.T) {
 		{"GET", "/api/v1/world", nil, []string{"Authorization", ""}, 401, "unauthorized", "Authorization", "no token"},
 		{"GET", "/api/v1/faults", nil, []string{"Authorization", "Bearer nope-nope-nope-nope"}, 401, "unauthorized", "Authorization", "wrong token"},
 		{"POST", "/api/v1/heal-all", nil, []string{"Authorization", "Basic " + token}, 401, "unauthorized", "Authorization", "Bearer"},
-		{"POST", "/api/v1/faults", map[string]any{"kind": "dns.gone", "target": "dynamodb.us-east-1.amazonaws.com"}, nil, 400, "unknown_kind", "kind", `unknown kind "dns.gone"; expected one of: dns.delay`},
+		{"POST", "/api/v1/faults", map[string]any{"kind": "dns.gone", "target": "dynamodb.us-east-1.amazonaws.com"}, nil, 400, "unknown_kind", "kind", `unknown kind "dns.gone"; expected one of: ddb.replication-lag, ddb.replication-pause, dns.delay`},
 		{"POST", "/api/v1/faults", map[string]any{"kind": "dns.delay", "target": "dynamodb.us-east-1.amazonaws.com", "params": map[string]any{"delay": "soon"}}, nil, 400, "bad_param", "params.delay", "expected a duration like 250ms or 2s"},
 		{"POST", "/api/v1/faults", map[string]any{"kind": "dns.empty", "target": "dynamodb.us-east-1.amazonaws.com", "params": map[string]any{"colour": "red"}}, nil, 400, "bad_param", "params.colour", "unknown parameter for dns.empty"},
 		{"POST", "/api/v1/faults", map[string]any{"kind": "dns.empty", "target": "dynamodb.eu-west-9.amazonaws.com"}, nil, 400, "bad_target", "target", "expected one of: dynamodb.us-east-1.amazonaws.com, dynamodb.us-west-2.amazonaws.com"},

@@ -139,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: no journal")
 	}
 	t := cfg.Topology
-	if t.DNSObserver != nil || t.ResolverObserver != nil || t.NLBObserver != nil || t.PublishObserver != nil || t.AutomationObserver != nil || t.StrongObserver != nil {
+	if t.DNSObserver != nil || t.ResolverObserver != nil || t.NLBObserver != nil || t.PublishObserver != nil || t.AutomationObserver != nil || t.StrongObserver != nil || t.ReplicaObserver != nil {
 		return nil, errors.New("engine: the topology's observers are the Engine's; subscribe to its events instead")
 	}
 	if cfg.Apps < 0 || cfg.Apps > topology.MaxAliasSets {
@@ -156,6 +156,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	t.PublishObserver = e.onPublish
 	t.AutomationObserver = e.onAutomation
 	t.StrongObserver = e.onStrong
+	t.ReplicaObserver = e.onReplica
 	if t.ResolverExec != "" && t.ResolverClient == nil {
 		// A real resolver process of its own for each client's source
 		// address; everyone else's queries share one.

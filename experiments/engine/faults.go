@@ -126,6 +126,9 @@ func (e *Engine) apply(f faults.Fault, by string, bound time.Duration, opts []Op
 	if !ok {
 		return Applied{}, invalidf("fault %s: unknown kind %q; expected one of: %s", f.ID, f.Kind, strings.Join(faults.Names(), ", "))
 	}
+	if kind.Meta().NeedsReplication && !e.world.Replicated() {
+		return Applied{}, invalidf("fault %s: %s acts on a global table's replication, and this world's tables are not global (topology.table.global)", f.ID, f.Kind)
+	}
 	vals, err := faults.Validate(kind, f.Params)
 	if err != nil {
 		return Applied{}, invalidf("fault %s: %w", f.ID, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dnsauto"
 	"github.com/faultline-dev/faultline/targets/dnscache"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/dynamodb/replica"
 	"github.com/faultline-dev/faultline/targets/nlb"
 )
 
@@ -75,6 +76,30 @@ func (e *Engine) onNLB(n nlb.Event) {
 	case "node.down", "node.up":
 		e.refusals().nodeDown(n, n.Kind == "node.up")
 	}
+}
+
+// onReplica journals the global table's replication: every write a
+// region acknowledged (ddb.write), every write replicated to another region
+// (ddb.replicated: applied, superseded or dropped, with when its source
+// acknowledged it) and every change of a path (ddb.replication).
+func (e *Engine) onReplica(r replica.Event) {
+	ev := journal.Event{T: e.j.Since(r.Time), Region: r.Region, To: r.To, Name: r.Table, Item: r.Item, ItemVersion: r.Version,
+		Op: r.Op, Status: r.Status, Fault: r.Fault, Detail: r.Detail}
+	switch r.Kind {
+	case replica.KindWrite:
+		ev.Type, ev.Status = journal.DDBWrite, ""
+	case replica.KindReplicated:
+		ev.Type = journal.DDBReplicated
+		if !r.Written.IsZero() {
+			w := e.j.Since(r.Written)
+			ev.WrittenMS = &w
+		}
+	case replica.KindReplication:
+		ev.Type = journal.DDBReplication
+	default:
+		return
+	}
+	e.Record(ev)
 }
 
 // onPublish journals a DNS publication of an endpoint's records.

@@ -536,6 +536,9 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 		Table: t.Table.Name, Items: t.Table.Items, Seed: seed,
 		Strong: t.Strong(), StrongWitness: t.Witness(), // topology.table.global (spec/global.go)
 	}
+	if g := t.Table.Global; g != nil {
+		cfg.Global = &topology.Global{Lag: g.ReplicationLag, Jitter: g.Jitter}
+	}
 	if a := t.Automation; a != nil {
 		cfg.Automation = &dnsauto.Config{Enactors: a.Enactors, PlanInterval: a.PlanInterval, Fix: a.Fix}
 	}

@@ -19,6 +19,9 @@ import (
 var boundsBases = []string{`name: bounds
 topology:
   automation: {enactors: 3}
+  table:
+    global:
+      replication_lag: 10m
   regions:
     - name: us-east-1
       health_check: {interval: 5m, timeout: 10ms}
@@ -266,7 +269,7 @@ func TestParserAndSchemaAgreeOnBounds(t *testing.T) {
 
 	// Fault parameters: each kind on a target of its type, with its
 	// required parameters at their lowest.
-	together := map[string]map[string]string{"dns.redirect": {"to": "127.0.255.1"}}
+	together := map[string]map[string]string{"dns.redirect": {"to": "127.0.255.1"}, "ddb.replication-lag": {"lag": "10m"}}
 	n := 0
 	for _, kind := range faults.Kinds() {
 		target := "us-east-1"

@@ -16,6 +16,14 @@ import (
 type decoder struct {
 	file string
 	errs ErrorList
+	// global is topology.table.global's mapping, when given (its lag is
+	// checked against the run once the schedule is read).
+	global *yaml.Node
+}
+
+// misplaced says where a key that is unknown where it stands belongs.
+var misplaced = map[string]string{
+	"global": "a global table is the table's, for every region at once: set topology.table.global (each region's table is then a replica)",
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -57,6 +65,10 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields []field) {
 		}
 		f, ok := byName[k.Value]
 		if !ok {
+			if hint, ok := misplaced[k.Value]; ok {
+				d.errorf(k, "%s: unknown key %q: %s", what, k.Value, hint)
+				continue
+			}
 			d.errorf(k, "%s: unknown key %q; expected one of: %s", what, k.Value, fieldNames(fields))
 			continue
 		}

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"slices"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -23,8 +24,17 @@ const (
 // replicas, or two and a witness).
 const StrongRegions = 3
 
-// Global is topology.table.global.
+// DefaultReplicationLag is a global table's replication lag when not given:
+// DynamoDB's documentation says replicas typically agree within a second.
+const DefaultReplicationLag = time.Second
+
+// Global is topology.table.global: every region's table a replica of one
+// global table.
 type Global struct {
+	// ReplicationLag and Jitter (± uniformly, at most the lag): how long an
+	// eventually consistent table's writes take to reach the other regions.
+	ReplicationLag time.Duration
+	Jitter         time.Duration
 	// Consistency is ConsistencyEventual (the default) or ConsistencyStrong.
 	Consistency string
 	// Witness, with strong consistency, is the region whose replica is the
@@ -33,6 +43,7 @@ type Global struct {
 
 	consistencyNode *yaml.Node // where the mode was given, for errors about it
 	witnessNode     *yaml.Node
+	lagNodes        []*yaml.Node // replication_lag, jitter: eventual only
 }
 
 // Witness is the strongly consistent table's witness region ("" for none).
@@ -40,26 +51,36 @@ func (t Topology) Witness() string {
 	if !t.Strong() {
 		return ""
 	}
-	return t.Global.Witness
+	return t.Table.Global.Witness
 }
 
 // Strong reports whether the topology's table is a strongly consistent
 // global table.
-func (t Topology) Strong() bool { return t.Global != nil && t.Global.Consistency == ConsistencyStrong }
+func (t Topology) Strong() bool {
+	return t.Table.Global != nil && t.Table.Global.Consistency == ConsistencyStrong
+}
 
 // globalKey is the global key of topology.table.
-func (d *decoder) globalKey(t *Topology) field {
-	return keyOf("global", objectValue("every region's table a replica of one global table", func() []field { return d.globalFields(&Global{}) }),
-		func(_, v *yaml.Node) {
-			t.Global = &Global{Consistency: ConsistencyEventual}
-			d.mapping(v, "topology.table.global", d.globalFields(t.Global))
-		})
+func (d *decoder) globalKey(tb *Table) field {
+	return keyOf("global", objectValue("every region's table a replica of one global table: eventual (asynchronous replication, last writer wins) or strong consistency",
+		func() []field { return d.globalFields(&Global{}) }), func(_, v *yaml.Node) {
+		tb.Global = &Global{Consistency: ConsistencyEventual, ReplicationLag: DefaultReplicationLag}
+		d.global = v
+		d.mapping(v, "topology.table.global", d.globalFields(tb.Global))
+		if tb.Global.Jitter > tb.Global.ReplicationLag {
+			d.errorf(v, "topology.table.global.jitter: %s must not exceed the replication lag (%s)", tb.Global.Jitter, tb.Global.ReplicationLag)
+		}
+	})
 }
 
 // globalFields are the keys of topology.table.global.
 func (d *decoder) globalFields(g *Global) []field {
 	modes := []string{ConsistencyEventual, ConsistencyStrong}
+	lagNode := func(n *yaml.Node, _ bool) { g.lagNodes = append(g.lagNodes, n) }
 	return []field{
+		d.durationKey("topology.table.global", "replication_lag", durationValue(0, 10*time.Minute, "eventual only: how long a write takes to reach the other regions (default 1s)"),
+			&g.ReplicationLag, lagNode),
+		d.durationKey("topology.table.global", "jitter", durationValue(0, 10*time.Minute, "eventual only: ± uniformly per write; at most the lag"), &g.Jitter, lagNode),
 		keyOf("consistency", enumValue(modes, "eventual: asynchronous replication, last writer wins; strong: a write succeeds once a majority of exactly three regions holds it"),
 			func(_, v *yaml.Node) {
 				g.consistencyNode = v
@@ -81,16 +102,21 @@ func (d *decoder) globalFields(g *Global) []field {
 // known: strong consistency spans exactly three regions, each on the
 // embedded backend.
 func (d *decoder) checkGlobal(t *Topology) {
-	if g := t.Global; g != nil && g.witnessNode != nil && g.Consistency != ConsistencyStrong {
+	if g := t.Table.Global; g != nil && g.witnessNode != nil && g.Consistency != ConsistencyStrong {
 		d.errorf(g.witnessNode, "topology.table.global.witness: a witness belongs to strong consistency; expected consistency: strong beside it")
+	}
+	if g := t.Table.Global; g != nil && g.Consistency == ConsistencyStrong {
+		for _, n := range g.lagNodes {
+			d.errorf(n, "topology.table.global: replication_lag and jitter belong to eventual consistency; a strongly consistent write is acknowledged once a majority holds it")
+		}
 	}
 	if !t.Strong() || len(t.Regions) == 0 {
 		return
 	}
-	if w := t.Global.Witness; w != "" && !slices.ContainsFunc(t.Regions, func(r Region) bool { return r.Name == w }) {
-		d.errorf(t.Global.witnessNode, "topology.table.global.witness: no region %q; the topology has: %s", w, regionNames(*t))
+	if w := t.Table.Global.Witness; w != "" && !slices.ContainsFunc(t.Regions, func(r Region) bool { return r.Name == w }) {
+		d.errorf(t.Table.Global.witnessNode, "topology.table.global.witness: no region %q; the topology has: %s", w, regionNames(*t))
 	}
-	n := t.Global.consistencyNode
+	n := t.Table.Global.consistencyNode
 	if len(t.Regions) != StrongRegions {
 		d.errorf(n, "topology.table.global.consistency: strong consistency spans exactly %d regions (DynamoDB's multi-Region strong consistency: three replicas, or two and a witness); the topology has %d (%s)",
 			StrongRegions, len(t.Regions), regionNames(*t))

@@ -16,22 +16,22 @@ func TestGlobalStrong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !exp.Topology.Strong() || exp.Topology.Global.Consistency != ConsistencyStrong {
-		t.Errorf("global = %+v", exp.Topology.Global)
+	if !exp.Topology.Strong() || exp.Topology.Table.Global.Consistency != ConsistencyStrong {
+		t.Errorf("global = %+v", exp.Topology.Table.Global)
 	}
 	exp, err = Parse("x.yaml", []byte(minimal))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp.Topology.Strong() || exp.Topology.Global != nil {
-		t.Errorf("no global key: global = %+v", exp.Topology.Global)
+	if exp.Topology.Strong() || exp.Topology.Table.Global != nil {
+		t.Errorf("no global key: global = %+v", exp.Topology.Table.Global)
 	}
 	witness := strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: strong, witness: us-east-2}", 1)
 	if exp, err = Parse("x.yaml", []byte(witness)); err != nil || exp.Topology.Witness() != "us-east-2" {
 		t.Errorf("witness: %v %+v", err, exp)
 	}
 	eventual := strings.Replace(strongMinimal, "consistency: strong", "consistency: eventual", 1)
-	if exp, err = Parse("x.yaml", []byte(eventual)); err != nil || exp.Topology.Strong() || exp.Topology.Global.Consistency != ConsistencyEventual {
+	if exp, err = Parse("x.yaml", []byte(eventual)); err != nil || exp.Topology.Strong() || exp.Topology.Table.Global.Consistency != ConsistencyEventual {
 		t.Errorf("eventual: %v %+v", err, exp)
 	}
 }
@@ -55,7 +55,9 @@ func TestGlobalStrongBad(t *testing.T) {
 		{"witness without strong", strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: eventual, witness: us-east-2}", 1), "5:46",
 			"a witness belongs to strong consistency"},
 		{"unknown global key", strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: strong, quorum: 2}", 1), "5:35",
-			`topology.table.global: unknown key "quorum"; expected one of: consistency, witness`},
+			`topology.table.global: unknown key "quorum"; expected one of: consistency, jitter, replication_lag, witness`},
+		{"a lag with strong", strings.Replace(strongMinimal, "{consistency: strong}", "{consistency: strong, replication_lag: 2s}", 1), "5:52",
+			"replication_lag and jitter belong to eventual consistency"},
 	}
 	for _, c := range cases {
 		_, err := Parse("bad.yaml", []byte(c.text))

@@ -225,6 +225,9 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	if n.schedule != nil {
 		d.schedule(n.schedule, exp)
 	}
+	if g := exp.Topology.Table.Global; g != nil && g.Consistency != ConsistencyStrong && exp.Duration > 0 && g.ReplicationLag+g.Jitter >= exp.Duration {
+		d.errorf(d.global, "topology.table.global: a write replicates after up to %s, not within the run (schedule.duration %s)", g.ReplicationLag+g.Jitter, exp.Duration)
+	}
 	if n.assertions != nil {
 		exp.Assertions = d.assertions(n.assertions, exp, "assertions")
 	}
@@ -335,6 +338,9 @@ func (d *decoder) topology(n *yaml.Node, t *Topology) {
 	if len(t.Regions) > 16 {
 		d.errorf(nodes.regions, "topology.regions: %d regions; at most 16", len(t.Regions))
 	}
+	if t.Table.Global != nil && len(t.Regions) == 1 {
+		d.errorf(d.global, "topology.table.global: a global table has a replica in each of at least two regions; the topology has one (%s)", t.Regions[0].Name)
+	}
 	d.checkGlobal(t)
 }
 
@@ -361,8 +367,8 @@ func (d *decoder) topologyFields(t *Topology, n *topologyNodes) []field {
 			t.Automation = &Automation{Enactors: 3, PlanInterval: 500 * time.Millisecond}
 			d.mapping(v, "topology.automation", d.automationFields(t.Automation))
 		}),
-		keyOf("table", objectValue("", func() []field { return append(d.tableFields(&Table{}), d.globalKey(&Topology{})) }), func(_, v *yaml.Node) {
-			d.mapping(v, "topology.table", append(d.tableFields(&t.Table), d.globalKey(t)))
+		keyOf("table", objectValue("", func() []field { return d.tableFields(&Table{}) }), func(_, v *yaml.Node) {
+			d.mapping(v, "topology.table", d.tableFields(&t.Table))
 		}),
 		keyOf("regions", listValue(objectValue("", func() []field { return d.regionFields("", &Region{}, new(*yaml.Node)) }), 1, "the regions"),
 			func(_, v *yaml.Node) { n.regions = v }).must(),
@@ -473,6 +479,7 @@ func (d *decoder) tableFields(tb *Table) []field {
 			}
 		}),
 		d.integerKey("topology.table", "items", integerValue(1, 100000, "items seeded"), &tb.Items),
+		d.globalKey(tb),
 	}
 }
 
@@ -797,11 +804,25 @@ func (d *decoder) schedule(n *yaml.Node, exp *Experiment) {
 				if kind.Meta().NeedsAutomation && exp.Topology.Automation == nil {
 					d.errorf(kindNode, "%s.kind: %s acts on the DNS automation; add topology.automation", what, f.Kind)
 				}
+				if kind.Meta().NeedsReplication && exp.Topology.Table.Global == nil {
+					d.errorf(kindNode, "%s.kind: %s acts on a global table's replication; add topology.table.global", what, f.Kind)
+				} else if kind.Meta().NeedsReplication && exp.Topology.Strong() {
+					d.errorf(kindNode, "%s.kind: %s acts on an eventually consistent table's asynchronous replication; a strongly consistent table has none (isolate a region with a DNS, link or node fault)", what, f.Kind)
+				}
 				for _, p := range kind.Params() {
 					if v, given := f.Params[p.Name]; given && p.Region {
 						if _, ok := exp.Topology.Region(v); !ok {
 							d.errorf(paramNodes[p.Name], "%s.params: parameter %q: no region %q; the topology has: %s", what, p.Name, v, regionNames(exp.Topology))
 						}
+					}
+				}
+				if vals, err := kind.Parse(f.Params); err == nil {
+					if l, ok := vals.(interface{ AddedLag() time.Duration }); ok && exp.Duration > 0 && l.AddedLag() >= exp.Duration {
+						at := paramNodes["lag"]
+						if at == nil {
+							at = kindNode
+						}
+						d.errorf(at, "%s.params: lag: a write held back %s more would not replicate within the run (schedule.duration %s)", what, l.AddedLag(), exp.Duration)
 					}
 				}
 				if _, err := kind.Parse(f.Params); err != nil {

@@ -27,7 +27,7 @@ func TestFlagshipParses(t *testing.T) {
 		t.Errorf("name/duration/k = %s %s %d", exp.Name, exp.Duration, exp.Metrics.ConsecutiveSuccesses)
 	}
 	top := exp.Topology
-	if top.Zone != "amazonaws.com." || top.RecordTTL != time.Second || top.NegativeTTL != time.Second || top.Table != (Table{"orders", 100}) {
+	if top.Zone != "amazonaws.com." || top.RecordTTL != time.Second || top.NegativeTTL != time.Second || top.Table.Name != "orders" || top.Table.Items != 100 || top.Table.Global != nil {
 		t.Errorf("topology = %+v", top)
 	}
 	if len(top.Regions) != 2 || top.Regions[0].Name != "us-east-1" || top.Regions[1].Nodes != 2 || top.Regions[1].HealthCheck != DefaultHealthCheck {
@@ -119,7 +119,7 @@ func TestBadFilesNamePositionAndExpectation(t *testing.T) {
 		{"unknown client key", strings.Replace(minimal, "    strategy: failover\n", "    strategy: failover\n    retries: 3\n", 1), "9:5", `clients[0]: unknown key "retries"`},
 		{"unknown region key", strings.Replace(minimal, "    - name: us-west-2\n", "    - name: us-west-2\n      zones: 3\n", 1), "6:7", `topology.regions[1]: unknown key "zones"`},
 		{"unknown fault key", strings.Replace(minimal, "      start: 1s\n", "      start: 1s\n      when: now\n", 1), "16:7", `schedule.faults[0]: unknown key "when"`},
-		{"unknown fault kind", strings.Replace(minimal, "dns.empty", "dns.gone", 1), "13:13", `unknown fault kind "dns.gone"; expected one of: dns.delay, dns.empty`},
+		{"unknown fault kind", strings.Replace(minimal, "dns.empty", "dns.gone", 1), "13:13", `unknown fault kind "dns.gone"; expected one of: ddb.replication-lag, ddb.replication-pause, dns.delay, dns.empty`},
 		{"negative duration", strings.Replace(minimal, "start: 1s", "start: -1s", 1), "15:14", "must not be negative"},
 		{"unparsable duration", strings.Replace(minimal, "duration: 10s", "duration: ten", 1), "11:13", `expected a duration like 500ms or 3s, got "ten"`},
 		{"bare number duration", strings.Replace(minimal, "duration: 2s", "duration: 2", 1), "16:17", "bare number 2"},

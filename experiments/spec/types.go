@@ -61,11 +61,8 @@ type Topology struct {
 	ServeStale   bool
 	Automation   *Automation // DNS automation publishing the endpoints; nil for none
 	Table        Table
-	// Global is topology.table.global (global.go); nil: each region's table
-	// stands alone.
-	Global  *Global
-	Regions []Region
-	Backend string // every region's default: embedded or container
+	Regions      []Region
+	Backend      string // every region's default: embedded or container
 	// DynamoDBImage is the container backend's image; "" for the default.
 	DynamoDBImage string
 }
@@ -96,6 +93,9 @@ type Automation struct {
 type Table struct {
 	Name  string
 	Items int
+	// Global, when set, makes every region's table a replica of one
+	// global table (targets/dynamodb/replica).
+	Global *Global
 }
 
 // Region is one region: an NLB with nodes and targets in front of a backend.

@@ -42,7 +42,7 @@ func (w *World) prepareStrong() error {
 	}
 	clients := map[string]*http.Client{}
 	for i, name := range names {
-		clients[name] = w.replicaClient(i)
+		clients[name] = w.strongPeerClient(i)
 	}
 	g, err := mrsc.New(mrsc.Config{
 		Regions: names,
@@ -64,10 +64,10 @@ func (w *World) prepareStrong() error {
 	return nil
 }
 
-// replicaClient is how region i's replica reaches the others: names looked
+// strongPeerClient is how region i's replica reaches the others: names looked
 // up at faultline's DNS server on every request, connections from
 // ReplicaIP(i), never kept.
-func (w *World) replicaClient(i int) *http.Client {
+func (w *World) strongPeerClient(i int) *http.Client {
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, w.dns.Addr())

@@ -29,6 +29,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 	"github.com/faultline-dev/faultline/targets/dynamodb/mrsc"
+	"github.com/faultline-dev/faultline/targets/dynamodb/replica"
 	"github.com/faultline-dev/faultline/targets/links"
 	"github.com/faultline-dev/faultline/targets/nlb"
 )
@@ -86,11 +87,27 @@ type Config struct {
 	Strong         bool
 	StrongWitness  string
 	StrongObserver func(mrsc.Event)
+	// Global, when set, makes every region's table a replica of one
+	// global table (targets/dynamodb/replica); ReplicaObserver sees its
+	// writes, replications and path changes.
+	Global          *Global
+	ReplicaObserver func(replica.Event)
 
 	DNSObserver     func(dnsstub.QueryEvent)
 	NLBObserver     func(nlb.Event)
 	PublishObserver func(name string, values []string)
 }
+
+// Global is a global table's replication.
+type Global struct {
+	Lag, Jitter time.Duration
+	// Backlog bounds each path's queue (0: replica.DefaultBacklog).
+	Backlog int
+}
+
+// ReplicatorIP is the source address the replicator's connections come
+// from: no client's.
+const ReplicatorIP = "127.0.0.6" // after the strong table's replicas (ReplicaIP: 127.0.0.3 to .5)
 
 // Region is one region of the world.
 type Region struct {
@@ -129,6 +146,8 @@ type World struct {
 	rng      *rand.Rand
 	rngMu    sync.Mutex
 	strong   *mrsc.Group // the strongly consistent global table (strong.go)
+
+	replicator atomic.Pointer[replica.Replicator]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -204,6 +223,11 @@ func Build(ctx context.Context, cfg Config) (_ *World, err error) {
 	if err := w.startStrong(); err != nil {
 		return nil, err
 	}
+	if cfg.Global != nil {
+		if err := w.replicate(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Resolver != nil {
 		// 127.0.0.2: its own address, so the authoritative server's journal
 		// tells the resolver's queries from the clients'.
@@ -278,11 +302,18 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 // startBackend starts the region's backend, serving on the target addresses.
 func (w *World) startBackend(ctx context.Context, rc Region, addrs []string) (dynamodb.Backend, error) {
 	if rc.Container != nil {
-		return container.Run(ctx, container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs})
+		opts := container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs}
+		if w.cfg.Global != nil {
+			opts.Writes = w.written
+		}
+		return container.Run(ctx, opts)
 	}
 	opts := []embedded.Option{embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...)}
 	if h := w.strongHandler(rc.Name); h != nil {
 		opts = append(opts, embedded.WithHandler(h))
+	}
+	if w.cfg.Global != nil {
+		opts = append(opts, embedded.WithWrites(w.written))
 	}
 	return embedded.Run(ctx, opts...)
 }
@@ -516,6 +547,9 @@ func (w *World) Endpoint(region string) (string, bool) {
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		var errs []error
+		if rep := w.replicator.Load(); rep != nil { // first: it sends through everything below
+			errs = append(errs, rep.Close())
+		}
 		for _, r := range w.regions { // the automations first: they write to the DNS server
 			if r.auto != nil {
 				r.auto.Close()

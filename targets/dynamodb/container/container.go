@@ -23,6 +23,8 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcdynamodb "github.com/testcontainers/testcontainers-go/modules/dynamodb"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 )
 
 // DefaultImage is the DynamoDB Local image faultline runs unless told
@@ -71,13 +73,23 @@ type Options struct {
 	// answers on as the NLB's targets: relays to the container's port, one
 	// address per target, as instances have.
 	Targets []string
+	// Writes, when set, sees every write a client makes through the
+	// targets (a global table's replicator): the targets are then HTTP
+	// proxies that read the requests (tap.go), not byte relays.
+	Writes func(embedded.Write)
+}
+
+// target is one target address: a relay, or a tap.
+type target interface {
+	Addr() string
+	Close() error
 }
 
 // Backend is DynamoDB Local in a container.
 type Backend struct {
 	ctr      *tcdynamodb.DynamoDBContainer
 	endpoint string // "127.0.0.1:PORT"
-	relays   []*relay
+	relays   []target
 
 	once    sync.Once
 	termErr error
@@ -126,7 +138,12 @@ func Run(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("dynamodb container: its published port: %w", err)
 	}
 	for _, addr := range opts.Targets {
-		r, err := startRelay(addr, b.endpoint)
+		var r target
+		if opts.Writes != nil {
+			r, err = startTap(addr, b.endpoint, opts.Region, opts.Writes)
+		} else {
+			r, err = startRelay(addr, b.endpoint)
+		}
 		if err != nil {
 			b.Terminate(context.Background())
 			return nil, fmt.Errorf("dynamodb container: target %s: %w", addr, err)

@@ -94,9 +94,10 @@ func batchWriteItem(d *db, raw []byte) (any, *apiError) {
 	defer d.mu.Unlock()
 	// Validate everything first: a batch with one bad request writes nothing.
 	type op struct {
-		t    *table
-		key  string
-		item attr.Item // nil: delete
+		t       *table
+		key     string
+		item    attr.Item // nil: delete
+		keyItem attr.Item
 	}
 	var ops []op
 	for name, reqs := range in.RequestItems {
@@ -115,12 +116,12 @@ func batchWriteItem(d *db, raw []byte) (any, *apiError) {
 				if itemSize(r.PutRequest.Item) > maxItemSize {
 					return nil, validation("Item size has exceeded the maximum allowed size")
 				}
-				o = op{t, t.encodeKey(r.PutRequest.Item), attr.CopyItem(r.PutRequest.Item)}
+				o = op{t: t, key: t.encodeKey(r.PutRequest.Item), item: attr.CopyItem(r.PutRequest.Item)}
 			case r.DeleteRequest != nil && r.PutRequest == nil:
 				if aerr := t.checkKey(r.DeleteRequest.Key); aerr != nil {
 					return nil, aerr
 				}
-				o = op{t: t, key: t.encodeKey(r.DeleteRequest.Key)}
+				o = op{t: t, key: t.encodeKey(r.DeleteRequest.Key), keyItem: r.DeleteRequest.Key}
 			default:
 				return nil, validation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
 			}
@@ -134,8 +135,10 @@ func batchWriteItem(d *db, raw []byte) (any, *apiError) {
 	for _, o := range ops {
 		if o.item == nil {
 			delete(o.t.items, o.key)
+			d.wrote(o.t, o.key, o.keyItem, nil, "BatchWriteItem")
 		} else {
 			o.t.items[o.key] = o.item
+			d.wrote(o.t, o.key, o.t.keyOf(o.item), o.item, "BatchWriteItem")
 		}
 	}
 	return map[string]any{"UnprocessedItems": map[string]any{}}, nil

@@ -18,9 +18,14 @@ type db struct {
 	region string
 	mu     sync.Mutex
 	tables map[string]*table
+	// writes sees every client write (WithWrites); now stamps them.
+	writes func(Write)
+	now    func() time.Time
 }
 
-func newDB(region string) *db { return &db{region: region, tables: map[string]*table{}} }
+func newDB(region string) *db {
+	return &db{region: region, tables: map[string]*table{}, now: time.Now}
+}
 
 type keyDef struct {
 	name string
@@ -28,14 +33,18 @@ type keyDef struct {
 }
 
 type table struct {
-	name      string
-	hash      keyDef
-	rng       *keyDef
-	attrDefs  []attrDef
-	created   time.Time
-	billing   string
-	rcu, wcu  int64
-	items     map[string]attr.Item // by encoded key
+	name     string
+	hash     keyDef
+	rng      *keyDef
+	attrDefs []attrDef
+	created  time.Time
+	billing  string
+	rcu, wcu int64
+	items    map[string]attr.Item // by encoded key
+	// stamps are the last-writer-wins stamps of the items, by encoded
+	// key, deleted ones too (tombstones: a late replicated put must not
+	// bring a deleted item back).
+	stamps    map[string]stamp
 	createdID string
 }
 

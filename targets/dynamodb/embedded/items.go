@@ -133,6 +133,7 @@ func putItem(d *db, raw []byte) (any, *apiError) {
 		return nil, aerr
 	}
 	t.items[k] = attr.CopyItem(in.Item)
+	d.wrote(t, k, t.keyOf(in.Item), in.Item, "PutItem")
 	out := map[string]any{}
 	if in.ReturnValues == "ALL_OLD" && old != nil {
 		out["Attributes"] = old
@@ -217,6 +218,7 @@ func deleteItem(d *db, raw []byte) (any, *apiError) {
 		return nil, aerr
 	}
 	delete(t.items, k)
+	d.wrote(t, k, in.Key, nil, "DeleteItem")
 	out := map[string]any{}
 	if in.ReturnValues == "ALL_OLD" && old != nil {
 		out["Attributes"] = old
@@ -290,6 +292,7 @@ func updateItem(d *db, raw []byte) (any, *apiError) {
 		return nil, validation("Item size to update has exceeded the maximum allowed size")
 	}
 	t.items[k] = updated
+	d.wrote(t, k, in.Key, updated, "UpdateItem")
 	out := map[string]any{}
 	switch in.ReturnValues {
 	case "ALL_OLD":

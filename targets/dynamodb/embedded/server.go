@@ -29,6 +29,8 @@ type config struct {
 	observer   func(RequestEvent)
 	bodyBudget int64
 	wrap       func(http.Handler) http.Handler
+	writes     func(Write)
+	now        func() time.Time
 }
 
 // WithAddr serves on one address (default 127.0.0.1:0).
@@ -91,6 +93,10 @@ func Run(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, errors.New("embedded dynamodb: the body budget must be positive")
 	}
 	s := &Server{cfg: cfg, db: newDB(cfg.region), budget: newBudget(cfg.bodyBudget)}
+	s.db.writes = cfg.writes
+	if cfg.now != nil {
+		s.db.now = cfg.now
+	}
 	var lc net.ListenConfig
 	for _, a := range cfg.addrs {
 		ln, err := lc.Listen(ctx, "tcp", a)
@@ -163,7 +169,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "DynamoDB_20120810.") {
 		op = strings.TrimPrefix(target, "DynamoDB_20120810.")
 	}
-	status, body, errType := s.handle(op, r)
+	status, body, errType := s.handle(op, r, w.Header())
 	if status == http.StatusRequestEntityTooLarge {
 		w.Header().Set("Connection", "close") // its body was not read
 	}
@@ -173,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) handle(op string, r *http.Request) (status int, body []byte, errType string) {
+func (s *Server) handle(op string, r *http.Request, answer http.Header) (status int, body []byte, errType string) {
 	handler, ok := operations[op]
 	if r.Method != http.MethodPost || !ok {
 		return errorBody(&apiError{typ: typeUnknownOperation, msg: ""})
@@ -203,6 +209,14 @@ func (s *Server) handle(op string, r *http.Request) (status int, body []byte, er
 	}
 	if len(raw) > maxBody {
 		return errorBody(validation("Request body too large; limit: %d bytes", maxBody))
+	}
+	if st, ok := replicaStamp(r.Header); ok {
+		superseded, aerr := s.db.replicated(op, raw, st)
+		if aerr != nil {
+			return errorBody(aerr)
+		}
+		answer.Set(ReplicaStatusHeader, map[bool]string{false: "applied", true: "superseded"}[superseded])
+		return http.StatusOK, []byte("{}"), ""
 	}
 	out, aerr := handler(s.db, raw)
 	if aerr != nil {

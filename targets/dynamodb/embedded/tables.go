@@ -39,7 +39,7 @@ func createTable(d *db, raw []byte) (any, *apiError) {
 	if len(in.GlobalSecondaryIndexes)+len(in.LocalSecondaryIndexes) > 0 {
 		return nil, validation("Secondary indexes are not supported by faultline's embedded backend")
 	}
-	t := &table{name: in.TableName, attrDefs: in.AttributeDefinitions, created: time.Now(), items: map[string]attr.Item{}}
+	t := &table{name: in.TableName, attrDefs: in.AttributeDefinitions, created: time.Now(), items: map[string]attr.Item{}, stamps: map[string]stamp{}}
 	types := map[string]string{}
 	for _, a := range in.AttributeDefinitions {
 		if a.AttributeType != attr.S && a.AttributeType != attr.N && a.AttributeType != attr.B {
