@@ -83,6 +83,13 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 					t.Logf("attempt %d was invalid (the machine starved the harness); running again", attempt)
 					continue
 				}
+				// A stock call that stalled (legacy retries) until the run
+				// ended leaves nothing after the heal to measure recovery
+				// by; on a slow machine the AWS CLI's seconds-long calls do.
+				if err == nil && !recoveryMeasured(out, app.Name) && attempt < 3 {
+					t.Logf("attempt %d: %s's recovery was not measured (a call still in flight at the end); running again", attempt, app.Name)
+					continue
+				}
 				break
 			}
 			if err != nil {
@@ -151,6 +158,23 @@ func TestSandboxThirdPartyClients(t *testing.T) {
 			t.Logf("%s: recover_ms %.0f (lines) %.0f (server); successes by region %v (lines) %v (server)", app.Name, *a, *s, own, server)
 		})
 	}
+}
+
+// recoveryMeasured says whether the run in out measured recover_ms for
+// app's lines and its server side.
+func recoveryMeasured(out, app string) bool {
+	var rep sdkReport
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil || json.Unmarshal(data, &rep) != nil {
+		return true // the test then says what is wrong with the report
+	}
+	n := 0
+	for _, c := range rep.Clients {
+		if (c.Name == app || c.Name == app+".server") && c.Metrics.RecoverMS != nil {
+			n++
+		}
+	}
+	return n == 2
 }
 
 // agedInFault says whether one of app's connections was closed for its age
