@@ -11,7 +11,8 @@ import (
 // arrived; WrittenMS: the acknowledgement, so the replica that made the
 // majority shows T before WrittenMS, and the third one after).
 func (e *Engine) onStrong(m mrsc.Event) {
-	ev := journal.Event{T: e.j.Since(m.Time), Region: m.Region, Name: m.Table, Item: m.Item, ItemVersion: m.Version, Op: m.Op}
+	ev := journal.Event{T: e.j.Since(m.Time), Region: m.Region, Name: m.Table, Item: m.Item, ItemVersion: m.Version, Op: m.Op,
+		Detail: journal.StrongConsistency}
 	switch m.Kind {
 	case mrsc.KindWrite:
 		ev.Type = journal.DDBWrite

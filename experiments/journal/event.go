@@ -82,6 +82,10 @@ const (
 	// DDBReplication is a change of a replication path's state: Region
 	// (source), To (destination), Status (paused, resumed, lagged), Fault.
 	DDBReplication = "ddb.replication"
+	// StrongConsistency is the Detail of a strongly consistent table's
+	// ddb.write and ddb.replicated: an acknowledged write is already on a
+	// majority of the regions.
+	StrongConsistency = "strong"
 )
 
 // Status of an hc.result whose timer ran later than the check's timeout: it

@@ -135,6 +135,7 @@ type globalClient struct {
 
 type globalFold struct {
 	seen      bool // any ddb.* event: a global table
+	strong    bool // a strongly consistent table's events (Detail strong)
 	dirs      map[dirKey]*dirFold
 	dirOrder  []dirKey
 	all       samples
@@ -254,6 +255,7 @@ func (g *globalFold) add(e journal.Event) {
 		}
 	case journal.DDBWrite:
 		g.seen = true
+		g.strong = g.strong || e.Detail == journal.StrongConsistency
 		g.region(e.Region)
 		if e.Item == "" {
 			return
@@ -476,7 +478,11 @@ func (g *globalFold) apply(name string, m *Metrics, lastHeal float64) {
 	if c.switched {
 		m.StaleReadsAfterFailover = intPtr(c.staleReads)
 	}
-	if !g.seen {
+	if !g.seen || g.strong {
+		// On a strongly consistent table an acknowledged write is on a
+		// majority and a strongly consistent read anywhere sees it: writes
+		// at risk, RPO, lost and conflicting writes are the eventual
+		// mode's measures, not measured here (stale reads are).
 		return
 	}
 	if c.switched {

@@ -298,3 +298,26 @@ func TestConvergenceIsTheBacklogAtTheHeal(t *testing.T) {
 		t.Error("the replicas disagree at the end (v4 never reached us-west-2), yet converged is true")
 	}
 }
+
+// On a strongly consistent table (its writes journaled with detail strong)
+// an acknowledged write is on a majority: the eventual mode's risk measures
+// are null, not counts of replicas the write had yet to reach; stale reads
+// are still measured.
+func TestStrongTableHasNoEventualRiskMetrics(t *testing.T) {
+	events := failoverJournal("applied")
+	for i := range events {
+		if events[i].Type == journal.DDBWrite || events[i].Type == journal.DDBReplicated {
+			events[i].Detail = journal.StrongConsistency
+		}
+	}
+	m := summarize(events).Clients[0].Metrics
+	for name, v := range map[string]*int{"writes_at_risk": m.WritesAtRisk, "lost_writes": m.LostWrites, "conflicting_writes": m.ConflictingWrites} {
+		if v != nil {
+			t.Errorf("%s = %d on a strongly consistent table, want null", name, *v)
+		}
+	}
+	if m.RPOMS != nil {
+		t.Errorf("rpo_ms = %v on a strongly consistent table, want null", *m.RPOMS)
+	}
+	intIs(t, "stale_reads_after_failover", m.StaleReadsAfterFailover, 1)
+}

@@ -233,7 +233,7 @@ func oracleGlobal(events []journal.Event, c ClientInfo, m *Metrics, lastHeal flo
 		}
 		m.StaleReadsAfterFailover = intPtr(stale)
 	}
-	if !seen {
+	if !seen || oracleStrong(events) {
 		return
 	}
 	if len(switches) > 0 {
@@ -350,4 +350,14 @@ func oracleLastHeal(windows []FaultWindow) float64 {
 		}
 	}
 	return last
+}
+
+// oracleStrong: the journal is a strongly consistent table's.
+func oracleStrong(events []journal.Event) bool {
+	for _, e := range events {
+		if e.Type == journal.DDBWrite && e.Detail == journal.StrongConsistency {
+			return true
+		}
+	}
+	return false
 }
