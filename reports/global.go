@@ -89,7 +89,8 @@ func globalTerminal(p *printer, s measure.Summary) {
 	}
 	p.f("\n  global table")
 	if r := s.Replication; r != nil {
-		p.f(": %d items, %d conflicting writes, converged %v, convergence %s\n", r.Items, r.ConflictingWrites, r.Converged, ms(r.ConvergenceMS))
+		p.f(": %d items, %d conflicting writes, replicas equal at the end: %s; writes from before the last heal everywhere after %s\n",
+			r.Items, r.ConflictingWrites, yesNo(r.Converged), ms(r.ConvergenceMS))
 		p.table(replicationRows(r))
 	} else {
 		p.f("\n")
@@ -107,8 +108,8 @@ func globalMarkdown(p *printer, s measure.Summary) {
 	}
 	p.f("\n## Global table\n\n")
 	if r := s.Replication; r != nil {
-		p.f("%d items; %d conflicting writes; replicas converged: %v; convergence after the last heal: %s.\n\n",
-			r.Items, r.ConflictingWrites, r.Converged, ms(r.ConvergenceMS))
+		p.f("%d items; %d conflicting writes; replicas equal at the end: %s; every write from before the last heal in every region after: %s.\n\n",
+			r.Items, r.ConflictingWrites, yesNo(r.Converged), ms(r.ConvergenceMS))
 		p.mdTable(replicationRows(r))
 		p.f("\n")
 	}
@@ -124,3 +125,12 @@ const globalDefinitions = `- replication_lag_p50_ms, replication_lag_p99_ms, rep
 - lost_writes: the client's acknowledged writes that no replica holds (nor a newer version) at the end: last-writer-wins dropped them. conflicting_writes: writes of the client's items in a region while another region's latest write of the item had not arrived there.
 - convergence_ms: from the last heal until every write acknowledged before it had arrived in every other region (the backlog drained); null when one never did.
 `
+
+// yesNo says whether the replicas were equal at the end, in words: "no"
+// says why (a client writing to the end, a path paused until then).
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no (some writes had not arrived when the run ended)"
+}
