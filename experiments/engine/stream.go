@@ -199,6 +199,7 @@ func (e *Engine) Subscribe(buffer int) (*Subscription, error) {
 // when some of the events after after are no longer retained (the
 // subscriber must catch up from the journal file instead).
 func (e *Engine) Resume(after uint64, buffer int) (*Subscription, error) {
+	e.waitRecorded() // what was recorded before the call counts as retained (or gone)
 	e.smu.Lock()
 	defer e.smu.Unlock()
 	var replay []Delivery
