@@ -154,6 +154,10 @@ func (e *Engine) drainQueue() {
 	e.drained.Broadcast()
 }
 
+// Flush returns once every event recorded before it is journaled (Record
+// may return before its own is): for a reader of the journal, as a test's.
+func (e *Engine) Flush() { e.waitRecorded() }
+
 // waitRecorded waits until every event recorded so far is journaled.
 func (e *Engine) waitRecorded() {
 	e.qmu.Lock()

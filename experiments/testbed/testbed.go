@@ -184,11 +184,14 @@ func (tb *Testbed) Metrics() measure.Metrics {
 
 // Summary is the whole report of the test so far, as report.json has it.
 func (tb *Testbed) Summary() measure.Summary {
-	return measure.Summarize(append(tb.rec.Events(), journal.Event{T: tb.j.Now(), Type: journal.RunEnd, Status: "complete"}))
+	return measure.Summarize(append(tb.Events(), journal.Event{T: tb.j.Now(), Type: journal.RunEnd, Status: "complete"}))
 }
 
 // Events is the journal so far.
-func (tb *Testbed) Events() []journal.Event { return tb.rec.Events() }
+func (tb *Testbed) Events() []journal.Event {
+	tb.eng.Flush()
+	return tb.rec.Events()
+}
 
 // close heals what is still applied and tears the world down.
 func (tb *Testbed) close() {
