@@ -331,7 +331,12 @@ func (u *liveWorld) world(s *runner.Session) (control.World, error) {
 	}
 	cw := control.World{Experiment: s.Experiment().Name, Sandboxed: s.Sandboxed(), DNS: w.DNSAddr(), ClientDNS: w.ClientDNSAddr(),
 		Environment: env, CACert: s.CACert(), Automation: s.Experiment().Topology.Automation != nil, RunDir: u.outDir,
-		Journal: filepath.Join(u.outDir, "journal.jsonl"), TokenFile: u.tokenFile, API: control.URL(u.ln.Addr())}
+		Journal: filepath.Join(u.outDir, "journal.jsonl"), TokenFile: u.tokenFile, API: control.URL(u.ln.Addr()),
+		Table: s.Experiment().Topology.Table.Name}
+	if g := s.Experiment().Topology.Table.Global; g != nil {
+		cw.Global = &control.GlobalTable{Consistency: g.Consistency, Witness: g.Witness,
+			ReplicationLagMS: g.ReplicationLag.Milliseconds(), JitterMS: g.Jitter.Milliseconds()}
+	}
 	for _, name := range s.Regions() {
 		r := control.Region{Name: name}
 		r.Endpoint, _ = w.Endpoint(name)
@@ -364,6 +369,13 @@ func (u *liveWorld) print(w control.World) {
 			url = r.HTTPSURL
 		}
 		p("  %-13s %s  nodes %s", r.Name, url, strings.Join(r.Nodes, " "))
+	}
+	if g := w.Global; g != nil {
+		if g.Consistency == "strong" {
+			p("  table         %s, a global table (strong consistency%s)", w.Table, map[bool]string{true: ", witness " + g.Witness, false: ""}[g.Witness != ""])
+		} else {
+			p("  table         %s, a global table (eventual consistency, replication lag %dms ± %dms)", w.Table, g.ReplicationLagMS, g.JitterMS)
+		}
 	}
 	p("  environment   an application's (what `faultline exec` and `faultline run` give it; FAULTLINE_CLIENT is its name):")
 	for _, kv := range w.Environment {

@@ -537,6 +537,21 @@ exit 7
 // / and Prometheus metrics at /metrics behind the run's token, and
 // toxiproxy's own API over the links (--toxiproxy-api) driven with
 // toxiproxy's Go client, each change journaled.
+// A live world with a global table says so to the applications that
+// ask it: what a failover can cost them depends on it.
+func TestUpWorldSaysItsGlobalTable(t *testing.T) {
+	t.Parallel()
+	u := startUp(t, "dynamodb-global-table-failover")
+	code, body := u.api("GET", "/world", "")
+	var world control.World
+	if code != 200 || json.Unmarshal(body, &world) != nil {
+		t.Fatalf("world: %d %s", code, body)
+	}
+	if world.Table == "" || world.Global == nil || world.Global.Consistency != "eventual" || world.Global.ReplicationLagMS <= 0 {
+		t.Fatalf("world of a global table: table %q, global %+v; want an eventual global table with its lag\n%s", world.Table, world.Global, body)
+	}
+}
+
 func TestUpDashboardMetricsAndToxiproxyAPI(t *testing.T) {
 	t.Parallel()
 	u := startUp(t, "--toxiproxy-api", "127.0.0.1:0")

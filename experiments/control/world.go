@@ -26,6 +26,22 @@ type World struct {
 	// (toxiproxy-cli, toxiproxy clients), when `faultline up
 	// --toxiproxy-api` serves it.
 	ToxiproxyAPI string `json:"toxiproxy_api,omitempty"`
+	// Table is the table seeded in every region; Global says how its
+	// replicas relate, when it is a global table (nil: each region's
+	// table is its own).
+	Table  string       `json:"table"`
+	Global *GlobalTable `json:"global,omitempty"`
+}
+
+// GlobalTable is a global table's settings, as topology.table.global gives
+// them: an application team reads here what a failover can cost it.
+type GlobalTable struct {
+	Consistency string `json:"consistency"` // eventual or strong
+	// ReplicationLagMS and JitterMS: an eventually consistent table's
+	// replication, before any fault adds to it.
+	ReplicationLagMS int64  `json:"replication_lag_ms,omitempty"`
+	JitterMS         int64  `json:"jitter_ms,omitempty"`
+	Witness          string `json:"witness,omitempty"` // strong: the witness region
 }
 
 // Region is one region of the world.
