@@ -86,7 +86,50 @@ const (
 	// ddb.write and ddb.replicated: an acknowledged write is already on a
 	// majority of the regions.
 	StrongConsistency = "strong"
+
+	// Retry storms (issue 17): backends with a capacity, fleets of light
+	// clients. Both are journaled per second, not per request, so a fleet
+	// of thousands keeps the journal small.
+	//
+	// DDBCapacity, once per region with a capacity at the start: Region,
+	// Load.CapacityRPS and Load.Burst.
+	DDBCapacity = "ddb.capacity"
+	// DDBLoad is a region's backend over the second ending at T: Region,
+	// Load (offered: requests that arrived; served: answered within
+	// capacity; throttled: refused with a throttling error; queue: waiting
+	// at the end of the second; P50MS/P99MS: latency of served requests
+	// at the backend, queueing included).
+	DDBLoad = "ddb.load"
+	// FleetStart is a fleet of light clients starting: Client (the fleet's
+	// name), Strategy (its retry policy: legacy, standard, adaptive,
+	// go-standard), Region, Rate (logical requests per second, the whole
+	// fleet), Size (members), TimeoutMS.
+	FleetStart = "fleet.start"
+	// FleetLoad is a fleet over the second ending at T: Client, Load
+	// (logical: logical requests started; offered: attempts sent, retries
+	// included; served: logical requests that succeeded; failed: logical
+	// requests that gave up; throttled: attempts answered with a
+	// throttling error; P50MS/P99MS: latency of logical requests that
+	// ended in the second, retries and back-off included).
+	FleetLoad = "fleet.load"
 )
+
+// Load is what a backend or a fleet offered, served and refused over one
+// second (ddb.load, fleet.load), or a backend's capacity (ddb.capacity).
+type Load struct {
+	Logical   int     `json:"logical,omitempty"`
+	Offered   int     `json:"offered"`
+	Served    int     `json:"served"`
+	Throttled int     `json:"throttled"`
+	Failed    int     `json:"failed,omitempty"`
+	Queue     int     `json:"queue,omitempty"`
+	P50MS     float64 `json:"p50_ms,omitempty"`
+	P99MS     float64 `json:"p99_ms,omitempty"`
+	// On ddb.capacity: the requests per second the backend serves and the
+	// burst it absorbs above them (a token bucket's size).
+	CapacityRPS float64 `json:"capacity_rps,omitempty"`
+	Burst       int     `json:"burst,omitempty"`
+}
 
 // Status of an hc.result whose timer ran later than the check's timeout: it
 // is discarded (not counted towards a target's health).
@@ -161,6 +204,11 @@ type Event struct {
 	// "rollback" (the run ending), "test", "api:NAME" (the holder of the
 	// control API's token; Addr is then the caller's address).
 	By string `json:"by,omitempty"`
+
+	// Load, on ddb.capacity, ddb.load and fleet.load; Size, on
+	// fleet.start, the fleet's members.
+	Load *Load `json:"load,omitempty"`
+	Size int   `json:"size,omitempty"`
 
 	// Counts, on dns.other, are queries by rcode.
 	Counts map[string]int `json:"counts,omitempty"`
