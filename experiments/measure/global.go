@@ -294,7 +294,10 @@ func (g *globalFold) add(e journal.Event) {
 			d.applied++
 		}
 		if e.WrittenMS != nil {
-			lag := e.T - *e.WrittenMS
+			// A strongly consistent table's majority replica applies a
+			// write before its source acknowledges it: no lag, not a
+			// negative one.
+			lag := max(e.T-*e.WrittenMS, 0)
 			d.lag.add(lag)
 			d.max = max(d.max, lag)
 			g.all.add(lag)

@@ -321,3 +321,30 @@ func TestStrongTableHasNoEventualRiskMetrics(t *testing.T) {
 	}
 	intIs(t, "stale_reads_after_failover", m.StaleReadsAfterFailover, 1)
 }
+
+// The replica that makes a strong write's majority applies it before its
+// source acknowledges it: that is no lag, not a negative one.
+func TestReplicationAppliedBeforeTheAcknowledgementIsNoLag(t *testing.T) {
+	events := j{{T: 0, Type: journal.RunStart, Detail: "global"}}.client("app", east, "127.0.0.10").
+		put("app", "us-east-1", 90, "k1", 1).
+		ddbWrite("us-east-1", 100, "k1", 1).
+		replicated("us-east-1", "us-west-2", 100, 95, "k1", 1, "applied").
+		replicated("us-east-1", "us-east-2", 100, 130, "k1", 1, "applied")
+	for i := range events {
+		if events[i].Type == journal.DDBWrite || events[i].Type == journal.DDBReplicated {
+			events[i].Detail = journal.StrongConsistency
+		}
+	}
+	events = append(events, journal.Event{T: 200, Type: journal.RunEnd, Status: "complete"})
+	m := summarize(events).Clients[0].Metrics
+	if m.ReplicationLagP50MS == nil || *m.ReplicationLagP50MS < 0 || m.ReplicationLagMaxMS == nil || *m.ReplicationLagMaxMS != 30 {
+		t.Fatalf("replication lag p50 %v, max %v: want no negative lag and a max of 30 ms", fmtMS(m.ReplicationLagP50MS), fmtMS(m.ReplicationLagMaxMS))
+	}
+}
+
+func fmtMS(p *float64) any {
+	if p == nil {
+		return "null"
+	}
+	return *p
+}

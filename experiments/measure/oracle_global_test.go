@@ -186,7 +186,7 @@ func oracleGlobal(events []journal.Event, c ClientInfo, m *Metrics, lastHeal flo
 	var lags []float64
 	for _, e := range events {
 		if e.Type == journal.DDBReplicated && e.Status != "dropped" && e.WrittenMS != nil {
-			lags = append(lags, e.T-*e.WrittenMS)
+			lags = append(lags, max(e.T-*e.WrittenMS, 0))
 		}
 	}
 	if seen && len(lags) > 0 {
@@ -314,7 +314,7 @@ func oracleReplication(events []journal.Event, lastHeal float64) *Replication {
 				d.Applied++
 			}
 			if e.WrittenMS != nil {
-				lags[k] = append(lags[k], e.T-*e.WrittenMS)
+				lags[k] = append(lags[k], max(e.T-*e.WrittenMS, 0))
 			}
 		}
 	}
