@@ -45,14 +45,17 @@ run:
 
 # Benchmarks print our figures beside a peer's measured in the same run.
 # Peers come from Debian packages; `make bench-deps` installs them (as root).
+# RUNS=N repeats them and prints each ratio's median and spread (single
+# runs on a busy 2-core machine vary by ±40 %): make bench RUNS=5.
+RUNS ?= 1
 bench:
-	$(GO) run ./cmd/faultline-bench
+	$(GO) run ./cmd/faultline-bench -runs $(RUNS)
 
 bench-dns:
-	$(GO) run ./cmd/faultline-bench -only dns
+	$(GO) run ./cmd/faultline-bench -only dns -runs $(RUNS)
 
 bench-nlb:
-	$(GO) run ./cmd/faultline-bench -only nlb
+	$(GO) run ./cmd/faultline-bench -only nlb -runs $(RUNS)
 
 # The residual outage through each real resolver (unbound, dnsmasq, CoreDNS)
 # beside the model of the same name, a few rounds per fault; `make

@@ -67,6 +67,10 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		fmt.Fprintf(out, "   faultline dnsstub: %.0f queries/s (in-process miekg client, 4 workers, 5 s)\n", qps)
 		return nil
 	}
+	for _, peer := range []string{"coredns", "nsd"} {
+		expectRatio("dns queries/s: faultline ÷ "+peer, "higher")
+		expectRatio("dns p99: faultline ÷ "+peer, "lower")
+	}
 	ours, err := dnsperf(ctx, srv.Addr(), queries)
 	if err != nil {
 		return fmt.Errorf("dnsperf against faultline: %w", err)
@@ -87,6 +91,7 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		return err
 	}
 	row("faultline, rules on 1% of names", withRules)
+	recordRatio("dns queries/s: rules on 1% ÷ none (ours)", "higher", withRules.qps/ours.qps)
 	for _, peer := range []struct {
 		name string
 		run  func(context.Context, string, string) (dnsperfResult, error)
@@ -97,6 +102,11 @@ func benchDNS(ctx context.Context, out *os.File) error {
 			continue
 		}
 		row(peer.name, r)
+		peerName := strings.Fields(peer.name)[0]
+		recordRatio("dns queries/s: faultline ÷ "+peerName, "higher", ours.qps/r.qps)
+		if r.p99 > 0 {
+			recordRatio("dns p99: faultline ÷ "+peerName, "lower", ours.p99/r.p99)
+		}
 	}
 	fmt.Fprintf(out, "   (dnsperf -c 4 -T 2 -l %d on the same 2 cores; p50/p99 sampled by a probe querying every 2 ms during the load;\n", dnsperfSeconds)
 	fmt.Fprintf(out, "    queries: 10,000 zone names at random, 1 in 10 the endpoint AAAA (NODATA), 1 in 10 unknown (NXDOMAIN);\n")
@@ -204,22 +214,34 @@ func runCoreDNS(ctx context.Context, dir, queries string) (dnsperfResult, error)
 	if err != nil {
 		return dnsperfResult{}, err
 	}
-	port, err := freeUDPPort()
+	p, err := startPeer(peerSpec{name: "coredns", within: 60 * time.Second,
+		cmd: func(port int) (*exec.Cmd, error) {
+			corefile := filepath.Join(dir, "Corefile")
+			conf := fmt.Sprintf("amazonaws.com:%d {\n  bind 127.0.0.1\n  file %s\n}\n", port, zoneFile)
+			if err := os.WriteFile(corefile, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			return exec.Command(bin, "-conf", corefile, "-quiet"), nil
+		},
+		ready: dnsReady})
 	if err != nil {
 		return dnsperfResult{}, err
 	}
-	corefile := filepath.Join(dir, "Corefile")
-	os.WriteFile(corefile, []byte(fmt.Sprintf("amazonaws.com:%d {\n  bind 127.0.0.1\n  file %s\n}\n", port, zoneFile)), 0o644)
-	cmd := exec.Command(bin, "-conf", corefile, "-quiet")
-	if err := cmd.Start(); err != nil {
-		return dnsperfResult{}, err
+	defer p.stop()
+	return dnsperf(ctx, fmt.Sprintf("127.0.0.1:%d", p.port), queries)
+}
+
+// dnsReady: the peer on port answers the endpoint's name with its records.
+func dnsReady(port int) error {
+	c := &dns.Client{Timeout: 500 * time.Millisecond}
+	r, _, err := c.Exchange(new(dns.Msg).SetQuestion("dynamodb.us-east-1.amazonaws.com.", dns.TypeA), fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return err
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitDNS(addr, "dynamodb.us-east-1.amazonaws.com.", 30*time.Second); err != nil {
-		return dnsperfResult{}, fmt.Errorf("coredns did not answer: %v", err)
+	if len(r.Answer) == 0 {
+		return fmt.Errorf("answered %s without records", dns.RcodeToString[r.Rcode])
 	}
-	return dnsperf(ctx, addr, queries)
+	return nil
 }
 
 func corednsBinary() string {
@@ -253,15 +275,19 @@ func runNSD(ctx context.Context, dir, queries string) (dnsperfResult, error) {
 	if _, err := exec.LookPath("nsd"); err != nil {
 		return dnsperfResult{}, fmt.Errorf("not installed (apt-get install -y nsd, or make bench-deps): no peer figure")
 	}
-	port, err := freeUDPPort()
-	if err != nil {
-		return dnsperfResult{}, err
-	}
 	zoneFile, err := writeZoneFile(dir)
 	if err != nil {
 		return dnsperfResult{}, err
 	}
-	conf := fmt.Sprintf(`server:
+	p, err := startPeer(peerSpec{name: "nsd", within: 60 * time.Second,
+		cmd: func(port int) (*exec.Cmd, error) {
+			// Each attempt's own state files: a killed attempt's pid
+			// file must not stop the next.
+			run, err := os.MkdirTemp(dir, "nsd-")
+			if err != nil {
+				return nil, err
+			}
+			conf := fmt.Sprintf(`server:
   ip-address: 127.0.0.1@%d
   port: %d
   do-ip6: no
@@ -273,8 +299,7 @@ func runNSD(ctx context.Context, dir, queries string) (dnsperfResult, error) {
   xfrdfile: "%s/xfrd.state"
   zonelistfile: "%s/zone.list"
   database: ""
-  logfile: "%s/nsd.log"
-  verbosity: 0
+  verbosity: 1
   rrl-ratelimit: 0
   rrl-whitelist-ratelimit: 0
 remote-control:
@@ -282,45 +307,21 @@ remote-control:
 zone:
   name: amazonaws.com
   zonefile: "%s"
-`, port, port, dir, dir, dir, dir, dir, zoneFile)
-	confFile := filepath.Join(dir, "nsd.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-		return dnsperfResult{}, err
-	}
-	cmd := exec.Command("nsd", "-d", "-c", confFile)
-	if err := cmd.Start(); err != nil {
-		return dnsperfResult{}, err
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitDNS(addr, "dynamodb.us-east-1.amazonaws.com.", 10*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "nsd.log"))
-		return dnsperfResult{}, fmt.Errorf("nsd did not answer: %v %s", err, log)
-	}
-	return dnsperf(ctx, addr, queries)
-}
-
-func freeUDPPort() (int, error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+`, port, port, dir, run, run, run, zoneFile)
+			confFile := filepath.Join(run, "nsd.conf")
+			if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			// -d: in the foreground, its log on stderr (what the peer
+			// says when it fails is shown).
+			return exec.Command("nsd", "-d", "-c", confFile), nil
+		},
+		ready: dnsReady})
 	if err != nil {
-		return 0, err
+		return dnsperfResult{}, err
 	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-func waitDNS(addr, name string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	var err error
-	for time.Now().Before(deadline) {
-		var r *dns.Msg
-		if r, _, err = c.Exchange(new(dns.Msg).SetQuestion(name, dns.TypeA), addr); err == nil && len(r.Answer) > 0 {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
+	defer p.stop()
+	return dnsperf(ctx, fmt.Sprintf("127.0.0.1:%d", p.port), queries)
 }
 
 // inProcessLoad is the fallback without dnsperf: 4 workers, 5 s, miekg client.

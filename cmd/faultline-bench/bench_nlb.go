@@ -51,6 +51,9 @@ func benchNLB(ctx context.Context, out *os.File) error {
 		{"toxiproxy link alone", link.Addr()},
 		{"faultline NLB (node+link)", lb.NodeAddrs()[0]},
 	}
+	expectRatio("nlb round trip p50: faultline ÷ haproxy", "lower")
+	expectRatio("nlb new connection p50: faultline ÷ haproxy", "lower")
+	expectRatio("nlb throughput: faultline ÷ haproxy", "higher")
 	haproxyAddr, stopHAProxy, herr := startHAProxy(echo)
 	if herr == nil {
 		defer stopHAProxy()
@@ -58,6 +61,11 @@ func benchNLB(ctx context.Context, out *os.File) error {
 	}
 	fmt.Fprintf(out, "   %-26s %9s %9s %9s %11s %9s\n", "path", "p50 µs", "p99 µs", "p50/dir", "new-conn p50", "MB/s")
 	var direct float64
+	type pathFigures struct {
+		name               string
+		p50, newConn, mbps float64
+	}
+	var measured []pathFigures
 	for _, p := range paths {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -78,6 +86,14 @@ func benchNLB(ctx context.Context, out *os.File) error {
 			direct = p50
 		}
 		fmt.Fprintf(out, "   %-26s %9.1f %9.1f %9.2f %11.1f %9.0f\n", p.name, p50, p99, p50/direct, c50, mbps)
+		measured = append(measured, pathFigures{p.name, p50, c50, mbps})
+	}
+	// Ours beside HAProxy's, for -runs' medians.
+	if len(measured) == len(paths) && herr == nil {
+		ours, peer := measured[2], measured[3]
+		recordRatio("nlb round trip p50: faultline ÷ haproxy", "lower", ours.p50/peer.p50)
+		recordRatio("nlb new connection p50: faultline ÷ haproxy", "lower", ours.newConn/peer.newConn)
+		recordRatio("nlb throughput: faultline ÷ haproxy", "higher", ours.mbps/peer.mbps)
 	}
 	if herr != nil {
 		fmt.Fprintf(out, "   haproxy: %v\n", herr)
@@ -189,17 +205,13 @@ func startHAProxy(upstream string) (string, func(), error) {
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		return "", nil, fmt.Errorf("not installed (apt-get install -y haproxy, or make bench-deps): no peer figure")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	dir, err := tempdirs.Make("", "haproxy")
 	if err != nil {
 		return "", nil, err
 	}
-	cfg := fmt.Sprintf(`global
+	p, err := startPeer(peerSpec{name: "haproxy", within: 20 * time.Second,
+		cmd: func(port int) (*exec.Cmd, error) {
+			cfg := fmt.Sprintf(`global
   maxconn 4096
 defaults
   mode tcp
@@ -207,29 +219,27 @@ defaults
   timeout client 60s
   timeout server 60s
 frontend bench
-  bind %s
+  bind 127.0.0.1:%d
   default_backend echo
 backend echo
   server e1 %s
-`, addr, upstream)
-	file := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("haproxy", "-f", file, "-db")
-	if err := cmd.Start(); err != nil {
+`, port, upstream)
+			file := filepath.Join(dir, "haproxy.cfg")
+			if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+				return nil, err
+			}
+			return exec.Command("haproxy", "-f", file, "-db"), nil
+		},
+		ready: func(port int) error {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 500*time.Millisecond)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}})
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	stop := func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) }
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return addr, stop, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	return "", nil, fmt.Errorf("haproxy did not listen on %s within 5 s", addr)
+	return fmt.Sprintf("127.0.0.1:%d", p.port), func() { p.stop(); os.RemoveAll(dir) }, nil
 }

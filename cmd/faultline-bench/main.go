@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -34,7 +35,12 @@ func registerOptIn(name string, run func(ctx context.Context, out *os.File) erro
 
 func main() {
 	only := flag.String("only", "", "run only this benchmark")
+	runs := flag.Int("runs", 1, "repeat the benchmarks this many times and print each ratio's median and spread (single runs on a busy machine vary by ±40 %)")
 	flag.Parse()
+	if *runs < 1 || *runs > 50 {
+		fmt.Fprintf(os.Stderr, "faultline-bench: -runs %d: expected 1 to 50\n", *runs)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -50,14 +56,30 @@ func main() {
 		os.Exit(2)
 	}
 	failed := false
-	for _, n := range names {
-		fmt.Printf("== %s\n", n)
-		start := time.Now()
-		if err := benches[n].run(ctx, os.Stdout); err != nil {
-			fmt.Printf("   %s failed: %v\n", n, err)
-			failed = true
+	for run := 1; run <= *runs && ctx.Err() == nil; run++ {
+		ratios.startRun(run)
+		for _, n := range names {
+			if *runs > 1 {
+				fmt.Printf("== %s (run %d of %d)\n", n, run, *runs)
+			} else {
+				fmt.Printf("== %s\n", n)
+			}
+			start := time.Now()
+			if err := benches[n].run(ctx, os.Stdout); err != nil {
+				fmt.Printf("   %s failed: %v\n", n, err)
+				failed = true
+			}
+			fmt.Printf("   (%s took %.1fs)\n\n", n, time.Since(start).Seconds())
 		}
-		fmt.Printf("   (%s took %.1fs)\n\n", n, time.Since(start).Seconds())
+	}
+	if *runs > 1 {
+		ratios.summary(os.Stdout, *runs)
+	}
+	// A ratio some run could not measure (its peer did not start) makes
+	// the whole benchmark fail: a median of fewer runs is not what was asked.
+	if missing := ratios.missing(*runs); len(missing) > 0 {
+		fmt.Printf("   not measured in every run: %s\n", strings.Join(missing, "; "))
+		failed = true
 	}
 	if failed {
 		os.Exit(1)
