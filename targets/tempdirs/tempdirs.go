@@ -33,16 +33,17 @@ import (
 
 // Kinds are the temporary directories faultline makes, as faultline-KIND-NNN.
 var Kinds = []string{
-	"sandbox",   // a sandboxed run's /etc/hosts and /etc/resolv.conf (cmd/faultline)
-	"run",       // a sandboxed run's files: its CA's certificate, each command's resolv.conf and events (experiments/runner)
-	"ca",        // a CA's certificate (targets/tlsca), inside a run's directory unless made alone
-	"soak",      // the soak benchmark (cmd/faultline-bench)
-	"bench-dns", // the DNS benchmark's peer (cmd/faultline-bench)
-	"haproxy",   // the NLB benchmark's peer (cmd/faultline-bench)
-	"sdks",      // the SDK benchmark's applications (cmd/faultline-bench)
-	"image",     // a container test's image build context (containertest)
-	"cli",       // the CLI tests' binary (cmd/faultline tests)
-	"resolver",  // a real resolver's configuration (targets/dnsexec)
+	"sandbox",       // a sandboxed run's /etc/hosts and /etc/resolv.conf (cmd/faultline)
+	"run",           // a sandboxed run's files: its CA's certificate, each command's resolv.conf and events (experiments/runner)
+	"ca",            // a CA's certificate (targets/tlsca), inside a run's directory unless made alone
+	"soak",          // the soak benchmark (cmd/faultline-bench)
+	"bench-dns",     // the DNS benchmark's peer (cmd/faultline-bench)
+	"bench-harness", // the harness CPU benchmark's run (cmd/faultline-bench)
+	"haproxy",       // the NLB benchmark's peer (cmd/faultline-bench)
+	"sdks",          // the SDK benchmark's applications (cmd/faultline-bench)
+	"image",         // a container test's image build context (containertest)
+	"cli",           // the CLI tests' binary (cmd/faultline tests)
+	"resolver",      // a real resolver's configuration (targets/dnsexec)
 }
 
 // Marker is the owner's file in each directory.
