@@ -40,12 +40,13 @@ type QueryEvent struct {
 
 // Server is a running DNS server.
 type Server struct {
-	cfg   Config
-	store store
-	rules ruleTable
-	udp   *dns.Server
-	tcp   *dns.Server
-	addr  string
+	cfg     Config
+	store   store
+	rules   ruleTable
+	answers answerCache
+	udp     *dns.Server
+	tcp     *dns.Server
+	addr    string
 
 	done      chan struct{}
 	inflight  sync.WaitGroup
@@ -153,7 +154,16 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if s.cfg.Observer != nil {
 		ev.Client = remote.String() // formatting costs; only an observer needs it
 	}
-	resp := s.respond(req, client, &ev)
+	resp, packed := s.respond(req, client, &ev)
+	if packed != nil {
+		// The zone's own answer, packed before (answercache.go).
+		ev.Time = time.Now()
+		if s.cfg.Observer != nil {
+			s.cfg.Observer(ev)
+		}
+		w.Write(packed)
+		return
+	}
 	if resp == nil {
 		// Nothing sent. Over TCP the connection stays open for the client
 		// to give up on, as a server that never answers would leave it.
@@ -175,19 +185,21 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.Msg {
+// respond is the answer to req: a message to pack and send, nil to send
+// nothing, or (for the zone's own answer to a plain query) the packed bytes.
+func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) (*dns.Msg, []byte) {
 	if req.Opcode != dns.OpcodeQuery {
 		m := reply(req)
 		m.Rcode = dns.RcodeNotImplemented
-		return m
+		return m, nil
 	}
 	if len(req.Question) != 1 {
 		m := new(dns.Msg)
 		m.SetRcodeFormatError(req)
-		return m
+		return m, nil
 	}
 	if m := badVersion(req); m != nil {
-		return m // a protocol answer, before any fault
+		return m, nil // a protocol answer, before any fault
 	}
 	q := req.Question[0]
 	name := dns.CanonicalName(q.Name)
@@ -195,7 +207,13 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 	ev.Type = typeName(q.Qtype)
 	rule, ok := s.rules.match(name, q.Qtype, client)
 	if !ok {
-		return s.store.answer(req, true)
+		if k, cacheable := keyOf(req, ev.Proto); cacheable {
+			if a, err := s.packedAnswer(k, req, ev.Proto); err == nil {
+				ev.Rcode, ev.Answers = a.rcode, a.answers
+				return nil, a.withID(req.Id)
+			}
+		}
+		return s.store.answer(req, true), nil
 	}
 	next := func() *dns.Msg { return s.store.answer(req, false) }
 	passed, delayed := false, false
@@ -211,7 +229,27 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) *dns.M
 	if !passed && (delayed || changed(resp, s.store.answer(req, true))) {
 		ev.Fault = rule.Fault
 	}
-	return resp
+	return resp, nil
+}
+
+// packedAnswer is the zone's answer to a query of shape k, packed once per
+// generation of the store: the generation is read before the answer is
+// built, so an entry is never newer than its label says (a change in
+// between makes it stale at once, never wrongly fresh).
+func (s *Server) packedAnswer(k answerKey, req *dns.Msg, proto string) (packedAnswer, error) {
+	gen := s.store.gen.Load()
+	if a, ok := s.answers.get(k, gen); ok {
+		return a, nil
+	}
+	resp := s.store.answer(req, true)
+	truncate(req, resp, proto)
+	wire, err := resp.Pack()
+	if err != nil {
+		return packedAnswer{}, err
+	}
+	a := packedAnswer{gen: gen, wire: wire, rcode: rcodeName(resp.Rcode), answers: len(resp.Answer)}
+	s.answers.put(k, a)
+	return a, nil
 }
 
 // changed reports whether a shaped answer differs from the normal one where

@@ -407,11 +407,18 @@ func FuzzServeDNS(f *testing.F) {
 		if err := req.Unpack(data); err != nil {
 			return // miekg answers FORMERR (or drops) before our handler
 		}
-		var ev QueryEvent
-		if resp := s.respond(req, netip.Addr{}, &ev); resp != nil {
+		ev := QueryEvent{Proto: "udp"}
+		resp, packed := s.respond(req, netip.Addr{}, &ev)
+		if resp != nil {
 			truncate(req, resp, "udp")
 			if _, err := resp.Pack(); err != nil {
 				t.Fatalf("answer does not pack: %v", err)
+			}
+		}
+		if packed != nil {
+			var m dns.Msg
+			if err := m.Unpack(packed); err != nil || m.Id != req.Id || len(packed) > 65535 {
+				t.Fatalf("a cached answer does not unpack as the query's reply (id %d, want %d): %v", m.Id, req.Id, err)
 			}
 		}
 	})
@@ -438,9 +445,15 @@ func FuzzRecords(f *testing.F) {
 		req := new(dns.Msg)
 		req.SetQuestion(dns.Fqdn(name), qtype)
 		var ev QueryEvent
-		if resp := s.respond(req, netip.Addr{}, &ev); resp != nil {
+		resp, packed := s.respond(req, netip.Addr{}, &ev)
+		if resp != nil {
 			if _, err := resp.Pack(); err != nil {
 				t.Fatalf("answer for %q %d %q does not pack: %v", name, qtype, value, err)
+			}
+		}
+		if packed != nil {
+			if err := new(dns.Msg).Unpack(packed); err != nil {
+				t.Fatalf("cached answer for %q %d %q does not unpack: %v", name, qtype, value, err)
 			}
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -85,6 +86,9 @@ func newZone(z Zone) (*zone, error) {
 type store struct {
 	mu    sync.RWMutex
 	zones []*zone
+	// gen counts the store's changes (under mu's write lock): an answer
+	// packed at one generation is good until the next.
+	gen atomic.Uint64
 }
 
 // find returns the zone with the longest origin that contains name.
@@ -117,6 +121,8 @@ func (s *store) set(name string, qtype uint16, ttl uint32, values []string) erro
 	if sameRRs(z.names[name][qtype], rrs) {
 		return nil // a republication of the same set is not a change
 	}
+	// A change counts before the unlock: a reader after it packs the new set.
+	s.gen.Add(1)
 	if len(rrs) == 0 {
 		z.drop(name, qtype)
 		return nil
@@ -136,6 +142,7 @@ func (s *store) remove(name string, qtype uint16) {
 	defer s.mu.Unlock()
 	if z := s.find(name); z != nil {
 		z.drop(name, qtype)
+		s.gen.Add(1)
 	}
 }
 
