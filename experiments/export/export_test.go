@@ -226,9 +226,14 @@ func TestFISExportsOfTheBuiltinsValidate(t *testing.T) {
 			docs[fmt.Sprintf("%s-x%g", exp.Name, scale)] = res.Document
 		}
 	}
-	res, err := FIS(handMade(t), fisOpts)
+	o := fisOpts
+	o.StopAlarms = []string{"arn:aws:cloudwatch:us-east-1:123456789012:alarm:app-availability"} // handMade's one stop_when
+	res, err := FIS(handMade(t), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.Document), `"source": "aws:cloudwatch:alarm"`) {
+		t.Errorf("the stop condition is not the alarm given:\n%s", res.Document)
 	}
 	docs["hand-made"] = res.Document
 	for name, errs := range fisValidate(t, docs) {

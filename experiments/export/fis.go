@@ -312,7 +312,11 @@ func (o FISOptions) mapFault(exp *spec.Experiment, region string, f faults.Fault
 			plan.params["availabilityZoneIdentifier"] = o.AZs[az]
 		}
 		plan.params["faultline:az"] = fmt.Sprint(az + 1) // read by checkInputs, removed there
-		return approximated(f, "aws:arc:start-zonal-autoshift", fmt.Sprintf("ARC's zonal shift moves the load balancer's traffic away from AZ %d (node %d) for the fault's whole length, as its failing health checks did; the flapping (period %s, duty %g) and the unhealthy targets are not reproduced", az+1, az+1, p.Period, p.Duty)), plan, nil
+		where := fmt.Sprintf("AZ %d (node %d)", az+1, az+1)
+		if az < len(o.AZs) {
+			where = fmt.Sprintf("%s (the experiment's AZ %d)", o.AZs[az], az+1)
+		}
+		return approximated(f, "aws:arc:start-zonal-autoshift", fmt.Sprintf("ARC's zonal shift moves the load balancer's traffic away from %s for the fault's whole length, as its failing health checks did (the load balancer must be enabled for zonal shift: attribute zonal_shift.config.enabled); the flapping (period %s, duty %g) and the unhealthy targets are not reproduced", where, p.Period, p.Duty)), plan, nil
 	case faults.HCFail, faults.HCReset, faults.HCSlow:
 		return notExpressible(f, "every target's checks fail and the load balancer fails open; FIS cannot fail its health checks and ARC cannot shift traffic away from every AZ"), nil, nil
 	case faults.HCPropagationDelay:
