@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -56,20 +57,24 @@ func handMade(t *testing.T) *spec.Experiment {
 `)
 }
 
-// Every fault kind, on its defaults and with the selectors and targets that
-// change the answer, gets the fidelity its engine's semantics allow.
-func TestEveryFaultKindIsClassified(t *testing.T) {
+// classificationCase is a fault and the fidelity each engine gives it.
+type classificationCase struct {
+	kind, target, params string
+	chaosMesh, fis       Fidelity
+	how                  string // a phrase the chaos-mesh or fis row must say
+}
+
+// classificationCases: every fault kind, on its defaults (the first case of
+// each kind, as the README's table shows it) and with the selectors and
+// targets that change the answer.
+func classificationCases() []classificationCase {
 	const (
 		E  = Exact
 		A  = Approximated
 		NE = NotExpressible
 	)
 	east, west := "dynamodb.us-east-1.amazonaws.com", "dynamodb.us-west-2.amazonaws.com"
-	cases := []struct {
-		kind, target, params string
-		chaosMesh, fis       Fidelity
-		how                  string // a phrase the chaos-mesh or fis row must say
-	}{
+	return []classificationCase{
 		{"dns.empty", east, "", A, A, "no FIS equivalent"},
 		{"dns.empty", east, "{qtype: AAAA}", A, NE, "every query type"},
 		{"dns.empty", east, "{probability: 0.5}", A, NE, "50% of the pods"},
@@ -113,11 +118,17 @@ func TestEveryFaultKindIsClassified(t *testing.T) {
 		{"ddb.replication-pause", "us-east-1", "{direction: out}", NE, A, "not only out"},
 		{"ddb.replication-lag", "us-east-1", "{lag: 5s}", NE, NE, "not slow it"},
 	}
+}
+
+// Every fault kind, on its defaults and with the selectors and targets that
+// change the answer, gets the fidelity its engine's semantics allow.
+func TestEveryFaultKindIsClassified(t *testing.T) {
+	cases := classificationCases()
 	covered := map[string]bool{}
 	for _, c := range cases {
 		covered[c.kind] = true
 		name := c.kind + " " + c.params
-		if !strings.HasPrefix(c.target, "us-") && c.target != east {
+		if !strings.HasPrefix(c.target, "us-") && c.target != "dynamodb.us-east-1.amazonaws.com" {
 			name += " on " + c.target
 		}
 		t.Run(name, func(t *testing.T) {
@@ -176,3 +187,53 @@ func TestEveryFaultKindIsClassified(t *testing.T) {
 
 // regionOf is the Region the FIS export of exp acts in.
 func regionOf(exp *spec.Experiment) string { return firstRegion(exp) }
+
+// The README's table of what each kind becomes says what the exporters do:
+// a row for every kind, each cell starting with the fidelity of the kind's
+// first case above.
+func TestReadmeExportTable(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(data), "| kind | Chaos Mesh | AWS FIS |\n|---|---|---|\n")
+	if !ok {
+		t.Fatal("README.md has no export table (| kind | Chaos Mesh | AWS FIS |)")
+	}
+	first := map[string]classificationCase{}
+	for _, c := range classificationCases() {
+		if _, seen := first[c.kind]; !seen {
+			first[c.kind] = c
+		}
+	}
+	rows := map[string]bool{}
+	for _, line := range strings.Split(table, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			break
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 3 {
+			t.Errorf("README row %q: want 3 cells", line)
+			continue
+		}
+		for _, k := range strings.Split(cells[0], ", ") {
+			k = strings.Trim(strings.TrimSpace(k), "`")
+			c, ok := first[k]
+			if !ok {
+				t.Errorf("README export table: %s is not a fault kind here", k)
+				continue
+			}
+			rows[k] = true
+			for i, want := range []Fidelity{c.chaosMesh, c.fis} {
+				if cell := strings.TrimSpace(cells[1+i]); !strings.HasPrefix(cell, want.String()) {
+					t.Errorf("README export table: %s on %s says %q; the export says %s", k, []string{"Chaos Mesh", "FIS"}[i], cell, want)
+				}
+			}
+		}
+	}
+	for _, k := range faults.Names() {
+		if !rows[k] {
+			t.Errorf("README export table has no row for %s", k)
+		}
+	}
+}
