@@ -97,6 +97,9 @@ func exportCommand() *cli.Command {
 			if bad := res.Unfaithful(); len(bad) > 0 && !c.Bool("approximate") {
 				return cli.Exit((&export.UnfaithfulError{Engine: to, Faults: bad}).Error(), exitFail)
 			}
+			if len(exp.Faults) == 0 {
+				return cli.Exit(fmt.Sprintf("%s: %s has no faults (a baseline): nothing to export", exp.File, exp.Name), exitFail)
+			}
 			if res.Expressed() == 0 {
 				return cli.Exit(fmt.Sprintf("%s: no fault of %s can be expressed in %s; nothing was written", exp.File, exp.Name, to), exitFail)
 			}

@@ -431,8 +431,10 @@ func (o FISOptions) checkInputs(exp *spec.Experiment, region string, plans map[s
 var azPattern = regexp.MustCompile(`^([a-z]{2}(-gov)?-[a-z]+-\d[a-z]|[a-z]{2,5}\d?-az\d{1,2})$`)
 
 // stopConditions: each stop_when entry becomes the CloudWatch alarm given
-// for it, in order; without entries the template stops on nothing (source
-// none), as FIS requires a list.
+// for it, in order (source aws:cloudwatch:alarm, value the alarm's ARN);
+// without alarms the list holds source none, which botocore's model
+// documents as "Specify none if there is no stop condition" (the list
+// itself is required).
 func (o FISOptions) stopConditions(exp *spec.Experiment) ([]fisStop, []string) {
 	if len(o.StopAlarms) == 0 {
 		if len(exp.StopWhen) > 0 {
