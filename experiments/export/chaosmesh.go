@@ -321,12 +321,15 @@ func (o ChaosMeshOptions) mapDNS(exp *spec.Experiment, f faults.Fault, p faults.
 	}
 	ps, selHows := o.podSelector(sel)
 	hows = append(hows, selHows...)
+	if flap != nil && sel.Probability < 1 {
+		hows = append(hows, "each faulty phase picks its own share of the pods")
+	}
 	if sel.QType != nil {
 		hows = append(hows, "DNSChaos faults every query type of the names, not only the one selected")
 	}
 	eps, pattern := selected(exp, f)
 	if pattern {
-		hows = append(hows, fmt.Sprintf("the pattern %s becomes the names it selects in the experiment (%s): other names it would match in a cluster are not faulted", f.Target, strings.Join(names(eps), ", ")))
+		hows = append(hows, fmt.Sprintf("the pattern %s becomes the names it selects in the experiment (%s): other names it would match in a cluster are not faulted", strings.TrimSuffix(f.Target, "."), strings.Join(names(eps), ", ")))
 	}
 	if len(hows) > 0 {
 		fidelity = Approximated
@@ -353,7 +356,8 @@ func (o ChaosMeshOptions) podSelector(sel faults.DNSSelect) (cmPodSelector, []st
 
 func (o ChaosMeshOptions) mapRegion(exp *spec.Experiment, f faults.Fault, p faults.Applier) (Mapping, *cmChaos) {
 	host := strings.TrimSuffix(exp.Topology.EndpointName(f.Target), ".")
-	where := fmt.Sprintf("on the pods' packets to %s's addresses (resolved once, when the chaos is injected; addresses it takes later escape), not on the load balancer's links to its targets", host)
+	packets := fmt.Sprintf("the pods' packets to %s's addresses (resolved once, when the chaos is injected: addresses the name takes later escape)", host)
+	const notLinks = "rather than the load balancer's links to its targets"
 	net := func(action string) *cmNetworkChaos {
 		return &cmNetworkChaos{Action: action, Direction: "to", ExternalTargets: []string{host},
 			cmPodSelector: cmPodSelector{Selector: cmSelector{Namespaces: []string{o.Namespace}, LabelSelectors: o.Selector}, Mode: "all"}}
@@ -365,20 +369,25 @@ func (o ChaosMeshOptions) mapRegion(exp *spec.Experiment, f faults.Fault, p faul
 	case faults.LinkLatency:
 		toxic, c = p.ToxicOpts, net("delay")
 		c.Delay = &cmDelay{Latency: unitDuration(p.Latency), Jitter: unitDuration(p.Jitter), Correlation: "0"}
-		hows = append(hows, "netem delays every packet "+where+"; a request still pays the latency once")
+		hows = append(hows, "netem delays "+packets+" "+notLinks+"; a request still pays the latency once")
 	case faults.LinkBandwidth:
 		toxic, c = p.ToxicOpts, net("bandwidth")
-		rate := uint32(min(p.Rate, math.MaxUint32/1024)) * 1024 // KB/s to bytes/s
-		// tbf: the bucket (buffer) must hold at least a full packet or
-		// nothing passes; the queue (limit) holds a second's worth.
+		// Chaos Mesh's rate units: "bps means bytes per second", so kbps is
+		// faultline's KB/s. tbf's bucket (buffer) must hold at least a full
+		// packet or nothing passes; its queue (limit) holds a second's worth.
+		rate := uint32(min(p.Rate, math.MaxUint32/1024)) * 1024
 		c.Bandwidth = &cmBandwidth{Rate: fmt.Sprintf("%dkbps", p.Rate), Limit: max(rate, 65536), Buffer: max(rate/100, 9000)}
-		hows = append(hows, "tbf limits the pods' egress (requests) "+where+", where toxiproxy limited the "+p.Stream+" stream")
+		hows = append(hows, "tbf limits the rate of "+packets+", that is the requests, "+notLinks+", where toxiproxy limited the "+p.Stream+" stream")
 	case faults.LinkDown:
 		c = net("partition")
-		hows = append(hows, "a partition drops the packets "+where+": connections time out instead of being refused")
+		hows = append(hows, "a partition drops "+packets+" "+notLinks+": connections time out instead of being refused")
 	case faults.LinkTimeout:
 		toxic, c = p.ToxicOpts, net("partition")
-		hows = append(hows, "a partition drops the packets "+where+": the connections hang until their own timeouts, where toxiproxy held the data and closed them after "+p.Timeout.String())
+		held := "until the heal"
+		if p.Timeout > 0 {
+			held = "and closed them after " + p.Timeout.String()
+		}
+		hows = append(hows, "a partition drops "+packets+" "+notLinks+": connections hang until their own timeouts, where toxiproxy held the data "+held)
 	case faults.LinkReset:
 		return notExpressible(f, "NetworkChaos cannot reset connections (no RST action)"), nil
 	case faults.LinkSlowClose:

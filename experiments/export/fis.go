@@ -269,7 +269,7 @@ func (o FISOptions) mapFault(exp *spec.Experiment, region string, f faults.Fault
 			return notExpressible(f, fmt.Sprintf("scope dynamodb blocks only the DynamoDB endpoint of the Region the experiment runs in (dynamodb.%s.amazonaws.com); this fault acts on %s (export again with --region for another Region)", region, strings.Join(names(eps), ", "))), nil, nil
 		}
 		if len(elsewhere) > 0 || pattern {
-			hows = append(hows, fmt.Sprintf("only %s is blocked; %s %s not (FIS acts in one Region; export again with --region for the others)", here[0], strings.Join(elsewhere, ", "), map[bool]string{true: "is", false: "are"}[len(elsewhere) == 1]))
+			hows = append(hows, fmt.Sprintf("the target %s: only %s is blocked (FIS acts in one Region; export again with --region for %s)", strings.TrimSuffix(f.Target, "."), here[0], strings.Join(elsewhere, ", ")))
 		}
 		return approximated(f, as, strings.Join(hows, "; ")), disrupt, nil
 	case faults.DNSFlap:
