@@ -14,7 +14,7 @@ import (
 // exportCommand writes an experiment for Chaos Mesh or AWS FIS, with the
 // table of what became of every fault on standard error.
 func exportCommand() *cli.Command {
-	chaosMesh := []string{"namespace", "selector"}
+	chaosMesh := []string{"namespace", "selector", "objects"}
 	fis := []string{"role-arn", "region", "subnet", "subnet-tag", "table-arn", "load-balancer-arn", "az", "stop-alarm"}
 	return &cli.Command{
 		Name:      "export",
@@ -27,6 +27,7 @@ func exportCommand() *cli.Command {
 			&cli.Float64Flag{Name: "time-scale", Value: 1, Usage: "multiply every start and duration (faultline's built-ins are compressed; FIS actions last at least a minute)"},
 			&cli.StringFlag{Name: "namespace", Usage: "chaos-mesh: the namespace of the Workflow and of the application pods"},
 			&cli.StringSliceFlag{Name: "selector", Usage: "chaos-mesh: the application pods' label KEY=VALUE (repeatable, all must match)"},
+			&cli.BoolFlag{Name: "objects", Usage: "chaos-mesh: standalone DNSChaos and NetworkChaos objects, each starting when applied, instead of a Workflow that keeps the schedule"},
 			&cli.StringFlag{Name: "role-arn", Usage: "fis: the IAM role FIS assumes"},
 			&cli.StringFlag{Name: "region", Usage: "fis: the Region the template acts in", DefaultText: "the Region of the experiment's first fault"},
 			&cli.StringSliceFlag{Name: "subnet", Usage: "fis: a subnet ARN the clients run in (repeatable, up to 5)"},
@@ -72,7 +73,7 @@ func exportCommand() *cli.Command {
 				if kvErr != nil {
 					return kvErr
 				}
-				res, err = export.ChaosMesh(exp, export.ChaosMeshOptions{Namespace: c.String("namespace"), Selector: sel, TimeScale: scale})
+				res, err = export.ChaosMesh(exp, export.ChaosMeshOptions{Namespace: c.String("namespace"), Selector: sel, TimeScale: scale, Objects: c.Bool("objects")})
 			case "fis":
 				tags, kvErr := keyValues(c, "subnet-tag")
 				if kvErr != nil {

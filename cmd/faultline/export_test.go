@@ -50,6 +50,9 @@ schedule:
 		{"not expressible refused", []string{"export", "--to", "fis", "--role-arn", role, "--subnet", subnet, "dynamodb-2025-10-20"}, 1, []string{"replication-lag (ddb.replication-lag): not expressible", "race (dns.plan-race): approximated"}},
 		{"approximations accepted", append(cm[:len(cm):len(cm)], "--approximate", "dynamodb-2025-10-20"), 0, []string{"kind: Workflow", "action: error", "replication-lag  ddb.replication-lag  not expressible"}},
 		{"fis accepted", []string{"export", "--to", "fis", "--role-arn", role, "--subnet", subnet, "--approximate", "--time-scale", "60", "dynamodb-empty-dns"}, 0, []string{`"scope": "dynamodb"`, `"duration": "PT6M"`, `"startAfter"`}},
+		{"objects", append(cm[:len(cm):len(cm)], "--objects", "--approximate", "dynamodb-empty-dns"), 0, []string{"kind: DNSChaos", "duration: 6s", "starts when applied, not 3s after the others"}},
+		{"objects refused for a start", append(cm[:len(cm):len(cm)], "--objects", "dynamodb-empty-dns"), 1, []string{"f1 (dns.empty): approximated"}},
+		{"objects are chaos-mesh's", []string{"export", "--to", "fis", "--objects", "dynamodb-empty-dns"}, 2, []string{"--objects is not for --to fis"}},
 		{"nothing expressible", append(cm[:len(cm):len(cm)], "--approximate", nothing), 1, []string{"no fault of nothing can be expressed in chaos-mesh; nothing was written"}},
 	}
 	for _, c := range cases {

@@ -42,6 +42,10 @@ type ChaosMeshOptions struct {
 	Namespace string            // where the Workflow lives and the application pods run
 	Selector  map[string]string // the application pods' labels (ANDed)
 	TimeScale float64           // every start and duration multiplied by it (0 or 1: as written)
+	// Objects writes standalone DNSChaos and NetworkChaos objects instead of
+	// the Workflow: each starts when applied and lasts its fault's
+	// duration, for a team that schedules them its own way.
+	Objects bool
 }
 
 const chaosMeshAPIVersion = "chaos-mesh.org/v1alpha1"
@@ -85,12 +89,21 @@ type (
 		Action        string `yaml:"action"` // error or random
 		cmPodSelector `yaml:",inline"`
 		Patterns      []string `yaml:"patterns"`
+		Duration      string   `yaml:"duration,omitempty"` // standalone objects; a template's deadline is its duration
+	}
+	// cmObject is a standalone chaos object (--objects).
+	cmObject struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Metadata   cmMeta `yaml:"metadata"`
+		Spec       any    `yaml:"spec"`
 	}
 	cmNetworkChaos struct {
 		Action          string `yaml:"action"` // delay, partition, bandwidth
 		cmPodSelector   `yaml:",inline"`
 		Direction       string       `yaml:"direction"`
 		ExternalTargets []string     `yaml:"externalTargets"`
+		Duration        string       `yaml:"duration,omitempty"`
 		Delay           *cmDelay     `yaml:"delay,omitempty"`
 		Bandwidth       *cmBandwidth `yaml:"bandwidth,omitempty"`
 	}
@@ -115,10 +128,14 @@ type cmChaos struct {
 	flap *faults.DNSFlap
 }
 
-// ChaosMesh writes the experiment as a Chaos Mesh Workflow.
+// ChaosMesh writes the experiment as a Chaos Mesh Workflow, or as
+// standalone chaos objects.
 func ChaosMesh(exp *spec.Experiment, o ChaosMeshOptions) (Result, error) {
 	if err := o.check(); err != nil {
 		return Result{}, err
+	}
+	if o.Objects {
+		return o.objects(exp)
 	}
 	res := Result{Engine: "chaos-mesh"}
 	names := templateNames{}
@@ -154,18 +171,77 @@ func ChaosMesh(exp *spec.Experiment, o ChaosMeshOptions) (Result, error) {
 		},
 		Spec: cmWorkflowSpec{Entry: entry.Name, Templates: append([]cmTemplate{entry}, templates...)},
 	}
+	doc, err := yamlDocuments(fmt.Sprintf("faultline export --to chaos-mesh: %s (Chaos Mesh v2.8 Workflow; kubectl apply -f this file)", exp.Name), wf)
+	res.Document = doc
+	return res, err
+}
+
+// objects writes each expressible fault as a standalone DNSChaos or
+// NetworkChaos object: it starts when applied, so a later start is lost (an
+// approximation the table names), and a flap, which needs a schedule, is
+// not expressible.
+func (o ChaosMeshOptions) objects(exp *spec.Experiment) (Result, error) {
+	res := Result{Engine: "chaos-mesh"}
+	names := templateNames{}
+	var objs []any
+	for _, f := range exp.Faults {
+		m, chaos, err := o.mapFault(exp, f)
+		if err != nil {
+			return Result{}, err
+		}
+		switch {
+		case chaos == nil:
+		case chaos.flap != nil:
+			m = notExpressible(f, "a flap alternates chaos and quiet phases, which needs the Workflow (export without --objects)")
+			chaos = nil
+		case f.Start > 0:
+			m.Fidelity = max(m.Fidelity, Approximated)
+			m.How = joinNonEmpty([]string{m.How, fmt.Sprintf("starts when applied, not %s after the others (the Workflow keeps the starts)", scale(f.Start, o.TimeScale))})
+		}
+		res.Mappings = append(res.Mappings, m)
+		if chaos == nil {
+			continue
+		}
+		obj := cmObject{APIVersion: chaosMeshAPIVersion, Metadata: cmMeta{
+			Name: names.unique(exp.Name + "-" + f.ID), Namespace: o.Namespace,
+			Labels:      map[string]string{"app.kubernetes.io/managed-by": "faultline"},
+			Annotations: map[string]string{"faultline.dev/experiment": exp.Name, "faultline.dev/fault": f.ID},
+		}}
+		d := goDuration(scale(f.Duration, o.TimeScale))
+		if chaos.dns != nil {
+			body := *chaos.dns
+			body.Duration = d
+			obj.Kind, obj.Spec = "DNSChaos", body
+		} else {
+			body := *chaos.net
+			body.Duration = d
+			obj.Kind, obj.Spec = "NetworkChaos", body
+		}
+		objs = append(objs, obj)
+	}
+	if objs == nil {
+		return res, nil
+	}
+	doc, err := yamlDocuments(fmt.Sprintf("faultline export --to chaos-mesh --objects: %s (each starts when applied; kubectl apply -f this file)", exp.Name), objs...)
+	res.Document = doc
+	return res, err
+}
+
+// yamlDocuments encodes values as a multi-document YAML under a comment.
+func yamlDocuments(comment string, docs ...any) ([]byte, error) {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# faultline export --to chaos-mesh: %s (Chaos Mesh v2.8 Workflow; kubectl apply -f this file)\n", exp.Name)
+	fmt.Fprintf(&buf, "# %s\n", comment)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(wf); err != nil {
-		return Result{}, err
+	for _, d := range docs {
+		if err := enc.Encode(d); err != nil {
+			return nil, err
+		}
 	}
 	if err := enc.Close(); err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	res.Document = buf.Bytes()
-	return res, nil
+	return buf.Bytes(), nil
 }
 
 var labelKey = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)

@@ -115,8 +115,8 @@ func jsonValue(v any) (any, error) {
 	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
 }
 
-// yamlDocuments decodes every document of a multi-document YAML.
-func yamlDocuments(t *testing.T, data []byte) []map[string]any {
+// decodeYAMLDocuments decodes every document of a multi-document YAML.
+func decodeYAMLDocuments(t *testing.T, data []byte) []map[string]any {
 	t.Helper()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []map[string]any
@@ -168,14 +168,32 @@ func (s chaosMeshSchemas) validate(doc []byte) error {
 		if err != nil {
 			return err
 		}
-		if obj["kind"] != "Workflow" {
-			errs = append(errs, fmt.Sprintf("document %d is a %v, not a Workflow", n, obj["kind"]))
-			continue
+		switch obj["kind"] {
+		case "Workflow":
+			if err := s.workflow.Validate(v); err != nil {
+				errs = append(errs, fmt.Sprintf("the Workflow against its CRD: %v", err))
+			}
+			errs = append(errs, s.templates(obj)...)
+		case "DNSChaos", "NetworkChaos":
+			schema := s.dnsChaos
+			if obj["kind"] == "NetworkChaos" {
+				schema = s.networkChaos
+			}
+			if err := schema.Validate(v); err != nil {
+				errs = append(errs, fmt.Sprintf("document %d, a %v, against its CRD: %v", n, obj["kind"], err))
+			}
+			meta, _ := obj["metadata"].(map[string]any)
+			for _, k := range []string{"name", "namespace"} {
+				if v, _ := meta[k].(string); v == "" || dns1123(v) != v {
+					errs = append(errs, fmt.Sprintf("document %d: metadata.%s %q is not a DNS-1123 label", n, k, v))
+				}
+			}
+			if spec, _ := obj["spec"].(map[string]any); spec["duration"] == nil {
+				errs = append(errs, fmt.Sprintf("document %d: a standalone chaos without a duration runs until deleted", n))
+			}
+		default:
+			errs = append(errs, fmt.Sprintf("document %d is a %v", n, obj["kind"]))
 		}
-		if err := s.workflow.Validate(v); err != nil {
-			errs = append(errs, fmt.Sprintf("the Workflow against its CRD: %v", err))
-		}
-		errs = append(errs, s.templates(obj)...)
 	}
 	if n == 0 {
 		errs = append(errs, "no document")

@@ -69,7 +69,7 @@ func TestChaosMeshExportsOfTheBuiltinsValidate(t *testing.T) {
 			if err := schemas.validate(res.Document); err != nil {
 				t.Fatalf("Chaos Mesh's CRDs refuse the export:\n%v\n%s", err, res.Document)
 			}
-			docs := yamlDocuments(t, res.Document)
+			docs := decodeYAMLDocuments(t, res.Document)
 			templates := docs[0]["spec"].(map[string]any)["templates"].([]any)
 			for _, m := range res.Mappings {
 				found := false
@@ -278,6 +278,38 @@ func TestFISValidatorRefusesWhatFISWould(t *testing.T) {
 	for name, errs := range fisValidate(t, docs) {
 		if len(errs) == 0 {
 			t.Errorf("%s: botocore accepts it:\n%s", name, docs[name])
+		}
+	}
+}
+
+// --objects: every built-in and the hand-made experiment as standalone
+// DNSChaos and NetworkChaos objects, each accepted by its kind's CRD.
+func TestChaosMeshObjectsValidate(t *testing.T) {
+	schemas := loadChaosMeshSchemas(t)
+	o := chaosMeshOpts
+	o.Objects = true
+	for _, exp := range append(builtins(t), handMade(t)) {
+		res, err := ChaosMesh(exp, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Expressed() == 0 {
+			continue
+		}
+		if err := schemas.validate(res.Document); err != nil {
+			t.Errorf("%s: Chaos Mesh's CRDs refuse the objects:\n%v\n%s", exp.Name, err, res.Document)
+		}
+		docs := decodeYAMLDocuments(t, res.Document)
+		if len(docs) != res.Expressed() {
+			t.Errorf("%s: %d objects for %d expressed faults", exp.Name, len(docs), res.Expressed())
+		}
+		for _, m := range res.Mappings {
+			switch {
+			case m.Fault.Kind == "dns.flap" && m.Fidelity != NotExpressible:
+				t.Errorf("%s: a flap without a Workflow is %s", exp.Name, m.Fidelity)
+			case m.Fault.Start > 0 && m.Fidelity == Exact:
+				t.Errorf("%s: fault %s starts at %s yet is exact as an object applied at once", exp.Name, m.Fault.ID, m.Fault.Start)
+			}
 		}
 	}
 }
