@@ -367,41 +367,49 @@ func (o FISOptions) checkInputs(exp *spec.Experiment, region string, plans map[s
 	if err := arn("--role-arn", o.RoleARN, "iam", "", roleResource, "arn:aws:iam::123456789012:role/fis-experiments"); err != nil {
 		return err
 	}
+	// Every flag given is checked, needed or not: a malformed ARN is a
+	// mistake whether or not this experiment uses it.
+	for _, sub := range o.Subnets {
+		if err := arn("--subnet", sub, "ec2", region, subnetResource, "arn:aws:ec2:"+region+":123456789012:subnet/subnet-0123456789abcdef0"); err != nil {
+			return err
+		}
+	}
+	if o.TableARN != "" {
+		if err := arn("--table-arn", o.TableARN, "dynamodb", region, tableResource, "arn:aws:dynamodb:"+region+":123456789012:table/orders"); err != nil {
+			return err
+		}
+	}
+	if o.LoadBalancerARN != "" {
+		if err := arn("--load-balancer-arn", o.LoadBalancerARN, "elasticloadbalancing", region, nlbResource, "arn:aws:elasticloadbalancing:"+region+":123456789012:loadbalancer/net/orders/0123456789abcdef"); err != nil {
+			return err
+		}
+	}
+	for _, az := range o.AZs {
+		if !azPattern.MatchString(az) {
+			return &InputError{Flag: "--az", Msg: fmt.Sprintf("%q is not an Availability Zone name (%sa) or ID (use1-az1)", az, region)}
+		}
+	}
+	switch {
+	case len(o.Subnets) > 0 && len(o.SubnetTags) > 0:
+		return &InputError{Flag: "--subnet-tag", Msg: "give the subnets by ARN (--subnet) or by tag (--subnet-tag), not both"}
+	case len(o.Subnets) > 5:
+		return &InputError{Flag: "--subnet", Msg: fmt.Sprintf("%d subnets: a FIS target takes at most 5 ARNs; tag them and use --subnet-tag", len(o.Subnets))}
+	}
 	needs := map[string][]string{}
 	for _, f := range exp.Faults {
 		if p := plans[f.ID]; p != nil {
 			needs[p.target] = append(needs[p.target], f.ID)
 		}
 	}
-	if ids := needs[targetSubnets]; ids != nil {
-		switch {
-		case len(o.Subnets) == 0 && len(o.SubnetTags) == 0:
-			return &InputError{Flag: "--subnet", Msg: fmt.Sprintf("required by the faults that block DynamoDB from the clients' subnets (%s): the subnets the clients run in, --subnet ARN (up to 5) or --subnet-tag KEY=VALUE", strings.Join(ids, ", "))}
-		case len(o.Subnets) > 0 && len(o.SubnetTags) > 0:
-			return &InputError{Flag: "--subnet-tag", Msg: "give the subnets by ARN (--subnet) or by tag (--subnet-tag), not both"}
-		case len(o.Subnets) > 5:
-			return &InputError{Flag: "--subnet", Msg: fmt.Sprintf("%d subnets: a FIS target takes at most 5 ARNs; tag them and use --subnet-tag", len(o.Subnets))}
-		}
-		for _, s := range o.Subnets {
-			if err := arn("--subnet", s, "ec2", region, subnetResource, "arn:aws:ec2:"+region+":123456789012:subnet/subnet-0123456789abcdef0"); err != nil {
-				return err
-			}
-		}
+	if ids := needs[targetSubnets]; ids != nil && len(o.Subnets) == 0 && len(o.SubnetTags) == 0 {
+		return &InputError{Flag: "--subnet", Msg: fmt.Sprintf("required by the faults that block DynamoDB from the clients' subnets (%s): the subnets the clients run in, --subnet ARN (up to 5) or --subnet-tag KEY=VALUE", strings.Join(ids, ", "))}
 	}
-	if ids := needs[targetTable]; ids != nil {
-		if o.TableARN == "" {
-			return &InputError{Flag: "--table-arn", Msg: fmt.Sprintf("required by the faults that pause the global table's replication (%s): its replica in %s, like arn:aws:dynamodb:%s:123456789012:table/%s", strings.Join(ids, ", "), region, region, exp.Topology.Table.Name)}
-		}
-		if err := arn("--table-arn", o.TableARN, "dynamodb", region, tableResource, "arn:aws:dynamodb:"+region+":123456789012:table/orders"); err != nil {
-			return err
-		}
+	if ids := needs[targetTable]; ids != nil && o.TableARN == "" {
+		return &InputError{Flag: "--table-arn", Msg: fmt.Sprintf("required by the faults that pause the global table's replication (%s): its replica in %s, like arn:aws:dynamodb:%s:123456789012:table/%s", strings.Join(ids, ", "), region, region, exp.Topology.Table.Name)}
 	}
 	if ids := needs[targetNLB]; ids != nil {
 		if o.LoadBalancerARN == "" {
 			return &InputError{Flag: "--load-balancer-arn", Msg: fmt.Sprintf("required by the faults that shift traffic away from an AZ (%s): the Network Load Balancer, enabled for ARC zonal shift, like arn:aws:elasticloadbalancing:%s:123456789012:loadbalancer/net/orders/0123456789abcdef", strings.Join(ids, ", "), region)}
-		}
-		if err := arn("--load-balancer-arn", o.LoadBalancerARN, "elasticloadbalancing", region, nlbResource, "arn:aws:elasticloadbalancing:"+region+":123456789012:loadbalancer/net/orders/0123456789abcdef"); err != nil {
-			return err
 		}
 		for _, id := range ids {
 			p := plans[id]
@@ -409,11 +417,6 @@ func (o FISOptions) checkInputs(exp *spec.Experiment, region string, plans map[s
 			delete(p.params, "faultline:az")
 			if p.params["availabilityZoneIdentifier"] == "" {
 				return &InputError{Flag: "--az", Msg: fmt.Sprintf("fault %s shifts traffic away from AZ %s: give the AZ names or IDs of the experiment's nodes in order (--az %sa --az %sb …, or IDs like use1-az1)", id, az, region, region)}
-			}
-		}
-		for _, az := range o.AZs {
-			if !azPattern.MatchString(az) {
-				return &InputError{Flag: "--az", Msg: fmt.Sprintf("%q is not an Availability Zone name (%sa) or ID (use1-az1)", az, region)}
 			}
 		}
 	}
