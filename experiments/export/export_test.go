@@ -313,3 +313,25 @@ func TestChaosMeshObjectsValidate(t *testing.T) {
 		}
 	}
 }
+
+// What Chaos Mesh needs of the cluster is checked before anything is written.
+func TestChaosMeshOptionsAreChecked(t *testing.T) {
+	exp := handMade(t)
+	for _, c := range []struct {
+		o    ChaosMeshOptions
+		flag string
+		say  string
+	}{
+		{ChaosMeshOptions{Selector: map[string]string{"app": "x"}}, "--namespace", "required"},
+		{ChaosMeshOptions{Namespace: "Shop_1", Selector: map[string]string{"app": "x"}}, "--namespace", "not a Kubernetes namespace"},
+		{ChaosMeshOptions{Namespace: "shop"}, "--selector", "every pod of the namespace"},
+		{ChaosMeshOptions{Namespace: "shop", Selector: map[string]string{"app/x/y": "x"}}, "--selector", "not a Kubernetes label"},
+		{ChaosMeshOptions{Namespace: "shop", Selector: map[string]string{"app": "a b"}}, "--selector", "not a Kubernetes label"},
+	} {
+		_, err := ChaosMesh(exp, c.o)
+		ie, ok := err.(*InputError)
+		if !ok || ie.Flag != c.flag || !strings.Contains(ie.Msg, c.say) {
+			t.Errorf("%+v: %v, want %s saying %q", c.o, err, c.flag, c.say)
+		}
+	}
+}
