@@ -32,6 +32,7 @@ func TestLayering(t *testing.T) {
 		{"experiments/measure", []string{"faults", "targets/", "experiments/spec", "experiments/engine", "experiments/runner", "reports"}, "metrics are pure functions of the journal"},
 		{"reports", []string{"faults", "targets/", "experiments/spec", "experiments/engine", "experiments/runner", "experiments/testbed"}, "reports are pure functions of metrics and the journal"},
 		{"experiments/spec", []string{"experiments/measure", "experiments/engine", "experiments/runner", "reports"}, "spec parses experiments; it does not measure or run them"},
+		{"experiments/export", []string{"experiments/engine", "experiments/runner", "experiments/testbed", "experiments/measure", "reports", "cmd/", "targets/topology"}, "an export reads an experiment; it runs nothing"},
 		{"experiments/engine", []string{"experiments/runner", "experiments/testbed", "experiments/measure", "reports", "cmd/"}, "the Engine is under its drivers and above the metrics"},
 	}
 	for pkg, ds := range deps {

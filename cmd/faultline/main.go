@@ -95,6 +95,7 @@ func newApp() *cli.App {
 		kindsCommand(),
 		reportCommand(),
 		explainCommand(),
+		exportCommand(),
 		cleanupCommand(),
 		schemaCommand(),
 		upCommand(),

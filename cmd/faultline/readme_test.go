@@ -75,7 +75,7 @@ func TestReadmeSnippets(t *testing.T) {
 	}
 	_, flagship, _ := library.Get("dynamodb-empty-dns")
 	_, help := faultline(t, "help")
-	var sawFlagship, sawValidate, sawBadYAML bool
+	var sawFlagship, sawValidate, sawBadYAML, sawExport bool
 	var badYAML string
 	for i, b := range blocks {
 		where := func(format string, args ...any) {
@@ -126,6 +126,9 @@ func TestReadmeSnippets(t *testing.T) {
 			if code != 2 || strings.TrimSpace(out) != strings.TrimSpace(b.text) {
 				where("faultline validate bad.yaml: exit %d and\n%s\nwant exit 2 and what the README shows", code, out)
 			}
+		case b.lang == "" && strings.HasPrefix(b.text, "faultline export: "):
+			sawExport = true
+			checkExportExample(t, b)
 		case b.lang == "" && strings.HasPrefix(b.text, "faultline run [--out DIR]"):
 			for _, l := range strings.Split(strings.TrimSpace(b.text), "\n") {
 				if len(strings.Fields(l)) < 2 {
@@ -149,8 +152,35 @@ func TestReadmeSnippets(t *testing.T) {
 		}
 		_ = i
 	}
+	if !sawExport {
+		t.Errorf("the README lost the export example's output (faultline export: ...)")
+	}
 	if !sawFlagship || !sawValidate || !sawBadYAML {
 		t.Errorf("the README lost a snippet this test checks: flagship %v, validate %v, bad.yaml %v", sawFlagship, sawValidate, sawBadYAML)
+	}
+}
+
+// readmeExportCommand is the export the README shows with its output.
+const readmeExportCommand = "faultline export --to fis --role-arn arn:aws:iam::123456789012:role/fis-experiments --subnet arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0 --approximate --time-scale 60 --out template.json dynamodb-2025-10-20"
+
+// checkExportExample: the README's export command, run, prints what the
+// README shows and writes the template.
+func checkExportExample(t *testing.T, b block) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "\n"+readmeExportCommand+"\n") {
+		t.Errorf("README.md:%d: the output shown is not of a command the README shows: %s", b.line, readmeExportCommand)
+	}
+	dir := t.TempDir()
+	code, out := faultlineIn(t, dir, strings.Fields(readmeExportCommand)[1:]...)
+	if code != 0 || strings.TrimSpace(out) != strings.TrimSpace(b.text) {
+		t.Errorf("README.md:%d: %s: exit %d and\n%s\nwant exit 0 and what the README shows", b.line, readmeExportCommand, code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "template.json")); err != nil {
+		t.Errorf("README.md:%d: the export wrote no template.json: %v", b.line, err)
 	}
 }
 
