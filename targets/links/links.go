@@ -1,7 +1,11 @@
 // Package links embeds toxiproxy (v2.12.0) in-process: a link is one
 // toxiproxy proxy between a listen address on loopback and an upstream
 // address, and network faults are toxics added to and removed from links.
-// There is no HTTP control API: faultline drives the proxies directly.
+// faultline drives the proxies directly (api.go serves toxiproxy's HTTP API
+// over them for others). A caller that dials the upstream itself, the load
+// balancer's node, carries its connections through a link without a hop
+// through its listener (Carry, carry.go): the link's toxics act on them in
+// the caller's goroutines.
 package links
 
 import (
