@@ -19,7 +19,9 @@ import (
 // during the connection, by a fault, Down or toxiproxy's API), they go
 // through toxiproxy's own chain for that direction, a ToxicLink started on
 // the link's mirror (mirror.go), as a connection through the listener
-// would; and they stay on it for the rest of the connection.
+// would. Once the link has no toxic on the direction any more, the stream
+// leaves the chain at its next bytes (the chain drains first, so nothing
+// overtakes what is still in it) and copies straight again.
 
 // Direction is a stream's direction, as toxiproxy names it: Upstream from
 // the client to the upstream, Downstream back.
@@ -60,7 +62,7 @@ func (l *Link) Carry(s Stream, abort <-chan struct{}) {
 	if toxicked {
 		c.toxify()
 	}
-	c.pump()
+	c.pump(abort)
 	l.carriedMu.Lock()
 	delete(l.carried, c)
 	l.carriedMu.Unlock()
@@ -70,15 +72,20 @@ func (l *Link) Carry(s Stream, abort <-chan struct{}) {
 	}
 }
 
-// carriedToMove are the carried streams still copying straight whose
-// direction has a toxic now.
+// carriedToMove are the carried streams copying straight whose direction
+// has a toxic now; the streams on a chain whose direction has none are told
+// to leave it.
 func (l *Link) carriedToMove() []*carried {
 	l.carriedMu.Lock()
 	defer l.carriedMu.Unlock()
 	var move []*carried
 	for c := range l.carried {
-		if l.toxicked[c.s.Dir] > 0 && !c.onChain.Load() {
+		toxicked := l.toxicked[c.s.Dir] > 0
+		switch {
+		case toxicked && !c.onChain.Load():
 			move = append(move, c)
+		case c.onChain.Load():
+			c.leave.Store(!toxicked)
 		}
 	}
 	return move
@@ -88,12 +95,14 @@ type carried struct {
 	link *Link
 	s    Stream
 
-	onChain atomic.Bool // its bytes go through the chain (set once, never cleared)
+	onChain atomic.Bool // its bytes go through the chain
+	leave   atomic.Bool // the link has no toxic on its direction any more: leave the chain
 
-	mu     sync.Mutex // guards the move onto the chain against the copy's end
+	mu     sync.Mutex // guards moves onto and off the chain against each other and the copy's end
 	copied bool       // the copy has stopped
 	pr     *io.PipeReader
 	pw     *io.PipeWriter // the copy writes the chain's input here
+	out    *chainOutput   // the chain's output
 
 	finishOnce sync.Once
 	finished   chan struct{}
@@ -105,13 +114,16 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // pump copies the source while it gives bytes: straight to the destination,
 // or into the chain once the stream is on it.
-func (c *carried) pump() {
+func (c *carried) pump(abort <-chan struct{}) {
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
 	buf := *bp
 	for {
 		n, err := c.s.Src.Read(buf)
 		if n > 0 {
+			if c.leave.Load() {
+				c.leaveChain(abort)
+			}
 			var werr error
 			if c.onChain.Load() {
 				_, werr = c.pw.Write(buf[:n]) // returns once the chain has taken them
@@ -150,9 +162,40 @@ func (c *carried) toxify() {
 		c.s.Linger()
 	}
 	c.pr, c.pw = io.Pipe()
+	c.out = &chainOutput{c: c, drained: make(chan struct{})}
 	name := "carried/" + strconv.FormatUint(carriedSeq.Add(1), 10) + "/" + c.s.Dir.String()
-	l.mirror.StartLink(l.server, name, c.pr, &chainOutput{c: c}, c.s.Dir)
+	l.mirror.StartLink(l.server, name, c.pr, c.out, c.s.Dir)
+	c.leave.Store(false)
 	c.onChain.Store(true)
+}
+
+// leaveChain takes the stream off its chain when the link still has no
+// toxic on its direction: it ends the chain's input and waits until the
+// chain has written out what it held (or abort), so that the bytes copied
+// straight from now on come after them. A toxic added meanwhile puts the
+// stream on a new chain (toxify), which gets only bytes from after these.
+func (c *carried) leaveChain(abort <-chan struct{}) {
+	c.mu.Lock()
+	l := c.link
+	l.carriedMu.Lock()
+	off := l.toxicked[c.s.Dir] == 0 && c.onChain.Load()
+	if off {
+		c.onChain.Store(false) // under carriedMu: carriedToMove sees it, and moves the stream back on with the next toxic
+	}
+	c.leave.Store(false)
+	l.carriedMu.Unlock()
+	if !off {
+		c.mu.Unlock()
+		return
+	}
+	out, pw := c.out, c.pw
+	out.leaving.Store(true)
+	c.mu.Unlock()
+	pw.Close()
+	select {
+	case <-out.drained:
+	case <-abort:
+	}
 }
 
 var carriedSeq atomic.Uint64
@@ -179,8 +222,10 @@ func (c *carried) finish() {
 // dropped, so that the chain drains to its end (toxiproxy's own stops
 // reading there, which leaves its toxics blocked).
 type chainOutput struct {
-	c      *carried
-	failed bool // only the chain's writer goroutine uses it
+	c       *carried
+	failed  bool        // only the chain's writer goroutine uses it
+	leaving atomic.Bool // the stream is leaving the chain: its end is no end of the stream
+	drained chan struct{}
 }
 
 func (o *chainOutput) Write(p []byte) (int, error) {
@@ -193,8 +238,13 @@ func (o *chainOutput) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close is the chain's end: its input ended, or a toxic closed it.
+// Close is the chain's end: its input ended, or a toxic closed it. The
+// end of a chain the stream is leaving is not the stream's.
 func (o *chainOutput) Close() error {
+	if o.leaving.Load() {
+		close(o.drained)
+		return nil
+	}
 	o.c.finish()
 	return nil
 }

@@ -1,8 +1,10 @@
 package links
 
 import (
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,6 +134,108 @@ func TestCarriedConnectionTakesToxicsAddedWhileOpen(t *testing.T) {
 	if d := time.Since(began); d >= 200*time.Millisecond { // the toxic's delay, not the machine's noise
 		t.Errorf("a round trip took %s after the toxic was removed", d)
 	}
+	// Both streams went back to copying straight at their next bytes.
+	if n := onChain(l); n != 0 {
+		t.Errorf("%d streams still on a chain after the toxic went; want 0", n)
+	}
+	// And onto a chain again with the next toxic.
+	if err := l.AddToxic(Toxic{Name: "slow-again", Type: "latency", Stream: "upstream", Attributes: map[string]any{"latency": 200}}); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	if got, err := exchange(c, "again", 5*time.Second); err != nil || got != "again" {
+		t.Fatalf("under latency again: %q, %v", got, err)
+	}
+	if d := time.Since(began); d < 200*time.Millisecond {
+		t.Errorf("a round trip took %s under a 200 ms latency toxic added after the stream left its chain", d)
+	}
+	if n := onChain(l); n != 1 {
+		t.Errorf("%d streams on a chain under an upstream toxic; want 1", n)
+	}
+}
+
+// onChain counts l's carried streams that run through a chain.
+func onChain(l *Link) int {
+	l.carriedMu.Lock()
+	defer l.carriedMu.Unlock()
+	n := 0
+	for c := range l.carried {
+		if c.onChain.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// Bytes in flight through a chain when its toxic goes are not overtaken by
+// the ones copied straight after: numbered chunks through a latency toxic,
+// removed halfway, into a slow destination arrive whole and in order.
+func TestLeavingTheChainKeepsOrder(t *testing.T) {
+	h := hub(t)
+	l, _ := h.Add("x", "127.0.0.1:1") // the stream is the test's: nothing dials the upstream
+	src, feed := io.Pipe()
+	dst := &slowWriter{delay: 2 * time.Millisecond}
+	finished := make(chan struct{})
+	carried := make(chan struct{})
+	go func() {
+		defer close(carried)
+		l.Carry(Stream{Dir: Downstream, Src: src, Dst: dst, Finish: func() { close(finished) }}, nil)
+	}()
+	if err := l.AddToxic(Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range 60 {
+		if i == 30 {
+			if err := l.RemoveToxic("slow"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		line := fmt.Sprintf("chunk %d\n", i)
+		want.WriteString(line)
+		if _, err := feed.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed.Close()
+	select {
+	case <-carried:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream did not finish within 20 s of its source's end")
+	}
+	<-finished
+	if g := dst.String(); g != want.String() {
+		t.Errorf("received %q;\nwant the %d chunks in order (first difference at byte %d)", g, 60, firstDiff(g, want.String()))
+	}
+}
+
+// slowWriter takes its time over each write, then keeps the bytes.
+type slowWriter struct {
+	delay time.Duration
+	mu    sync.Mutex
+	b     strings.Builder
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.delay)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *slowWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func firstDiff(a, b string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 // A connection that starts while a reset_peer is on the link is reset by
