@@ -17,9 +17,10 @@ import (
 	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
-// The NLB benchmark: what the load-balancer path (node + link + target)
-// adds to a 64-byte request/response, beside a direct connection, toxiproxy
-// alone and HAProxy in TCP mode doing the same job, in one run.
+// The NLB benchmark: what the load-balancer path (client → node → target,
+// the data link's toxics run by the node) adds to a 64-byte
+// request/response, beside a direct connection, toxiproxy alone and HAProxy
+// in TCP mode doing the same job, in one run.
 func init() { register("nlb", benchNLB) }
 
 const (

@@ -248,8 +248,8 @@ func (a *api) addToxic(w http.ResponseWriter, r *http.Request, link string) {
 		if refuseOwn(w, link, name, "add") {
 			return
 		}
-		if head.Type == cutType {
-			refuse(w, fmt.Sprintf("toxic type %s is faultline's own (what link.down adds); expected one of: %s", cutType, strings.Join(ToxicTypes(), ", ")))
+		if head.Type == cutType || head.Type == mirrorResetType {
+			refuse(w, fmt.Sprintf("toxic type %s is faultline's own (what link.down adds, or what carried connections run); expected one of: %s", head.Type, strings.Join(ToxicTypes(), ", ")))
 			return
 		}
 	} // a body toxiproxy cannot read gets its own error
@@ -267,7 +267,12 @@ func (a *api) change(w http.ResponseWriter, r *http.Request, link, toxic, action
 		before = a.toxicJSON(link, toxic)
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	handler(rec, r)
+	if l, ok := a.h.Link(link); ok {
+		// Through the link, so that the streams it carries follow.
+		l.changeToxics(func() error { handler(rec, r); return nil })
+	} else {
+		handler(rec, r)
+	}
 	if rec.status >= 300 {
 		return
 	}
@@ -299,7 +304,8 @@ func (a *api) reset(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			detail, _ := json.Marshal(tw)
-			if err := l.proxy.Toxics.RemoveToxic(r.Context(), tw.Name); err != nil {
+			err := l.changeToxics(func() error { return l.proxy.Toxics.RemoveToxic(r.Context(), tw.Name) })
+			if err != nil {
 				if !errors.Is(err, toxiproxy.ErrToxicNotFound) {
 					errs = append(errs, fmt.Errorf("%s: %s: %w", n, tw.Name, err))
 				}

@@ -1,7 +1,11 @@
 // Package links embeds toxiproxy (v2.12.0) in-process: a link is one
 // toxiproxy proxy between a listen address on loopback and an upstream
 // address, and network faults are toxics added to and removed from links.
-// There is no HTTP control API: faultline drives the proxies directly.
+// faultline drives the proxies directly (api.go serves toxiproxy's HTTP API
+// over them for others). A caller that dials the upstream itself, the load
+// balancer's node, carries its connections through a link without a hop
+// through its listener (Carry, carry.go): the link's toxics act on them in
+// the caller's goroutines.
 package links
 
 import (
@@ -15,6 +19,7 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/stream"
 	"github.com/rs/zerolog"
 )
 
@@ -36,12 +41,23 @@ func NewHub() *Hub {
 
 // Link is one proxy.
 type Link struct {
-	proxy *toxiproxy.Proxy
-	name  string
-	addr  string // the real listen address, fixed at start: Down keeps the listener
+	proxy  *toxiproxy.Proxy
+	server *toxiproxy.ApiServer
+	name   string
+	addr   string // the real listen address, fixed at start: Down keeps the listener
 
 	mu   sync.Mutex
 	down bool
+
+	// chainMu makes changes to the toxics one at a time, each with the
+	// mirror's (mirror.go).
+	chainMu sync.Mutex
+	// mirror is the copy of the link's toxics that carried streams run on.
+	mirror *toxiproxy.ToxicCollection
+
+	carriedMu sync.Mutex
+	carried   map[*carried]struct{}     // the streams carried now (carry.go)
+	toxicked  [stream.NumDirections]int // the mirror's toxics per direction
 }
 
 // Add starts a link listening on a free port of 127.0.0.1 that forwards every
@@ -70,7 +86,9 @@ func (h *Hub) AddOn(name, listen, upstream string) (*Link, error) {
 	p.Lock()
 	addr := p.Listen
 	p.Unlock()
-	l := &Link{proxy: p, name: name, addr: addr}
+	// The mirror's proxy is never started: it only names the chains.
+	mirror := toxiproxy.NewProxy(h.server, name, addr, upstream).Toxics
+	l := &Link{proxy: p, server: h.server, name: name, addr: addr, mirror: mirror, carried: map[*carried]struct{}{}}
 	h.links[name] = l
 	return l, nil
 }
@@ -211,10 +229,12 @@ func (l *Link) addToxic(t Toxic) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.proxy.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
-		return fmt.Errorf("links: adding toxic %s to %s: %w", t.Name, l.name, err)
-	}
-	return nil
+	return l.changeToxics(func() error {
+		if _, err := l.proxy.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
+			return fmt.Errorf("links: adding toxic %s to %s: %w", t.Name, l.name, err)
+		}
+		return nil
+	})
 }
 
 // RemoveToxic removes a toxic by name. Removing a timeout toxic closes the
@@ -222,8 +242,10 @@ func (l *Link) addToxic(t Toxic) error {
 func (l *Link) RemoveToxic(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.proxy.Toxics.RemoveToxic(ctx, name); err != nil {
-		return fmt.Errorf("links: removing toxic %s from %s: %w", name, l.name, err)
-	}
-	return nil
+	return l.changeToxics(func() error {
+		if err := l.proxy.Toxics.RemoveToxic(ctx, name); err != nil {
+			return fmt.Errorf("links: removing toxic %s from %s: %w", name, l.name, err)
+		}
+		return nil
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/faultline-dev/faultline/targets/links"
 )
 
 // serve accepts on one of a node's listeners and forwards each connection.
@@ -57,10 +59,15 @@ func (lb *LB) pick(az int) *target {
 	return healthy[lb.next%len(healthy)]
 }
 
-// dialTimeout bounds the connection to a target's data link; on loopback it
-// answers at once unless a fault holds it.
+// dialTimeout bounds the connection to a target; on loopback it answers at
+// once.
 const dialTimeout = 2 * time.Second
 
+// forward carries one client connection: the node chooses a target, dials
+// it itself and copies both ways, and the target's data link runs its
+// toxics on the two streams in this process (links.Link.Carry): two TCP
+// hops, client → node → target, as NLB and HAProxy have. The data link's
+// listener stays, for whoever else dials it; the node never does.
 func (lb *LB) forward(node string, az int, client net.Conn) {
 	defer lb.wg.Done()
 	accepted := time.Now()
@@ -86,14 +93,13 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 		return
 	}
 	if t.data.IsDown() {
-		// A downed link keeps its listener (so that it comes back on its
-		// port): its connection would be accepted, then reset. Fail the
-		// client's as a refused dial, as a stopped link did.
+		// A downed link refuses: fail the client's connection as a
+		// refused dial through it, as a stopped link did.
 		failed(t.addr, fmt.Sprintf("dial tcp %s: connect: connection refused (data link down)", t.data.Addr()))
 		reset(client)
 		return
 	}
-	up, err := net.DialTimeout("tcp", t.data.Addr(), dialTimeout)
+	up, err := net.DialTimeout("tcp", t.addr, dialTimeout)
 	if err != nil {
 		failed(t.addr, err.Error())
 		reset(client)
@@ -114,36 +120,52 @@ func (lb *LB) forward(node string, az int, client net.Conn) {
 	lb.emit(Event{Kind: "conn.accepted", Node: node, Target: t.addr, Client: remote, Local: local, Started: accepted})
 	f.start()
 
-	var wg sync.WaitGroup
-	wg.Add(2)
-	pipe := func(dst net.Conn, src io.Reader, srcConn net.Conn, up bool) {
-		defer wg.Done()
-		f.copy(dst, src, up)
-		if f.expired.Load() {
-			// Forgotten by the idle timeout: the target side is closed
-			// already; the client's side waits for its next packet, which
-			// gets the RST (copy), or for the load balancer to close.
-			if up {
-				srcConn.Close()
+	// finish ends the connection once one stream is done: both sides, as a
+	// TCP proxy that keeps no half-open state would. A flow forgotten by
+	// the idle timeout has its target side closed already; its client side
+	// waits for its next packet, which gets the RST (clientReader), or for
+	// the load balancer to close.
+	finish := func(dst, src net.Conn, fromClient bool) func() {
+		return func() {
+			if f.expired.Load() {
+				if fromClient {
+					src.Close()
+				}
+				return
 			}
-			return
+			dst.Close()
+			src.Close()
 		}
-		// One side is done: end both, as a TCP proxy that keeps no
-		// half-open state would.
-		dst.Close()
-		srcConn.Close()
 	}
+	// A reset_peer on the link when a stream goes through its toxics resets
+	// both sockets as they close, as toxiproxy does (under TLS on a TLS
+	// listener).
+	linger := func() {
+		for _, c := range []net.Conn{rawConn(client), up} {
+			if tcp, ok := c.(*net.TCPConn); ok {
+				tcp.SetLinger(0)
+			}
+		}
+	}
+	fromClient, toClient := io.Reader(client), io.Writer(client)
+	var ex *exchange
 	if terminated || lb.cfg.ObserveHTTP {
 		// Read the HTTP exchanges as they pass, on copies of both streams.
-		ex := lb.observeHTTP(node, t.addr, remote, local)
-		go pipe(up, ex.requests(client), client, true)
-		go pipe(client, ex.responses(up), up, false)
-		wg.Wait()
+		ex = lb.observeHTTP(node, t.addr, remote, local)
+		fromClient, toClient = ex.requests(client), ex.responsesTo(client)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.data.Carry(links.Stream{Dir: links.Upstream, Src: f.fromClient(fromClient), Dst: up,
+			Finish: finish(up, client, true), Linger: linger}, lb.ctx.Done())
+	}()
+	t.data.Carry(links.Stream{Dir: links.Downstream, Src: f.fromTarget(up), Dst: f.toClient(toClient),
+		Finish: finish(client, up, false), Linger: linger}, lb.ctx.Done())
+	wg.Wait()
+	if ex != nil {
 		ex.close()
-	} else {
-		go pipe(up, client, client, true)
-		go pipe(client, up, up, false)
-		wg.Wait()
 	}
 	f.stop()
 

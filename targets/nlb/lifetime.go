@@ -2,6 +2,7 @@ package nlb
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -174,35 +175,66 @@ func (f *flow) reset(reason string) {
 	f.upstream.Close()
 }
 
-// copy moves src's bytes to dst, noting when they moved. up: from the
-// client to the target. Once the flow is forgotten (idle timeout), the next
-// bytes or the close from the client get it an RST and are not passed on.
-func (f *flow) copy(dst io.Writer, src io.Reader, up bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if f.expired.Load() {
-			if up {
-				reset(f.client)
-			}
-			return
-		}
-		if n > 0 {
-			if up {
-				f.lastUp.Store(time.Now().UnixNano())
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-			if !up {
-				f.lastDown.Store(time.Now().UnixNano())
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+// The flow keeps its accounts on the connection's two streams, which the
+// data link carries (links.Link.Carry): fromClient and toClient note when
+// bytes moved, and once the flow is forgotten (idle timeout), the next bytes
+// or the close from the client get it an RST and are not passed on;
+// fromTarget ends the stream then.
+
+// errForgotten ends a stream whose flow the idle timeout forgot.
+var errForgotten = errors.New("nlb: the flow was forgotten (idle timeout)")
+
+type clientReader struct {
+	f *flow
+	r io.Reader
 }
+
+func (c clientReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.f.expired.Load() {
+		reset(c.f.client)
+		return 0, errForgotten
+	}
+	if n > 0 {
+		c.f.lastUp.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+type targetReader struct {
+	f *flow
+	r io.Reader
+}
+
+func (t targetReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if t.f.expired.Load() {
+		return 0, errForgotten
+	}
+	return n, err
+}
+
+type clientWriter struct {
+	f *flow
+	w io.Writer
+}
+
+func (c clientWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if n > 0 {
+		c.f.lastDown.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// fromClient is the client's stream, src, read for the target.
+func (f *flow) fromClient(src io.Reader) io.Reader { return clientReader{f, src} }
+
+// fromTarget is the target's stream, src, read for the client.
+func (f *flow) fromTarget(src io.Reader) io.Reader { return targetReader{f, src} }
+
+// toClient writes to the client.
+func (f *flow) toClient(w io.Writer) io.Writer { return clientWriter{f, w} }
 
 // ResetConnections resets every connection the load balancer carries, at
 // once, as when its hosts are replaced or its nodes move: each client gets

@@ -3,8 +3,10 @@
 // listen on one port, forwarding each new TCP connection to a healthy target
 // of one target group; per-target health checks with AWS's thresholds; fail
 // open when no target is healthy; connections to a target that turns
-// unhealthy are reset. Every data path and every health-check path goes
-// through a link (embedded toxiproxy), so network faults act on them.
+// unhealthy are reset. Every data path and every health-check path has a
+// link (embedded toxiproxy), so network faults act on them: a node dials
+// its target itself and runs the data link's toxics on the connection
+// (forward.go, links.Link.Carry); health checks dial their link.
 package nlb
 
 import (

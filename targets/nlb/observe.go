@@ -46,8 +46,20 @@ func (lb *LB) observeHTTP(node, target, client, local string) *exchange {
 // requests is the client's stream, copied to the request reader.
 func (ex *exchange) requests(r io.Reader) io.Reader { return io.TeeReader(r, ex.reqW) }
 
-// responses is the target's stream, copied to the response reader.
-func (ex *exchange) responses(r io.Reader) io.Reader { return io.TeeReader(r, ex.respW) }
+// responsesTo writes the target's stream to the client, w, and copies what
+// reached it to the response reader: after the data link's toxics, so a
+// response they hold or drop is one the client did not get.
+func (ex *exchange) responsesTo(w io.Writer) io.Writer { return teeWriter{w, ex.respW} }
+
+type teeWriter struct{ w, copy io.Writer }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if n > 0 {
+		t.copy.Write(p[:n]) // the reader drains whatever it cannot parse
+	}
+	return n, err
+}
 
 func (ex *exchange) readRequests(r *io.PipeReader) {
 	defer ex.wg.Done()
