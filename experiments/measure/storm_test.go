@@ -205,7 +205,7 @@ func TestStormMetricsWithoutWhatMeasuresThemAreNull(t *testing.T) {
 		for _, m := range []string{MetricRecoverySurge, MetricDrainMS, MetricMetastable, MetricAmplificationAfter} {
 			wantNull(t, st, m, "f1 was never healed")
 		}
-		wantValue(t, "amplification_during", st.Amplification.During, *ptr((10*150+20*400)/(30*50.0)))
+		wantValue(t, "amplification_during", st.Amplification.During, *ptr((10*150 + 20*400) / (30 * 50.0)))
 	})
 	t.Run("no steady period before the fault", func(t *testing.T) {
 		var evs []journal.Event
