@@ -32,6 +32,7 @@ func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 	}
 	p.table(clientTable(s))
 	globalTerminal(p, s)
+	stormTerminal(p, s)
 	p.f("  %s\n", harnessText(s.Harness))
 	if tl := timelines(s, tr, 60); tl != "" {
 		p.f("\n%s", tl)
@@ -103,6 +104,7 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 		}
 	}
 	globalMarkdown(p, s)
+	stormMarkdown(p, s)
 	p.f("\n### Errors by class\n\n")
 	for _, c := range s.Clients {
 		p.f("- **%s**: %s\n", c.Name, classes(c.ErrorClasses))
@@ -132,6 +134,9 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 	p.f("\n## Metric definitions\n\n%s", definitions)
 	if hasGlobal(s) {
 		p.f("%s", globalDefinitions)
+	}
+	if s.Storm != nil {
+		p.f("%s", stormDefinitions)
 	}
 	return p.err
 }

@@ -76,6 +76,13 @@ func TrialsTerminal(w io.Writer, ts measure.TrialsSummary) error {
 		p.f("  %-10s %14s %14s %14s %14s\n", client, g5(m["latency_p50_ms"].Pooled), g5(m["latency_p99_ms"].Pooled),
 			g5(m["ok_latency_p50_ms"].Pooled), g5(m["ok_latency_p99_ms"].Pooled))
 	}
+	if len(ts.Storm) > 0 {
+		p.f("\n  %-22s %4s %9s %9s %9s %9s %9s   (the run's load)\n", "load metric", "n", "min", "median", "mean", "p95", "max")
+		for _, m := range measure.StormMetrics {
+			d := ts.Storm[m]
+			p.f("  %-22s %4d %9s %9s %9s %9s %9s\n", m, d.N, g5(d.Min), g5(d.Median), g5(d.Mean), g5(d.P95), g5(d.Max))
+		}
+	}
 	for _, t := range ts.Trials {
 		if t.Verdict == measure.Invalid {
 			for _, r := range t.Reasons {
@@ -158,7 +165,7 @@ func TrialsJUnit(w io.Writer, ts measure.TrialsSummary) error {
 		for _, t := range ts.Trials {
 			evaluated += evalWindow(t, a.Metric, a.Fault)
 		}
-		d := ts.Metrics[a.Client][a.Metric]
+		d := trialsDist(ts, a.Client, a.Metric)
 		tc := jCase{Classname: "faultline." + exp + "." + a.Client, Name: a.Expr, Time: seconds(evaluated),
 			SystemOut: out(fmt.Sprintf("held in %d of %d trials (each on its own value)\n%s across %d trials: %s\n",
 				held, of, a.Metric, len(ts.Trials), distText(d)))}
@@ -211,7 +218,7 @@ func assertionValue(ts measure.TrialsSummary, a measure.AssertionOutcome) string
 	if a.Value != nil {
 		return g5(a.Value)
 	}
-	if d := ts.Metrics[a.Client][a.Metric]; d.N > 0 {
+	if d := trialsDist(ts, a.Client, a.Metric); d.N > 0 {
 		if *d.Min == *d.Max {
 			return g5(d.Min)
 		}
@@ -265,6 +272,14 @@ func TrialsMarkdown(w io.Writer, ts measure.TrialsSummary) error {
 				pooled = g5(d.Pooled)
 			}
 			p.f("| %s | %s | %d | %s | %s | %s | %s | %s |\n", client, m, d.N, g5(d.Min), g5(d.Median), g5(d.P95), g5(d.Max), pooled)
+		}
+	}
+	if len(ts.Storm) > 0 {
+		p.f("\nThe load's metrics are the run's, not a client's (metastable: 1 or 0, its mean the share of metastable trials).\n\n")
+		p.f("| load metric | n | min | p50 | mean | p95 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, m := range measure.StormMetrics {
+			d := ts.Storm[m]
+			p.f("| %s | %d | %s | %s | %s | %s | %s |\n", m, d.N, g5(d.Min), g5(d.Median), g5(d.Mean), g5(d.P95), g5(d.Max))
 		}
 	}
 	if len(ts.Assertions) > 0 {
@@ -412,4 +427,13 @@ func TrialsHTML(w io.Writer, ts measure.TrialsSummary) error {
 		"TrialsJS":     trialsJS,
 		"ReportCSS":    reportCSS,
 	})
+}
+
+// trialsDist is a metric's distribution across the trials: a client's, or
+// the run's load metric's whatever the client.
+func trialsDist(ts measure.TrialsSummary, client, metric string) measure.Dist {
+	if isStormMetric(metric) {
+		return ts.Storm[metric]
+	}
+	return ts.Metrics[client][metric]
 }

@@ -1,0 +1,157 @@
+package reports
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/faultline-dev/faultline/experiments/measure"
+)
+
+// The load part of the reports (retry storms, issue 17): the backends'
+// capacity, the fleets, and the metrics of the herd after the heal; a null
+// metric is printed null with why beside it.
+
+// stormRow is one metric of the storm: its assertion name, its value in
+// words, and why it is null.
+type stormRow struct{ metric, value, why string }
+
+func stormRows(st *measure.Storm) []stormRow {
+	rps := func(v *float64) string {
+		if v == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%.4g/s", *v)
+	}
+	times := func(v *float64) string {
+		if v == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%.3g×", *v)
+	}
+	metastable := "null"
+	if st.Metastable != nil {
+		metastable = fmt.Sprint(*st.Metastable)
+	}
+	rows := []stormRow{
+		{measure.MetricSteadyRPS, rps(st.SteadyRPS), ""},
+		{measure.MetricPeakAfterHealRPS, rps(st.PeakAfterHealRPS), ""},
+		{measure.MetricRecoverySurge, times(st.RecoverySurge), ""},
+		{measure.MetricDrainMS, ms(st.DrainMS), ""},
+		{measure.MetricMetastable, metastable + fmt.Sprintf(" (window %s)", ms(&st.MetastableAfterMS)), ""},
+		{measure.MetricAmplificationBefore, times(st.Amplification.Before), ""},
+		{measure.MetricAmplificationDuring, times(st.Amplification.During), ""},
+		{measure.MetricAmplificationAfter, times(st.Amplification.After), ""},
+		{measure.MetricGoodputBefore, rps(st.Goodput.Before), ""},
+		{measure.MetricGoodputDuring, rps(st.Goodput.During), ""},
+		{measure.MetricGoodputAfter, rps(st.Goodput.After), ""},
+	}
+	for i := range rows {
+		rows[i].why = st.Why(rows[i].metric)
+	}
+	return rows
+}
+
+// stormSetup says what ran: each region's capacity and each fleet.
+func stormSetup(st *measure.Storm) []string {
+	var out []string
+	for _, c := range st.Capacity {
+		out = append(out, fmt.Sprintf("backend %s: capacity %.4g requests/s, burst %d", c.Region, c.RPS, c.Burst))
+	}
+	for _, f := range st.Fleets {
+		out = append(out, fmt.Sprintf("fleet %s: %d members, %.4g requests/s, %s retries, in %s", f.Name, f.Size, f.Rate, f.Retry, f.Region))
+	}
+	return out
+}
+
+// peakThrottled is the most requests the backends throttled in a second.
+func peakThrottled(st *measure.Storm) int {
+	n := 0
+	for _, s := range st.Server {
+		n = max(n, s.Throttled)
+	}
+	return n
+}
+
+func stormTerminal(p *printer, s measure.Summary) {
+	st := s.Storm
+	if st == nil {
+		return
+	}
+	p.f("\n  load (per second at the backends and the fleets; %d s of backend load, %d of fleet load, at most %d throttled in a second)\n",
+		len(st.Server), len(st.Clients), peakThrottled(st))
+	for _, l := range stormSetup(st) {
+		p.f("    %s\n", l)
+	}
+	rows := [][]string{{"metric", "value", "null because"}}
+	for _, r := range stormRows(st) {
+		rows = append(rows, []string{r.metric, r.value, r.why})
+	}
+	p.table(rows)
+}
+
+func stormMarkdown(p *printer, s measure.Summary) {
+	st := s.Storm
+	if st == nil {
+		return
+	}
+	p.f("\n## Load\n\n")
+	for _, l := range stormSetup(st) {
+		p.f("- %s\n", upperFirst(l))
+	}
+	p.f("\n%d seconds of backend load and %d of fleet load; at most %d requests throttled in a second.\n\n", len(st.Server), len(st.Clients), peakThrottled(st))
+	p.f("| metric | value | null because |\n|---|---|---|\n")
+	for _, r := range stormRows(st) {
+		p.f("| %s | %s | %s |\n", r.metric, r.value, r.why)
+	}
+}
+
+// stormProperties are junit.xml's properties of the load: every metric, null
+// with its reason.
+func stormProperties(p func(name, value string), st *measure.Storm) {
+	if st == nil {
+		return
+	}
+	for _, c := range st.Capacity {
+		p("capacity."+c.Region+".rps", trimNum(c.RPS))
+	}
+	for _, f := range st.Fleets {
+		p("fleet."+f.Name, fmt.Sprintf("%d members, %s requests/s, %s retries", f.Size, trimNum(f.Rate), f.Retry))
+	}
+	for _, r := range stormRows(st) {
+		v, ok := st.Value(r.metric)
+		switch {
+		case !ok:
+			p("storm."+r.metric, "null ("+r.why+")")
+		case r.metric == measure.MetricMetastable:
+			p("storm."+r.metric, fmt.Sprint(v == 1))
+		default:
+			p("storm."+r.metric, trimNum(v))
+		}
+	}
+}
+
+// stormNumbers are the load's metrics in one line each, for a case about one.
+func stormNumbers(st *measure.Storm) string {
+	if st == nil {
+		return "no load in the journal (no ddb.load or fleet.load)\n"
+	}
+	var b strings.Builder
+	for _, r := range stormRows(st) {
+		fmt.Fprintf(&b, "%s: %s", r.metric, r.value)
+		if r.why != "" {
+			fmt.Fprintf(&b, " (%s)", r.why)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func isStormMetric(m string) bool { return slices.Contains(measure.StormMetrics, m) }
+
+const stormDefinitions = `- load: per second, the backends' offered, served, throttled and queued requests (ddb.load, summed over regions) and the fleets' logical requests, attempts, successes and failures (fleet.load, summed over fleets). Before the faults: seconds ending at or before the first fault's start; after: ending after the last heal.
+- steady_rps: the backends' mean offered requests/s before the first fault. peak_after_heal_rps: the most offered in a second after the last heal. recovery_surge: peak over steady.
+- drain_ms: from the last heal to the start of the first 3 consecutive seconds with nothing throttled, nothing queued and p99 within 2× the steady p99 (or 10 ms above it); null when the backends never got there.
+- metastable: the backends had not drained the metastable window (metrics.metastable_after) after the last heal, with nothing faulted.
+- amplification_before/during/after: the fleets' attempts over logical requests started; goodput_before/during/after_rps: their successful logical requests per second.
+`
