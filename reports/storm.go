@@ -155,3 +155,85 @@ const stormDefinitions = `- load: per second, the backends' offered, served, thr
 - metastable: the backends had not drained the metastable window (metrics.metastable_after) after the last heal, with nothing faulted.
 - amplification_before/during/after: the fleets' attempts over logical requests started; goodput_before/during/after_rps: their successful logical requests per second.
 `
+
+// loadChart is the timeline's load lane: per second, what the backends
+// were offered, served and throttled, and what the fleets sent (attempts)
+// and got (successful logical requests); null where a side journaled
+// nothing that second.
+type loadChart struct {
+	T      []float64    `json:"t"` // each second's end, in seconds
+	Series []loadSeries `json:"series"`
+	// Capacity: the regions' capacities summed, requests/s (null: none).
+	Capacity *float64 `json:"capacity,omitempty"`
+	Note     string   `json:"note"`
+}
+
+type loadSeries struct {
+	Label  string     `json:"label"`
+	Side   string     `json:"side"` // server or clients
+	Values []*float64 `json:"values"`
+}
+
+func loadLane(st *measure.Storm) *loadChart {
+	if st == nil || len(st.Server)+len(st.Clients) == 0 {
+		return nil
+	}
+	var ts []float64
+	for _, s := range st.Server {
+		ts = append(ts, s.TMS)
+	}
+	for _, s := range st.Clients {
+		ts = append(ts, s.TMS)
+	}
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	at := make(map[float64]int, len(ts))
+	c := &loadChart{}
+	for i, t := range ts {
+		at[t] = i
+		c.T = append(c.T, t/1000)
+	}
+	column := func(label, side string, secs []measure.LoadSecond, v func(measure.LoadSecond) int) {
+		if len(secs) == 0 {
+			return
+		}
+		vals := make([]*float64, len(ts))
+		for _, s := range secs {
+			x := float64(v(s))
+			vals[at[s.TMS]] = &x
+		}
+		c.Series = append(c.Series, loadSeries{Label: label, Side: side, Values: vals})
+	}
+	column("offered at the backends", "server", st.Server, func(s measure.LoadSecond) int { return s.Offered })
+	column("served", "server", st.Server, func(s measure.LoadSecond) int { return s.Served })
+	column("throttled", "server", st.Server, func(s measure.LoadSecond) int { return s.Throttled })
+	column("fleet attempts", "clients", st.Clients, func(s measure.LoadSecond) int { return s.Offered })
+	column("fleet successes", "clients", st.Clients, func(s measure.LoadSecond) int { return s.Served })
+	if len(st.Capacity) > 0 {
+		sum := 0.0
+		for _, cp := range st.Capacity {
+			sum += cp.RPS
+		}
+		c.Capacity = &sum
+	}
+	var parts []string
+	for _, r := range stormRows(st) {
+		switch r.metric {
+		case measure.MetricRecoverySurge, measure.MetricDrainMS, measure.MetricMetastable:
+			parts = append(parts, r.metric+" "+r.value)
+		}
+	}
+	c.Note = "requests per second; dashed: the fleets' side; grey line: capacity · " + strings.Join(parts, " · ")
+	return c
+}
+
+func loadTable(st *measure.Storm) [][]string {
+	if st == nil {
+		return nil
+	}
+	rows := [][]string{{"load metric", "value", "null because"}}
+	for _, r := range stormRows(st) {
+		rows = append(rows, []string{r.metric, r.value, r.why})
+	}
+	return rows
+}
