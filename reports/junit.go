@@ -331,7 +331,7 @@ func junitCases(s measure.Summary) []jCase {
 			tc.SystemOut = out(stormNumbers(s.Storm)) // the run's load, not a client's
 		}
 		if !a.Pass {
-			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, num(a.Value), a.Expr)
+			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, metricValue(a.Metric, a.Value), a.Expr)
 			if a.Note != "" {
 				msg += " (" + a.Note + ")"
 			}

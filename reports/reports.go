@@ -59,7 +59,7 @@ func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 			if !a.Pass {
 				mark = "✗"
 			}
-			p.f("  %s %s: %s (value %s)%s\n", mark, a.Client, a.Expr, num(a.Value), note(a.Note))
+			p.f("  %s %s: %s (value %s)%s\n", mark, a.Client, a.Expr, metricValue(a.Metric, a.Value), note(a.Note))
 		}
 	}
 	return p.err
@@ -122,7 +122,7 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 			if !a.Pass {
 				res = "**FAIL**"
 			}
-			p.f("| %s | `%s` | %s | %s%s |\n", a.Client, a.Expr, num(a.Value), res, note(a.Note))
+			p.f("| %s | `%s` | %s | %s%s |\n", a.Client, a.Expr, metricValue(a.Metric, a.Value), res, note(a.Note))
 		}
 	}
 	if len(s.SteadyState) > 0 {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
@@ -236,4 +237,13 @@ func loadTable(st *measure.Storm) [][]string {
 		rows = append(rows, []string{r.metric, r.value, r.why})
 	}
 	return rows
+}
+
+// metricValue is an assertion's value in words: true or false for a
+// boolean metric (metastable), else the number.
+func metricValue(metric string, v *float64) string {
+	if v != nil && slices.Contains(assert.BooleanMetrics, metric) {
+		return fmt.Sprint(*v == 1)
+	}
+	return num(v)
 }

@@ -170,7 +170,7 @@ func TrialsJUnit(w io.Writer, ts measure.TrialsSummary) error {
 			SystemOut: out(fmt.Sprintf("held in %d of %d trials (each on its own value)\n%s across %d trials: %s\n",
 				held, of, a.Metric, len(ts.Trials), distText(d)))}
 		if !a.Pass {
-			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, num(a.Value), a.Expr)
+			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, metricValue(a.Metric, a.Value), a.Expr)
 			if a.Note != "" {
 				msg += " (" + a.Note + ")"
 			}

@@ -163,17 +163,14 @@ func oracleStorm(events []journal.Event, windows []FaultWindow) *Storm {
 			if st.DrainMS != nil {
 				m := *st.DrainMS > st.MetastableAfterMS
 				st.Metastable = &m
-			} else {
+			} else if span >= st.MetastableAfterMS+DrainSeconds*1000 {
 				null(fmt.Sprintf("the backends were still overloaded (throttling, queueing or slow) when the load ended, %s after the last heal", seconds(span)), MetricDrainMS)
-				if span >= st.MetastableAfterMS+DrainSeconds*1000 {
-					nulls[len(nulls)-1].Reason = fmt.Sprintf("the backends were still overloaded (throttling, queueing or slow) when the load ended, %s after the last heal", seconds(span))
-					m := true
-					st.Metastable = &m
-				} else {
-					nulls[len(nulls)-1].Reason = fmt.Sprintf("the backends were still overloaded when the load ended, %s after the last heal", seconds(span))
-					null(fmt.Sprintf("the load was measured for %s after the last heal: too short for the metastable window (%s, and %d s to see a drain)",
-						seconds(span), seconds(st.MetastableAfterMS), DrainSeconds), MetricMetastable)
-				}
+				m := true
+				st.Metastable = &m
+			} else {
+				null(fmt.Sprintf("the backends were still overloaded when the load ended, %s after the last heal", seconds(span)), MetricDrainMS)
+				null(fmt.Sprintf("the load was measured for %s after the last heal: too short for the metastable window (%s, and %d s to see a drain)",
+					seconds(span), seconds(st.MetastableAfterMS), DrainSeconds), MetricMetastable)
 			}
 		}
 	}
