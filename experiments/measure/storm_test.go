@@ -314,3 +314,26 @@ func TestStormMetricNamesAgree(t *testing.T) {
 		t.Errorf("Value answers for %d of the %d storm metrics", n, len(StormMetrics))
 	}
 }
+
+func TestStormMetricsAcrossTrials(t *testing.T) {
+	drainsAt := func(last int) []journal.Event {
+		return stormJournal(60, 0, func(sec int) stormSecond {
+			if sec <= last {
+				return overloadedSecond
+			}
+			return steadySecond
+		}, journal.Event{T: 0.002, Type: journal.Assertion, Client: "*", Expr: "max(drain_ms) < 10000"})
+	}
+	// Drained 2 s and 6 s after the heal, and never (metastable).
+	ts := SummarizeTrials([]Summary{Summarize(drainsAt(22)), Summarize(drainsAt(26)), Summarize(drainsAt(60))})
+	d := ts.Storm[MetricDrainMS]
+	if d.N != 2 || *d.Min != 2000 || *d.Max != 6000 {
+		t.Errorf("drain_ms across trials: %+v", d)
+	}
+	if m := ts.Storm[MetricMetastable]; m.N != 3 || *m.Mean != *ptr(1.0 / 3) {
+		t.Errorf("metastable across trials: %+v, want a mean of 1/3 (one trial in three)", m)
+	}
+	if len(ts.Assertions) != 1 || !ts.Assertions[0].Pass || val(ts.Assertions[0].Value) != "6000" {
+		t.Errorf("max(drain_ms) < 10000 across trials: %+v", ts.Assertions)
+	}
+}
