@@ -83,7 +83,7 @@ func TestStormReports(t *testing.T) {
 			md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 			junit, _ := os.ReadFile(filepath.Join(dir, "junit.xml"))
 			for file, wants := range map[string][]string{
-				"report.md": {"## Load", "| recovery_surge | 8× |", fmt.Sprintf("| metastable | %v (window 20.0s) |", c.metastable), "Backend us-east-1: capacity 100 requests/s, burst 20"},
+				"report.md": {"## Load", "| recovery_surge | 8× |", "  backends |", fmt.Sprintf("| metastable | %v (window 20.0s) |", c.metastable), "Backend us-east-1: capacity 100 requests/s, burst 20"},
 				"junit.xml": {`name="storm.metastable" value="` + fmt.Sprint(c.metastable) + `"`, `name="storm.recovery_surge" value="8"`, `name="metastable == false"`},
 			} {
 				text := map[string][]byte{"report.md": md, "junit.xml": junit}[file]
