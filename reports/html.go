@@ -78,6 +78,7 @@ type charts struct {
 	// the load's metrics (a header row, then a row per metric).
 	Load       *loadChart     `json:"load,omitempty"`
 	LoadTable  [][]string     `json:"load_table,omitempty"`
+	FleetTable [][]string     `json:"fleet_table,omitempty"`
 	Assertions []assertionRow `json:"assertions"`
 	Steady     []assertionRow `json:"steady_state,omitempty"`
 	Table      [][]string     `json:"table"` // the clients table: a header row, then a row per client
@@ -203,6 +204,9 @@ func chartData(s measure.Summary, tr *Trace) charts {
 	c.Targets = tr.targetLanes()
 	c.Replication = tr.replicationLane(s.DurationMS)
 	c.Load, c.LoadTable = loadLane(s.Storm), loadTable(s.Storm)
+	if s.Storm != nil {
+		c.FleetTable = fleetRows(s.Storm)
+	}
 	if hasGlobal(s) {
 		c.GlobalTable, c.GlobalNotes = dataRows(s), globalNotes(s)
 	}

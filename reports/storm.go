@@ -59,10 +59,34 @@ func stormSetup(st *measure.Storm) []string {
 	for _, c := range st.Capacity {
 		out = append(out, fmt.Sprintf("backend %s: capacity %.4g requests/s, burst %d", c.Region, c.RPS, c.Burst))
 	}
-	for _, f := range st.Fleets {
-		out = append(out, fmt.Sprintf("fleet %s: %d members, %.4g requests/s, %s retries, in %s", f.Name, f.Size, f.Rate, f.Retry, f.Region))
-	}
 	return out
+}
+
+// fleetRows: each fleet, what it was and its own amplification and
+// goodput (a header row first; nil without fleets).
+func fleetRows(st *measure.Storm) [][]string {
+	if len(st.Fleets) == 0 {
+		return nil
+	}
+	x := func(v *float64) string {
+		if v == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%.3g×", *v)
+	}
+	rps := func(v *float64) string {
+		if v == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%.4g/s", *v)
+	}
+	rows := [][]string{{"fleet", "retry", "members", "rate", "region", "amplification before", "during", "after", "goodput before", "during", "after"}}
+	for _, f := range st.Fleets {
+		rows = append(rows, []string{f.Name, f.Retry, fmt.Sprint(f.Size), fmt.Sprintf("%.4g/s", f.Rate), f.Region,
+			x(f.Amplification.Before), x(f.Amplification.During), x(f.Amplification.After),
+			rps(f.Goodput.Before), rps(f.Goodput.During), rps(f.Goodput.After)})
+	}
+	return rows
 }
 
 // peakThrottled is the most requests the backends throttled in a second.
@@ -84,6 +108,9 @@ func stormTerminal(p *printer, s measure.Summary) {
 	for _, l := range stormSetup(st) {
 		p.f("    %s\n", l)
 	}
+	if rows := fleetRows(st); rows != nil {
+		p.table(rows)
+	}
 	rows := [][]string{{"metric", "value", "null because"}}
 	for _, r := range stormRows(st) {
 		rows = append(rows, []string{r.metric, r.value, r.why})
@@ -101,6 +128,10 @@ func stormMarkdown(p *printer, s measure.Summary) {
 		p.f("- %s\n", upperFirst(l))
 	}
 	p.f("\n%d seconds of backend load and %d of fleet load; at most %d requests throttled in a second.\n\n", len(st.Server), len(st.Clients), peakThrottled(st))
+	if rows := fleetRows(st); rows != nil {
+		p.mdTable(rows)
+		p.f("\n")
+	}
 	p.f("| metric | value | null because |\n|---|---|---|\n")
 	for _, r := range stormRows(st) {
 		p.f("| %s | %s | %s |\n", r.metric, r.value, r.why)
@@ -118,6 +149,11 @@ func stormProperties(p func(name, value string), st *measure.Storm) {
 	}
 	for _, f := range st.Fleets {
 		p("fleet."+f.Name, fmt.Sprintf("%d members, %s requests/s, %s retries", f.Size, trimNum(f.Rate), f.Retry))
+		pre := "fleet." + f.Name + "."
+		p(pre+measure.MetricAmplificationBefore, plainNum(f.Amplification.Before))
+		p(pre+measure.MetricAmplificationDuring, plainNum(f.Amplification.During))
+		p(pre+measure.MetricAmplificationAfter, plainNum(f.Amplification.After))
+		p(pre+measure.MetricGoodputAfter, plainNum(f.Goodput.After))
 	}
 	for _, r := range stormRows(st) {
 		v, ok := st.Value(r.metric)
@@ -246,4 +282,12 @@ func metricValue(metric string, v *float64) string {
 		return fmt.Sprint(*v == 1)
 	}
 	return num(v)
+}
+
+// plainNum is a number as a property holds it, or null.
+func plainNum(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return trimNum(*v)
 }

@@ -83,8 +83,8 @@ func TestStormReports(t *testing.T) {
 			md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 			junit, _ := os.ReadFile(filepath.Join(dir, "junit.xml"))
 			for file, wants := range map[string][]string{
-				"report.md": {"## Load", "| recovery_surge | 8× |", "  backends |", fmt.Sprintf("| metastable | %v (window 20.0s) |", c.metastable), "Backend us-east-1: capacity 100 requests/s, burst 20"},
-				"junit.xml": {`name="storm.metastable" value="` + fmt.Sprint(c.metastable) + `"`, `name="storm.recovery_surge" value="8"`, `name="metastable == false"`},
+				"report.md": {"## Load", "| recovery_surge | 8× |", "  backends |", fmt.Sprintf("| metastable | %v (window 20.0s) |", c.metastable), "Backend us-east-1: capacity 100 requests/s, burst 20", "| herd | legacy | 2000 | 50/s | us-east-1 | 1.04× | 3× |"},
+				"junit.xml": {`name="storm.metastable" value="` + fmt.Sprint(c.metastable) + `"`, `name="storm.recovery_surge" value="8"`, `name="fleet.herd.amplification_during" value="3"`, `name="metastable == false"`},
 			} {
 				text := map[string][]byte{"report.md": md, "junit.xml": junit}[file]
 				for _, w := range wants {
@@ -96,7 +96,7 @@ func TestStormReports(t *testing.T) {
 			browser := chromium(t)
 			dom := headless(t, browser)("--dump-dom", "file://"+filepath.Join(dir, "report.html"))
 			checkCharts(t, dom, 1) // the load lane (no client ran: no request chart)
-			for _, want := range []string{">Load<", "fleet attempts", "recovery_surge"} {
+			for _, want := range []string{">Load<", "fleet attempts", "recovery_surge", ">amplification before<"} {
 				if !strings.Contains(string(dom), want) {
 					t.Errorf("the rendered page lacks %q", want)
 				}

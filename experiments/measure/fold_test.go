@@ -208,6 +208,9 @@ func randomJournal(rng *rand.Rand) []journal.Event {
 		}
 		fleets := rng.Intn(3)
 		for i := 0; i < fleets; i++ {
+			if rng.Intn(5) == 0 {
+				continue // a fleet whose start the journal lacks
+			}
 			stamp(journal.Event{T: experiment + 1, Type: journal.FleetStart, Client: fmt.Sprintf("fleet%d", i), Strategy: []string{"legacy", "standard", "adaptive"}[rng.Intn(3)],
 				Region: regions[0], Rate: capacity / 2, Size: 100 + rng.Intn(2000), TimeoutMS: 1000})
 		}

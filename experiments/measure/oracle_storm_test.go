@@ -19,11 +19,15 @@ func oracleIsLoad(e journal.Event) bool {
 	return false
 }
 
-// oracleSeries is the load of type typ per second, in time order.
-func oracleSeries(events []journal.Event, typ string) []LoadSecond {
+// oracleSeries is the load of type typ per second, in time order: of the
+// region or fleet named by name (all of them: nil).
+func oracleSeries(events []journal.Event, typ string, name *string) []LoadSecond {
+	of := func(e journal.Event) bool {
+		return e.Type == typ && e.Load != nil && (name == nil || (typ == journal.DDBLoad && e.Region == *name) || (typ == journal.FleetLoad && e.Client == *name))
+	}
 	var secs []int
 	for _, e := range events {
-		if e.Type == typ && e.Load != nil && !slices.Contains(secs, int(math.Round(e.T/1000))) {
+		if of(e) && !slices.Contains(secs, int(math.Round(e.T/1000))) {
 			secs = append(secs, int(math.Round(e.T/1000)))
 		}
 	}
@@ -32,7 +36,7 @@ func oracleSeries(events []journal.Event, typ string) []LoadSecond {
 	for _, s := range secs {
 		ls := LoadSecond{TMS: float64(s) * 1000}
 		for _, e := range events {
-			if e.Type != typ || e.Load == nil || int(math.Round(e.T/1000)) != s {
+			if !of(e) || int(math.Round(e.T/1000)) != s {
 				continue
 			}
 			ls.Logical += e.Load.Logical
@@ -54,14 +58,22 @@ func oracleStorm(events []journal.Event, windows []FaultWindow) *Storm {
 	if !slices.ContainsFunc(events, oracleIsLoad) {
 		return nil
 	}
-	st := &Storm{Capacity: []Capacity{}, Fleets: []Fleet{}, Server: oracleSeries(events, journal.DDBLoad),
-		Clients: oracleSeries(events, journal.FleetLoad), MetastableAfterMS: DefaultMetastableAfterMS}
+	st := &Storm{Capacity: []Capacity{}, Regions: []RegionLoad{}, Fleets: []Fleet{}, Server: oracleSeries(events, journal.DDBLoad, nil),
+		Clients: oracleSeries(events, journal.FleetLoad, nil), MetastableAfterMS: DefaultMetastableAfterMS}
 	for _, e := range events {
 		switch {
 		case e.Type == journal.DDBCapacity && e.Load != nil:
 			st.Capacity = append(st.Capacity, Capacity{Region: e.Region, RPS: e.Load.CapacityRPS, Burst: e.Load.Burst})
-		case e.Type == journal.FleetStart:
-			st.Fleets = append(st.Fleets, Fleet{Name: e.Client, Retry: e.Strategy, Region: e.Region, Rate: e.Rate, Size: e.Size, TimeoutMS: e.TimeoutMS})
+		case e.Type == journal.DDBLoad && e.Load != nil && !slices.ContainsFunc(st.Regions, func(r RegionLoad) bool { return r.Region == e.Region }):
+			st.Regions = append(st.Regions, RegionLoad{Region: e.Region, Seconds: oracleSeries(events, journal.DDBLoad, &e.Region)})
+		case (e.Type == journal.FleetStart || (e.Type == journal.FleetLoad && e.Load != nil)) && !slices.ContainsFunc(st.Fleets, func(f Fleet) bool { return f.Name == e.Client }):
+			f := Fleet{Name: e.Client, Seconds: oracleSeries(events, journal.FleetLoad, &e.Client)}
+			// What the fleet's first start says.
+			if i := slices.IndexFunc(events, func(x journal.Event) bool { return x.Type == journal.FleetStart && x.Client == e.Client }); i >= 0 {
+				x := events[i]
+				f.Retry, f.Region, f.Rate, f.Size, f.TimeoutMS = x.Strategy, x.Region, x.Rate, x.Size, x.TimeoutMS
+			}
+			st.Fleets = append(st.Fleets, f)
 		case e.Type == journal.RunStart:
 			st.MetastableAfterMS = DefaultMetastableAfterMS
 			if e.MetastableAfterMS > 0 {
@@ -175,23 +187,37 @@ func oracleStorm(events []journal.Event, windows []FaultWindow) *Storm {
 		}
 	}
 
-	// The fleets.
+	// The fleets, together and each.
+	oracleFleetPeriods(st.Clients, windows, open, in, &st.Amplification, &st.Goodput, null)
+	for i := range st.Fleets {
+		f := &st.Fleets[i]
+		oracleFleetPeriods(f.Seconds, windows, open, in, &f.Amplification, &f.Goodput, func(reason string, metrics ...string) {
+			for _, m := range metrics {
+				f.Nulls = append(f.Nulls, NullMetric{m, reason})
+			}
+		})
+	}
+	st.Nulls = nulls
+	return st
+}
+
+func oracleFleetPeriods(all []LoadSecond, windows []FaultWindow, open string, in func(LoadSecond, string) bool, amp, good *Periods, null func(reason string, metrics ...string)) {
 	for _, p := range []struct {
 		period, what, amp, good string
 		a, g                    **float64
 	}{
-		{"before", "before the first fault", MetricAmplificationBefore, MetricGoodputBefore, &st.Amplification.Before, &st.Goodput.Before},
-		{"during", "during the faults", MetricAmplificationDuring, MetricGoodputDuring, &st.Amplification.During, &st.Goodput.During},
-		{"after", "after the last heal", MetricAmplificationAfter, MetricGoodputAfter, &st.Amplification.After, &st.Goodput.After},
+		{"before", "before the first fault", MetricAmplificationBefore, MetricGoodputBefore, &amp.Before, &good.Before},
+		{"during", "during the faults", MetricAmplificationDuring, MetricGoodputDuring, &amp.During, &good.During},
+		{"after", "after the last heal", MetricAmplificationAfter, MetricGoodputAfter, &amp.After, &good.After},
 	} {
 		var secs []LoadSecond
-		for _, s := range st.Clients {
+		for _, s := range all {
 			if in(s, p.period) {
 				secs = append(secs, s)
 			}
 		}
 		switch {
-		case len(st.Clients) == 0:
+		case len(all) == 0:
 			null("no fleet load in the journal (no fleet.load: no fleet ran)", p.amp, p.good)
 		case p.period != "before" && len(windows) == 0:
 			null("no fault was applied", p.amp, p.good)
@@ -212,6 +238,4 @@ func oracleStorm(events []journal.Event, windows []FaultWindow) *Storm {
 			}
 		}
 	}
-	st.Nulls = nulls
-	return st
 }

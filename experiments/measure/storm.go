@@ -80,10 +80,13 @@ const (
 // Storm is what the journal says of load: per second at the backends and
 // the fleets, and the metrics of the herd after the heal.
 type Storm struct {
-	// Capacity of each region that has one (ddb.capacity); Fleets as they
-	// started (fleet.start).
-	Capacity []Capacity `json:"capacity"`
-	Fleets   []Fleet    `json:"fleets"`
+	// Capacity of each region that has one (ddb.capacity); Regions each
+	// region's load per second (ddb.load), in the order first journaled;
+	// Fleets as they started (fleet.start), each with its own load and
+	// metrics.
+	Capacity []Capacity   `json:"capacity"`
+	Regions  []RegionLoad `json:"regions"`
+	Fleets   []Fleet      `json:"fleets"`
 	// Server is the backends' load per second, summed over regions;
 	// Clients the fleets', summed over fleets. Empty: no such event.
 	Server  []LoadSecond `json:"server"`
@@ -125,14 +128,26 @@ type Capacity struct {
 	Burst  int     `json:"burst"`
 }
 
-// Fleet is a fleet of light clients as it started (fleet.start).
+// RegionLoad is one region's backend load per second.
+type RegionLoad struct {
+	Region  string       `json:"region"`
+	Seconds []LoadSecond `json:"seconds"`
+}
+
+// Fleet is a fleet of light clients as it started (fleet.start; a fleet
+// with load but no start has only its name), its load per second and its
+// own amplification and goodput (as the storm's, over its seconds only).
 type Fleet struct {
-	Name      string  `json:"name"`
-	Retry     string  `json:"retry"`
-	Region    string  `json:"region"`
-	Rate      float64 `json:"rate"`
-	Size      int     `json:"size"`
-	TimeoutMS float64 `json:"timeout_ms"`
+	Name          string       `json:"name"`
+	Retry         string       `json:"retry"`
+	Region        string       `json:"region"`
+	Rate          float64      `json:"rate"`
+	Size          int          `json:"size"`
+	TimeoutMS     float64      `json:"timeout_ms"`
+	Seconds       []LoadSecond `json:"seconds"`
+	Amplification Periods      `json:"amplification"`
+	Goodput       Periods      `json:"goodput_rps"`
+	Nulls         []NullMetric `json:"nulls,omitempty"`
 }
 
 // LoadSecond is one second of load, ending at TMS.
@@ -208,12 +223,49 @@ type stormFold struct {
 	seen            bool
 	capacity        []Capacity
 	fleets          []Fleet
+	fleetIndex      map[string]int // name → its place in fleets
+	started         map[string]bool
+	fleetSecs       []map[int]*LoadSecond
+	regions         []string
+	regionSecs      map[string]map[int]*LoadSecond
 	server, clients map[int]*LoadSecond
 	dropped         int
 }
 
 func newStormFold() *stormFold {
-	return &stormFold{server: map[int]*LoadSecond{}, clients: map[int]*LoadSecond{}}
+	return &stormFold{server: map[int]*LoadSecond{}, clients: map[int]*LoadSecond{}, fleetIndex: map[string]int{}, started: map[string]bool{},
+		regionSecs: map[string]map[int]*LoadSecond{}}
+}
+
+// fleet is the fleet named name, added when first seen (nil: too many).
+func (g *stormFold) fleet(name string) *Fleet {
+	i, ok := g.fleetIndex[name]
+	if !ok {
+		if len(g.fleets) >= maxNames {
+			g.dropped++
+			return nil
+		}
+		i = len(g.fleets)
+		g.fleetIndex[name] = i
+		g.fleets = append(g.fleets, Fleet{Name: name})
+		g.fleetSecs = append(g.fleetSecs, map[int]*LoadSecond{})
+	}
+	return &g.fleets[i]
+}
+
+// region is a region's seconds, added when first seen (nil: too many).
+func (g *stormFold) region(name string) map[int]*LoadSecond {
+	m := g.regionSecs[name]
+	if m == nil {
+		if len(g.regions) >= maxNames {
+			g.dropped++
+			return nil
+		}
+		m = map[int]*LoadSecond{}
+		g.regionSecs[name] = m
+		g.regions = append(g.regions, name)
+	}
+	return m
 }
 
 // loadSecond is the index of the second ending at about t.
@@ -228,15 +280,28 @@ func (g *stormFold) add(e journal.Event) {
 		}
 	case journal.FleetStart:
 		g.seen = true
-		if len(g.fleets) < maxNames {
-			g.fleets = append(g.fleets, Fleet{Name: e.Client, Retry: e.Strategy, Region: e.Region, Rate: e.Rate, Size: e.Size, TimeoutMS: e.TimeoutMS})
+		if f := g.fleet(e.Client); f != nil && !g.started[e.Client] { // started twice: the first start says
+			g.started[e.Client] = true
+			f.Retry, f.Region, f.Rate, f.Size, f.TimeoutMS = e.Strategy, e.Region, e.Rate, e.Size, e.TimeoutMS
 		}
 	case journal.DDBLoad:
 		g.seen = true
+		if e.Load == nil {
+			return
+		}
 		g.second(g.server, e)
+		if m := g.region(e.Region); m != nil {
+			g.second(m, e)
+		}
 	case journal.FleetLoad:
 		g.seen = true
+		if e.Load == nil {
+			return
+		}
 		g.second(g.clients, e)
+		if f := g.fleet(e.Client); f != nil {
+			g.second(g.fleetSecs[g.fleetIndex[e.Client]], e)
+		}
 	}
 }
 
@@ -314,12 +379,16 @@ func (g *stormFold) summary(windows []FaultWindow, metastableAfter float64) *Sto
 	if !g.seen {
 		return nil
 	}
-	st := &Storm{Capacity: g.capacity, Fleets: g.fleets, Server: sortedSeconds(g.server), Clients: sortedSeconds(g.clients)}
+	st := &Storm{Capacity: g.capacity, Regions: []RegionLoad{}, Fleets: []Fleet{}, Server: sortedSeconds(g.server), Clients: sortedSeconds(g.clients)}
 	if st.Capacity == nil {
 		st.Capacity = []Capacity{}
 	}
-	if st.Fleets == nil {
-		st.Fleets = []Fleet{}
+	for _, r := range g.regions {
+		st.Regions = append(st.Regions, RegionLoad{Region: r, Seconds: sortedSeconds(g.regionSecs[r])})
+	}
+	for i, f := range g.fleets {
+		f.Seconds = sortedSeconds(g.fleetSecs[i])
+		st.Fleets = append(st.Fleets, f)
 	}
 	stormMetrics(st, stormWindowsOf(windows, metastableAfter))
 	return st
@@ -425,9 +494,21 @@ func serverMetrics(st *Storm, w stormWindows, null func(metric, reason string)) 
 }
 
 func clientMetrics(st *Storm, w stormWindows, null func(metric, reason string)) {
+	fleetPeriods(st.Clients, w, &st.Amplification, &st.Goodput, null)
+	for i := range st.Fleets {
+		f := &st.Fleets[i]
+		fleetPeriods(f.Seconds, w, &f.Amplification, &f.Goodput, func(metric, reason string) {
+			f.Nulls = append(f.Nulls, NullMetric{metric, reason})
+		})
+	}
+}
+
+// fleetPeriods are the amplification and goodput of a fleet's seconds (or
+// the fleets' together) in each period.
+func fleetPeriods(secs []LoadSecond, w stormWindows, amp, good *Periods, null func(metric, reason string)) {
 	type sums struct{ logical, offered, served, n int }
 	var by = map[string]*sums{"before": {}, "during": {}, "after": {}}
-	for _, s := range st.Clients {
+	for _, s := range secs {
 		p := by[w.period(s.TMS)]
 		p.logical += s.Logical
 		p.offered += s.Offered
@@ -440,14 +521,14 @@ func clientMetrics(st *Storm, w stormWindows, null func(metric, reason string)) 
 		dst          [2]**float64
 		what         string
 	}{
-		{"before", MetricAmplificationBefore, MetricGoodputBefore, [2]**float64{&st.Amplification.Before, &st.Goodput.Before}, "before the first fault"},
-		{"during", MetricAmplificationDuring, MetricGoodputDuring, [2]**float64{&st.Amplification.During, &st.Goodput.During}, "during the faults"},
-		{"after", MetricAmplificationAfter, MetricGoodputAfter, [2]**float64{&st.Amplification.After, &st.Goodput.After}, "after the last heal"},
+		{"before", MetricAmplificationBefore, MetricGoodputBefore, [2]**float64{&amp.Before, &good.Before}, "before the first fault"},
+		{"during", MetricAmplificationDuring, MetricGoodputDuring, [2]**float64{&amp.During, &good.During}, "during the faults"},
+		{"after", MetricAmplificationAfter, MetricGoodputAfter, [2]**float64{&amp.After, &good.After}, "after the last heal"},
 	} {
 		s := by[p.name]
 		var why string
 		switch {
-		case len(st.Clients) == 0:
+		case len(secs) == 0:
 			why = "no fleet load in the journal (no fleet.load: no fleet ran)"
 		case p.name != "before" && math.IsInf(w.first, 1):
 			why = "no fault was applied"

@@ -247,6 +247,41 @@ func TestRegionsOfOneSecondAreSummed(t *testing.T) {
 		t.Errorf("second 3: %+v", got)
 	}
 	wantValue(t, "steady_rps", st.SteadyRPS, 40)
+	if len(st.Regions) != 2 || st.Regions[1].Region != "us-west-2" || len(st.Regions[1].Seconds) != 5 ||
+		st.Regions[1].Seconds[4] != (LoadSecond{TMS: 5000, Offered: 10, Served: 8, Throttled: 2, P99MS: 9}) {
+		t.Errorf("regions: %+v", st.Regions)
+	}
+}
+
+func TestEachFleetHasItsOwnAmplification(t *testing.T) {
+	// Beside the legacy herd, a fleet on standard retries with a quota:
+	// 50 logical requests a second, 60 attempts during the fault, 55 after.
+	evs := stormJournal(60, 0, func(int) stormSecond { return overloadedSecond },
+		journal.Event{T: 0.7, Type: journal.FleetStart, Client: "calm", Strategy: "standard", Region: "us-east-1", Rate: 50, Size: 500, TimeoutMS: 1000})
+	for s := 1; s <= 60; s++ {
+		attempts := 50
+		switch {
+		case s > 10 && s <= 20:
+			attempts = 60
+		case s > 20:
+			attempts = 55
+		}
+		evs = append(evs, journal.Event{T: float64(s*1000) + 9, Type: journal.FleetLoad, Client: "calm", Load: &journal.Load{Logical: 50, Offered: attempts, Served: 40}})
+	}
+	st := summarize(evs).Storm
+	if len(st.Fleets) != 2 || st.Fleets[1].Name != "calm" || st.Fleets[1].Retry != "standard" || len(st.Fleets[1].Seconds) != 60 {
+		t.Fatalf("fleets: %+v", st.Fleets)
+	}
+	herd, calm := st.Fleets[0], st.Fleets[1]
+	wantValue(t, "herd's amplification_after", herd.Amplification.After, 8)
+	wantValue(t, "calm's amplification_during", calm.Amplification.During, 1.2)
+	wantValue(t, "calm's amplification_after", calm.Amplification.After, 1.1)
+	wantValue(t, "calm's goodput_after_rps", calm.Goodput.After, 40)
+	// Together: (400+55)/(50+50) attempts per request after the heal.
+	wantValue(t, "amplification_after", st.Amplification.After, 4.55)
+	if len(herd.Nulls)+len(calm.Nulls) != 0 {
+		t.Errorf("nulls: %+v %+v", herd.Nulls, calm.Nulls)
+	}
 }
 
 func TestAssertionsOnStormMetrics(t *testing.T) {

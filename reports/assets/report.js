@@ -30,7 +30,7 @@
   var previous = [];
   function render() {
   previous.forEach(function (u) { u.destroy(); });
-  ["notices", "facts", "clients", "global", "global-notes", "load", "assertions", "steady", "charts"].forEach(function (id) {
+  ["notices", "facts", "clients", "global", "global-notes", "load", "fleets", "assertions", "steady", "charts"].forEach(function (id) {
     document.getElementById(id).textContent = "";
   });
 
@@ -79,11 +79,13 @@
   });
 
   // The load: the metrics of the herd after the heal (retry storms).
-  var loadTable = document.getElementById("load");
-  (data.load_table || []).forEach(function (row, i) {
-    var tr = el("tr");
-    row.forEach(function (cell) { tr.appendChild(el(i === 0 ? "th" : "td", null, cell)); });
-    loadTable.appendChild(tr);
+  [["load", data.load_table], ["fleets", data.fleet_table]].forEach(function (t) {
+    var tbl = document.getElementById(t[0]);
+    (t[1] || []).forEach(function (row, i) {
+      var tr = el("tr");
+      row.forEach(function (cell) { tr.appendChild(el(i === 0 ? "th" : "td", null, cell)); });
+      tbl.appendChild(tr);
+    });
   });
 
   function checks(id, rows, label) {
