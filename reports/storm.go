@@ -186,7 +186,7 @@ func stormNumbers(st *measure.Storm) string {
 
 func isStormMetric(m string) bool { return slices.Contains(measure.StormMetrics, m) }
 
-const stormDefinitions = `- load: per second, the backends' offered, served, throttled and queued requests (ddb.load, summed over regions) and the fleets' logical requests, attempts, successes and failures (fleet.load, summed over fleets). Before the faults: seconds ending at or before the first fault's start; after: ending after the last heal.
+const stormDefinitions = `- load: per second, the backends' offered, served, throttled and queued requests (ddb.load, summed over regions) and the fleets' logical requests, attempts, successes and failures (fleet.load, summed over fleets). Only the experiment's whole seconds count. Before the faults: seconds ending at or before the first fault's start; after: ending after the last heal.
 - steady_rps: the backends' mean offered requests/s before the first fault. peak_after_heal_rps: the most offered in a second after the last heal. recovery_surge: peak over steady.
 - drain_ms: from the last heal to the start of the first 3 consecutive seconds with nothing throttled, nothing queued and p99 within 2× the steady p99 (or 10 ms above it); null when the backends never got there.
 - metastable: the backends had not drained the metastable window (metrics.metastable_after) after the last heal, with nothing faulted.

@@ -339,7 +339,7 @@ func (f *Fold) Summary() Summary {
 			unmeasuredReasons = append(unmeasuredReasons, u)
 		}
 	}
-	s.Storm = f.storm.summary(f.windows, f.metastableAfter)
+	s.Storm = f.storm.summary(f.windows, f.metastableAfter, f.from, f.to)
 	for _, a := range f.asserts {
 		s.Assertions = append(s.Assertions, evaluate(a, f.clients, f.windows, metricsFor, s.Storm)...)
 	}

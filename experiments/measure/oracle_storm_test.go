@@ -94,7 +94,11 @@ func oracleStorm(events []journal.Event, windows []FaultWindow) *Storm {
 			lastHeal = math.Max(lastHeal, *w.EndMS)
 		}
 	}
+	from, to := oracleExperimentWindow(events)
 	in := func(s LoadSecond, period string) bool {
+		if s.TMS-1000 < from || s.TMS > to {
+			return false // not one of the experiment's seconds
+		}
 		before := s.TMS <= first
 		after := !before && open == "" && lastHeal >= 0 && s.TMS > lastHeal
 		switch period {

@@ -19,9 +19,13 @@ import (
 //     served, throttled and queue, its p99 is the highest region's; the
 //     fleets' second sums the fleets' logical, offered (attempts), served,
 //     failed and throttled, its p99 the highest fleet's.
-//   - periods: a second is before the faults when it ends at or before the
-//     first fault's start; after them when it ends after the last heal and
-//     no fault is left applied; during them otherwise.
+//   - periods: only the experiment's whole seconds count (a second that
+//     began at or after the experiment phase and ended by its stop): the
+//     backends' idle seconds while the world is built or torn down are not
+//     a steady state, nor a drain. A second is before the faults when it
+//     ends at or before the first fault's start; after them when it ends
+//     after the last heal and no fault is left applied; during them
+//     otherwise.
 //   - steady rate: the backends' mean offered requests per second before
 //     the faults; steady p99: the median of those seconds' p99 (seconds
 //     that served something).
@@ -341,13 +345,14 @@ func sortedSeconds(m map[int]*LoadSecond) []LoadSecond {
 // stormWindows is what the metrics need of the faults: the first start
 // (+Inf: none), the last heal (-1: none), a fault left applied, the window.
 type stormWindows struct {
+	from, to        float64 // the experiment's phase (±Inf: the journal has none)
 	first, lastHeal float64
 	open            string // a fault never healed ("": none)
 	metastableAfter float64
 }
 
-func stormWindowsOf(windows []FaultWindow, metastableAfter float64) stormWindows {
-	w := stormWindows{first: math.Inf(1), lastHeal: -1, metastableAfter: metastableAfter}
+func stormWindowsOf(windows []FaultWindow, metastableAfter, from, to float64) stormWindows {
+	w := stormWindows{from: from, to: to, first: math.Inf(1), lastHeal: -1, metastableAfter: metastableAfter}
 	for _, f := range windows {
 		w.first = min(w.first, f.StartMS)
 		if f.EndMS == nil {
@@ -364,9 +369,12 @@ func stormWindowsOf(windows []FaultWindow, metastableAfter float64) stormWindows
 	return w
 }
 
-// period of a second ending at t: "before", "during" or "after".
+// period of a second ending at t: "before", "during" or "after"; "" when
+// it is not one of the experiment's.
 func (w stormWindows) period(t float64) string {
 	switch {
+	case t-1000 < w.from || t > w.to:
+		return ""
 	case t <= w.first:
 		return "before"
 	case w.open == "" && w.lastHeal >= 0 && t > w.lastHeal:
@@ -375,7 +383,7 @@ func (w stormWindows) period(t float64) string {
 	return "during"
 }
 
-func (g *stormFold) summary(windows []FaultWindow, metastableAfter float64) *Storm {
+func (g *stormFold) summary(windows []FaultWindow, metastableAfter, from, to float64) *Storm {
 	if !g.seen {
 		return nil
 	}
@@ -390,7 +398,7 @@ func (g *stormFold) summary(windows []FaultWindow, metastableAfter float64) *Sto
 		f.Seconds = sortedSeconds(g.fleetSecs[i])
 		st.Fleets = append(st.Fleets, f)
 	}
-	stormMetrics(st, stormWindowsOf(windows, metastableAfter))
+	stormMetrics(st, stormWindowsOf(windows, metastableAfter, from, to))
 	return st
 }
 
@@ -510,6 +518,9 @@ func fleetPeriods(secs []LoadSecond, w stormWindows, amp, good *Periods, null fu
 	var by = map[string]*sums{"before": {}, "during": {}, "after": {}}
 	for _, s := range secs {
 		p := by[w.period(s.TMS)]
+		if p == nil {
+			continue // not the experiment's
+		}
 		p.logical += s.Logical
 		p.offered += s.Offered
 		p.served += s.Served

@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"testing"
@@ -370,5 +371,41 @@ func TestStormMetricsAcrossTrials(t *testing.T) {
 	}
 	if len(ts.Assertions) != 1 || !ts.Assertions[0].Pass || val(ts.Assertions[0].Value) != "6000" {
 		t.Errorf("max(drain_ms) < 10000 across trials: %+v", ts.Assertions)
+	}
+}
+
+func TestOnlyTheExperimentsSecondsCount(t *testing.T) {
+	// The backend journals its load from when the world is up: idle
+	// seconds while it is built (before the experiment phase at 3.5 s) and
+	// torn down (after the stop at 45 s). Neither is a steady state nor a
+	// drain: the herd never drained within the experiment.
+	var evs []journal.Event
+	for _, e := range stormJournal(60, 0, func(sec int) stormSecond {
+		if sec > 45 {
+			return stormSecond{}
+		}
+		return overloadedSecond
+	}) {
+		if e.Type == journal.DDBLoad && e.T < 4000 {
+			e.Load = &journal.Load{} // still building: nothing offered
+		}
+		evs = append(evs, e)
+		if e.Type == journal.FleetStart {
+			evs = append(evs, journal.Event{T: 3500, Type: journal.Phase, Detail: "experiment"},
+				journal.Event{T: 45_500, Type: journal.Phase, Detail: "stop"})
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b journal.Event) int { return cmp.Compare(a.T, b.T) })
+	st := summarize(evs).Storm
+	// Seconds 5–10 are the steady ones (the one ending at 4 s began before
+	// the experiment): 55 offered each, not diluted by the idle ones.
+	wantValue(t, "steady_rps", st.SteadyRPS, 55)
+	// Overloaded from 21 s to the stop at 45.5 s; the idle seconds after
+	// it are not a drain. 25 s of load after the heal: too short to tell
+	// for a window of 30 s.
+	wantNull(t, st, MetricDrainMS, "still overloaded")
+	wantNull(t, st, MetricMetastable, "too short for the metastable window")
+	if len(st.Server) != 60 {
+		t.Errorf("the series keeps every second (%d), for the chart", len(st.Server))
 	}
 }
