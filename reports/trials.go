@@ -13,6 +13,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
@@ -52,6 +53,9 @@ var distMetrics = []string{"detect_ms", "failover_ms", "recover_ms", "availabili
 	"ok_latency_p50_ms", "ok_latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes", "requests", "errors"}
 
 // histMetrics get a histogram on the page.
+// stormHistMetrics are the load's metrics drawn as histograms over the trials.
+var stormHistMetrics = []string{measure.MetricRecoverySurge, measure.MetricDrainMS, measure.MetricAmplificationAfter}
+
 var histMetrics = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms", "latency_p99_ms"}
 
 // TrialsTerminal writes the trials' summary: each metric's distribution per
@@ -215,14 +219,18 @@ func trialLine(t measure.Summary) string {
 // aggregation's, or the failing trial's), else the range of the trials'
 // values it held on (min … max).
 func assertionValue(ts measure.TrialsSummary, a measure.AssertionOutcome) string {
+	v := g5
+	if slices.Contains(assert.BooleanMetrics, a.Metric) {
+		v = func(x *float64) string { return metricValue(a.Metric, x) }
+	}
 	if a.Value != nil {
-		return g5(a.Value)
+		return v(a.Value)
 	}
 	if d := trialsDist(ts, a.Client, a.Metric); d.N > 0 {
 		if *d.Min == *d.Max {
-			return g5(d.Min)
+			return v(d.Min)
 		}
-		return g5(d.Min) + " … " + g5(d.Max)
+		return v(d.Min) + " … " + v(d.Max)
 	}
 	return "null"
 }
@@ -396,6 +404,28 @@ func trialsChartData(ts measure.TrialsSummary) trialsData {
 			}
 			if len(h.Values) == 0 {
 				continue // null in every trial: nothing to draw (the table says n 0)
+			}
+			h.Edges, h.Counts = bins(h.Values)
+			d.Histograms = append(d.Histograms, h)
+		}
+	}
+	// The run's load: its metrics under "load", whatever the client.
+	if len(ts.Storm) > 0 {
+		for _, m := range measure.StormMetrics {
+			dist := ts.Storm[m]
+			d.Table = append(d.Table, []string{"load", m, fmt.Sprint(dist.N), g5(dist.Min), g5(dist.Median), g5(dist.P95), g5(dist.Max), "–"})
+		}
+		for _, m := range stormHistMetrics {
+			h := histogram{Client: "load", Metric: m, Values: []float64{}, Dist: distText(ts.Storm[m])}
+			for _, t := range ts.Trials {
+				if v, ok := t.Storm.Value(m); ok {
+					h.Values = append(h.Values, v)
+				} else {
+					h.Nulls++
+				}
+			}
+			if len(h.Values) == 0 {
+				continue
 			}
 			h.Edges, h.Counts = bins(h.Values)
 			d.Histograms = append(d.Histograms, h)
