@@ -752,6 +752,7 @@ func (r *run) reportLive() {
 	}
 	r.foldMu.Lock()
 	p.Clients, p.Faults = r.tally.Snapshot()
+	p.Load = r.tally.Load()
 	r.foldMu.Unlock()
 	r.opts.Live(p)
 }
