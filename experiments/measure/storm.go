@@ -43,7 +43,7 @@ import (
 //     and DrainSeconds more).
 //   - amplification, per period: the fleets' attempts over their logical
 //     requests started; goodput, per period: the fleets' successful logical
-//     requests per second.
+//     requests per second. Each fleet has its own too, over its seconds.
 //
 // A metric with nothing to measure it is null, and Nulls says why: no
 // ddb.load or fleet.load, no second before the first fault, no heal, a
