@@ -215,8 +215,20 @@ func randomJournal(rng *rand.Rand) []journal.Event {
 				Region: regions[0], Rate: capacity / 2, Size: 100 + rng.Intn(2000), TimeoutMS: 1000})
 		}
 		overload := rng.Float64() // how often a second is overloaded
+		// Or a herd: overloaded from the first fault on, for a while or
+		// to the end.
+		herdFrom, herdTo := math.Inf(1), math.Inf(1)
+		if len(faults) > 0 && rng.Intn(2) == 0 {
+			herdFrom = faults[0].start
+			if rng.Intn(2) == 0 {
+				herdTo = herdFrom + rng.Float64()*length
+			}
+		}
 		for sec := 1 + rng.Intn(3); float64(sec*1000) < length; sec++ {
 			over := rng.Float64() < overload
+			if !math.IsInf(herdFrom, 1) {
+				over = float64(sec*1000) > herdFrom && float64(sec*1000) < herdTo
+			}
 			for _, reg := range loaded {
 				if rng.Intn(30) == 0 {
 					continue // a second not journaled
