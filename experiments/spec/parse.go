@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -1003,7 +1004,10 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment, list string) []Asser
 func (d *decoder) steadyState(n *yaml.Node, exp *Experiment, what string) []Assertion {
 	out := d.assertions(n, exp, what)
 	for i, a := range out {
-		if a.Metric != "" && !assert.SteadyMetric(a.Metric) {
+		switch {
+		case a.Metric != "" && slices.Contains(assert.StormMetrics, a.Metric):
+			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is the run's load, measured from the whole run (put it in assertions); %s takes %s", what, i, a.Metric, what, strings.Join(assert.SteadyMetrics, ", "))
+		case a.Metric != "" && !assert.SteadyMetric(a.Metric):
 			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is relative to a fault; %s takes %s", what, i, a.Metric, what, strings.Join(assert.SteadyMetrics, ", "))
 		}
 		if a.Fault != "" {

@@ -40,6 +40,8 @@ func TestBadStormSettingsNamePositionAndExpectation(t *testing.T) {
 		{"metastable compared with a number", strings.Replace(minimal, "expr: failover_ms < 2000", "expr: metastable < 1", 1), "19:11",
 			"metastable is true or false: expected == or !="},
 		{"metastable compared with a word", strings.Replace(minimal, "expr: failover_ms < 2000", "expr: metastable == maybe", 1), "19:11", "expected true or false after \"==\", got \"maybe\""},
+		{"load metric in stop_when", minimal + "stop_when:\n  - client: c\n    expr: drain_ms > 1000\n", "21:5",
+			"stop_when[0].expr: drain_ms is the run's load, measured from the whole run (put it in assertions)"},
 		{"metastable aggregated", strings.Replace(minimal, "expr: failover_ms < 2000", "expr: max(metastable) == true", 1), "19:11",
 			"metastable is true or false: it has no max across trials"},
 	} {
