@@ -74,9 +74,14 @@ type charts struct {
 	Replication *replicationChart `json:"replication,omitempty"`
 	GlobalTable [][]string        `json:"global_table,omitempty"`
 	GlobalNotes []string          `json:"global_notes,omitempty"`
-	Assertions  []assertionRow    `json:"assertions"`
-	Steady      []assertionRow    `json:"steady_state,omitempty"`
-	Table       [][]string        `json:"table"` // the clients table: a header row, then a row per client
+	// Load: the load lane (null: no ddb.load or fleet.load); LoadTable
+	// the load's metrics (a header row, then a row per metric).
+	Load       *loadChart     `json:"load,omitempty"`
+	LoadTable  [][]string     `json:"load_table,omitempty"`
+	FleetTable [][]string     `json:"fleet_table,omitempty"`
+	Assertions []assertionRow `json:"assertions"`
+	Steady     []assertionRow `json:"steady_state,omitempty"`
+	Table      [][]string     `json:"table"` // the clients table: a header row, then a row per client
 	// Notices come before the numbers: why the verdict is not a pass,
 	// rejected outcome lines; Harness is what faultline measured of itself.
 	Notices []string `json:"notices,omitempty"`
@@ -198,6 +203,10 @@ func chartData(s measure.Summary, tr *Trace) charts {
 	c.DNS = tr.dnsBuckets(s.DurationMS)
 	c.Targets = tr.targetLanes()
 	c.Replication = tr.replicationLane(s.DurationMS)
+	c.Load, c.LoadTable = loadLane(s.Storm), loadTable(s.Storm)
+	if s.Storm != nil {
+		c.FleetTable = fleetRows(s.Storm)
+	}
 	if hasGlobal(s) {
 		c.GlobalTable, c.GlobalNotes = dataRows(s), globalNotes(s)
 	}

@@ -230,6 +230,7 @@ func runProperties(suite *jSuite, prefix string, s measure.Summary) {
 		p("replication.conflicting_writes", fmt.Sprint(r.ConflictingWrites))
 		p("replication.convergence_ms", ms(r.ConvergenceMS))
 	}
+	stormProperties(p, s.Storm)
 }
 
 func trimNum(v float64) string { return fmt.Sprintf("%g", v) }
@@ -326,8 +327,11 @@ func junitCases(s measure.Summary) []jCase {
 	for _, a := range s.Assertions {
 		tc := jCase{Classname: class(a.Client), Name: a.Expr, Time: seconds(evalWindow(s, a.Metric, a.Fault)),
 			SystemOut: out(clientNumbers(s, a.Client, a.Fault))}
+		if isStormMetric(a.Metric) {
+			tc.SystemOut = out(stormNumbers(s.Storm)) // the run's load, not a client's
+		}
 		if !a.Pass {
-			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, num(a.Value), a.Expr)
+			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, metricValue(a.Metric, a.Value), a.Expr)
 			if a.Note != "" {
 				msg += " (" + a.Note + ")"
 			}

@@ -128,6 +128,16 @@ func (l *Live) block(p measure.Progress) string {
 	for _, f := range p.Faults {
 		fmt.Fprintf(&b, "  fault   %s\n", l.paint(red, f))
 	}
+	if ld := p.Load; ld != nil {
+		line := fmt.Sprintf("%d offered/s, %d served, %d throttled, %d queued", ld.Offered, ld.Served, ld.Throttled, ld.Queue)
+		if ld.CapacityRPS > 0 {
+			line += fmt.Sprintf(" (capacity %.4g/s)", ld.CapacityRPS)
+		}
+		if ld.Throttled > 0 {
+			line = l.paint(red, line)
+		}
+		fmt.Fprintf(&b, "  backends %s\n", line)
+	}
 	w := len("client")
 	for _, c := range p.Clients {
 		w = max(w, len(c.Name))
@@ -153,6 +163,9 @@ func plainLine(p measure.Progress) string {
 	fmt.Fprintf(&b, "[%6.2fs] %s, %s left", p.Elapsed.Seconds(), p.Phase, secs(p.Remaining()))
 	if len(p.Faults) > 0 {
 		fmt.Fprintf(&b, " | faults: %s", strings.Join(p.Faults, "; "))
+	}
+	if l := p.Load; l != nil {
+		fmt.Fprintf(&b, " | backends %d offered %d served %d throttled %d queued", l.Offered, l.Served, l.Throttled, l.Queue)
 	}
 	for _, c := range p.Clients {
 		fmt.Fprintf(&b, " | %s %d req %d err %s", c.Name, c.Requests, c.Errors, c.Region)

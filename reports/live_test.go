@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
@@ -69,5 +70,37 @@ func TestLivePlainLines(t *testing.T) {
 	if len(lines) != 4 || !strings.HasPrefix(lines[0], "[  1.00s] running, 9.0s left | naive 40 req 3 err us-east-1") ||
 		!strings.Contains(lines[2], "failing (dns-notfound)") || lines[3] != "a log line" {
 		t.Errorf("plain output:\n%s", out)
+	}
+}
+
+// The backends' load shows in the live view: the last whole second, from
+// the journal's ddb.load ticks, summed over the regions.
+func TestLiveShowsTheBackendsLoad(t *testing.T) {
+	tally := measure.NewTally()
+	tally.Add([]journal.Event{
+		{T: 1, Type: journal.DDBCapacity, Region: "us-east-1", Load: &journal.Load{CapacityRPS: 100}},
+		{T: 1001, Type: journal.DDBLoad, Region: "us-east-1", Load: &journal.Load{Offered: 50, Served: 50}},
+	})
+	if tally.Load() != nil {
+		t.Error("a load before its second is whole (another region's tick may follow)")
+	}
+	tally.Add([]journal.Event{
+		{T: 1990, Type: journal.DDBLoad, Region: "us-east-1", Load: &journal.Load{Offered: 400, Served: 100, Throttled: 300, Queue: 20}},
+		{T: 2010, Type: journal.DDBLoad, Region: "us-west-2", Load: &journal.Load{Offered: 10, Served: 10}},
+		{T: 3000, Type: journal.DDBLoad, Region: "us-east-1", Load: &journal.Load{Offered: 1}},
+	})
+	p := progress(time.Second, true)
+	p.Load = tally.Load()
+	if p.Load == nil || *p.Load != (measure.LoadProgress{Offered: 410, Served: 110, Throttled: 300, Queue: 20, CapacityRPS: 100}) {
+		t.Fatalf("load %+v", p.Load)
+	}
+	var buf bytes.Buffer
+	l := NewLive(&buf, true, false, time.Second)
+	l.Update(p)
+	if !strings.Contains(buf.String(), "backends 410 offered/s, 110 served, 300 throttled, 20 queued (capacity 100/s)") {
+		t.Errorf("block:\n%s", buf.String())
+	}
+	if line := plainLine(p); !strings.Contains(line, "| backends 410 offered 110 served 300 throttled 20 queued |") {
+		t.Errorf("plain line: %s", line)
 	}
 }

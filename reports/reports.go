@@ -32,6 +32,7 @@ func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 	}
 	p.table(clientTable(s))
 	globalTerminal(p, s)
+	stormTerminal(p, s)
 	p.f("  %s\n", harnessText(s.Harness))
 	if tl := timelines(s, tr, 60); tl != "" {
 		p.f("\n%s", tl)
@@ -58,7 +59,7 @@ func Terminal(w io.Writer, s measure.Summary, tr *Trace) error {
 			if !a.Pass {
 				mark = "✗"
 			}
-			p.f("  %s %s: %s (value %s)%s\n", mark, a.Client, a.Expr, num(a.Value), note(a.Note))
+			p.f("  %s %s: %s (value %s)%s\n", mark, a.Client, a.Expr, metricValue(a.Metric, a.Value), note(a.Note))
 		}
 	}
 	return p.err
@@ -103,6 +104,7 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 		}
 	}
 	globalMarkdown(p, s)
+	stormMarkdown(p, s)
 	p.f("\n### Errors by class\n\n")
 	for _, c := range s.Clients {
 		p.f("- **%s**: %s\n", c.Name, classes(c.ErrorClasses))
@@ -120,7 +122,7 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 			if !a.Pass {
 				res = "**FAIL**"
 			}
-			p.f("| %s | `%s` | %s | %s%s |\n", a.Client, a.Expr, num(a.Value), res, note(a.Note))
+			p.f("| %s | `%s` | %s | %s%s |\n", a.Client, a.Expr, metricValue(a.Metric, a.Value), res, note(a.Note))
 		}
 	}
 	if len(s.SteadyState) > 0 {
@@ -132,6 +134,9 @@ func Markdown(w io.Writer, s measure.Summary, tr *Trace) error {
 	p.f("\n## Metric definitions\n\n%s", definitions)
 	if hasGlobal(s) {
 		p.f("%s", globalDefinitions)
+	}
+	if s.Storm != nil {
+		p.f("%s", stormDefinitions)
 	}
 	return p.err
 }

@@ -12,14 +12,20 @@ import (
 // request in the cell succeeded on the primary, 's' succeeded but some on
 // another region, 'x' every request failed, '~' mixed, ' ' none. A ruler
 // row marks the fault windows with '^'. Requests beyond a client's
-// MaxPoints are placed by their trace bucket's middle.
+// MaxPoints are placed by their trace bucket's middle. With load in the
+// journal, a row for the backends: '#' some second in the cell throttled,
+// '+' queued (none throttled), '.' neither.
 func timelines(s measure.Summary, tr *Trace, width int) string {
-	if len(s.Clients) == 0 || s.DurationMS <= 0 || tr == nil {
+	load := s.Storm != nil && len(s.Storm.Server) > 0
+	if (len(s.Clients) == 0 && !load) || s.DurationMS <= 0 || tr == nil {
 		return ""
 	}
 	cell := s.DurationMS / float64(width)
 	var b strings.Builder
 	nameW := len("faults")
+	if load {
+		nameW = len("backends")
+	}
 	for _, c := range s.Clients {
 		nameW = max(nameW, len(c.Name))
 	}
@@ -74,7 +80,27 @@ func timelines(s measure.Summary, tr *Trace, width int) string {
 		}
 		fmt.Fprintf(&b, "  %-*s |%s|\n", nameW, c.Name, string(row))
 	}
-	b.WriteString("  ('.' ok on primary, 's' ok on another region, 'x' failed, '~' mixed, '^' fault applied)\n")
+	legend := "'.' ok on primary, 's' ok on another region, 'x' failed, '~' mixed, '^' fault applied"
+	if load {
+		row := []rune(strings.Repeat(" ", width))
+		for _, sec := range s.Storm.Server {
+			i := int((sec.TMS - 500) / cell) // the second's middle
+			if i < 0 || i >= width {
+				continue
+			}
+			switch {
+			case sec.Throttled > 0:
+				row[i] = '#'
+			case sec.Queue > 0 && row[i] != '#':
+				row[i] = '+'
+			case row[i] == ' ':
+				row[i] = '.'
+			}
+		}
+		fmt.Fprintf(&b, "  %-*s |%s|\n", nameW, "backends", string(row))
+		legend += "; backends: '#' throttled, '+' queued, '.' neither"
+	}
+	b.WriteString("  (" + legend + ")\n")
 	return b.String()
 }
 

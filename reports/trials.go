@@ -13,6 +13,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/faultline-dev/faultline/experiments/assert"
 	"github.com/faultline-dev/faultline/experiments/measure"
 )
 
@@ -52,6 +53,9 @@ var distMetrics = []string{"detect_ms", "failover_ms", "recover_ms", "availabili
 	"ok_latency_p50_ms", "ok_latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes", "requests", "errors"}
 
 // histMetrics get a histogram on the page.
+// stormHistMetrics are the load's metrics drawn as histograms over the trials.
+var stormHistMetrics = []string{measure.MetricRecoverySurge, measure.MetricDrainMS, measure.MetricAmplificationAfter}
+
 var histMetrics = []string{"detect_ms", "failover_ms", "recover_ms", "availability", "latency_p50_ms", "latency_p99_ms"}
 
 // TrialsTerminal writes the trials' summary: each metric's distribution per
@@ -75,6 +79,13 @@ func TrialsTerminal(w io.Writer, ts measure.TrialsSummary) error {
 		m := ts.Metrics[client]
 		p.f("  %-10s %14s %14s %14s %14s\n", client, g5(m["latency_p50_ms"].Pooled), g5(m["latency_p99_ms"].Pooled),
 			g5(m["ok_latency_p50_ms"].Pooled), g5(m["ok_latency_p99_ms"].Pooled))
+	}
+	if len(ts.Storm) > 0 {
+		p.f("\n  %-22s %4s %9s %9s %9s %9s %9s   (the run's load)\n", "load metric", "n", "min", "median", "mean", "p95", "max")
+		for _, m := range measure.StormMetrics {
+			d := ts.Storm[m]
+			p.f("  %-22s %4d %9s %9s %9s %9s %9s\n", m, d.N, g5(d.Min), g5(d.Median), g5(d.Mean), g5(d.P95), g5(d.Max))
+		}
 	}
 	for _, t := range ts.Trials {
 		if t.Verdict == measure.Invalid {
@@ -158,12 +169,12 @@ func TrialsJUnit(w io.Writer, ts measure.TrialsSummary) error {
 		for _, t := range ts.Trials {
 			evaluated += evalWindow(t, a.Metric, a.Fault)
 		}
-		d := ts.Metrics[a.Client][a.Metric]
+		d := trialsDist(ts, a.Client, a.Metric)
 		tc := jCase{Classname: "faultline." + exp + "." + a.Client, Name: a.Expr, Time: seconds(evaluated),
 			SystemOut: out(fmt.Sprintf("held in %d of %d trials (each on its own value)\n%s across %d trials: %s\n",
 				held, of, a.Metric, len(ts.Trials), distText(d)))}
 		if !a.Pass {
-			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, num(a.Value), a.Expr)
+			msg := fmt.Sprintf("%s = %s, want %s", a.Metric, metricValue(a.Metric, a.Value), a.Expr)
 			if a.Note != "" {
 				msg += " (" + a.Note + ")"
 			}
@@ -208,14 +219,18 @@ func trialLine(t measure.Summary) string {
 // aggregation's, or the failing trial's), else the range of the trials'
 // values it held on (min … max).
 func assertionValue(ts measure.TrialsSummary, a measure.AssertionOutcome) string {
-	if a.Value != nil {
-		return g5(a.Value)
+	v := g5
+	if slices.Contains(assert.BooleanMetrics, a.Metric) {
+		v = func(x *float64) string { return metricValue(a.Metric, x) }
 	}
-	if d := ts.Metrics[a.Client][a.Metric]; d.N > 0 {
+	if a.Value != nil {
+		return v(a.Value)
+	}
+	if d := trialsDist(ts, a.Client, a.Metric); d.N > 0 {
 		if *d.Min == *d.Max {
-			return g5(d.Min)
+			return v(d.Min)
 		}
-		return g5(d.Min) + " … " + g5(d.Max)
+		return v(d.Min) + " … " + v(d.Max)
 	}
 	return "null"
 }
@@ -265,6 +280,14 @@ func TrialsMarkdown(w io.Writer, ts measure.TrialsSummary) error {
 				pooled = g5(d.Pooled)
 			}
 			p.f("| %s | %s | %d | %s | %s | %s | %s | %s |\n", client, m, d.N, g5(d.Min), g5(d.Median), g5(d.P95), g5(d.Max), pooled)
+		}
+	}
+	if len(ts.Storm) > 0 {
+		p.f("\nThe load's metrics are the run's, not a client's (metastable: 1 or 0, its mean the share of metastable trials).\n\n")
+		p.f("| load metric | n | min | p50 | mean | p95 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, m := range measure.StormMetrics {
+			d := ts.Storm[m]
+			p.f("| %s | %d | %s | %s | %s | %s | %s |\n", m, d.N, g5(d.Min), g5(d.Median), g5(d.Mean), g5(d.P95), g5(d.Max))
 		}
 	}
 	if len(ts.Assertions) > 0 {
@@ -386,6 +409,28 @@ func trialsChartData(ts measure.TrialsSummary) trialsData {
 			d.Histograms = append(d.Histograms, h)
 		}
 	}
+	// The run's load: its metrics under "load", whatever the client.
+	if len(ts.Storm) > 0 {
+		for _, m := range measure.StormMetrics {
+			dist := ts.Storm[m]
+			d.Table = append(d.Table, []string{"load", m, fmt.Sprint(dist.N), g5(dist.Min), g5(dist.Median), g5(dist.P95), g5(dist.Max), "–"})
+		}
+		for _, m := range stormHistMetrics {
+			h := histogram{Client: "load", Metric: m, Values: []float64{}, Dist: distText(ts.Storm[m])}
+			for _, t := range ts.Trials {
+				if v, ok := t.Storm.Value(m); ok {
+					h.Values = append(h.Values, v)
+				} else {
+					h.Nulls++
+				}
+			}
+			if len(h.Values) == 0 {
+				continue
+			}
+			h.Edges, h.Counts = bins(h.Values)
+			d.Histograms = append(d.Histograms, h)
+		}
+	}
 	for _, a := range ts.Assertions {
 		held, of := ts.Held(a.Client, a.Expr)
 		d.Assertions = append(d.Assertions, trialAssertion{Client: a.Client, Expr: a.Expr, Value: assertionValue(ts, a), Pass: a.Pass, Note: a.Note, Held: held, Of: of})
@@ -412,4 +457,13 @@ func TrialsHTML(w io.Writer, ts measure.TrialsSummary) error {
 		"TrialsJS":     trialsJS,
 		"ReportCSS":    reportCSS,
 	})
+}
+
+// trialsDist is a metric's distribution across the trials: a client's, or
+// the run's load metric's whatever the client.
+func trialsDist(ts measure.TrialsSummary, client, metric string) measure.Dist {
+	if isStormMetric(metric) {
+		return ts.Storm[metric]
+	}
+	return ts.Metrics[client][metric]
 }

@@ -18,7 +18,19 @@ var MetricNames = []string{"detect_ms", "failover_ms", "recover_ms", "availabili
 	"latency_p99_ms", "ok_latency_p50_ms", "ok_latency_p99_ms", "dns_queries_in_fault", "dns_answer_changes",
 	"requests", "errors", "slow_requests",
 	"replication_lag_p50_ms", "replication_lag_p99_ms", "replication_lag_max_ms", "writes_at_risk", "rpo_ms",
-	"stale_reads_after_failover", "lost_writes", "conflicting_writes", "convergence_ms"}
+	"stale_reads_after_failover", "lost_writes", "conflicting_writes", "convergence_ms",
+	"metastable", "recovery_surge", "drain_ms", "amplification_before", "amplification_during", "amplification_after",
+	"goodput_before_rps", "goodput_during_rps", "goodput_after_rps", "steady_rps", "peak_after_heal_rps"}
+
+// StormMetrics are the metrics of the run's load (retry storms, issue 17):
+// the backends' and the fleets', not one client's. An assertion on one is
+// checked once, whatever its client.
+var StormMetrics = []string{"metastable", "recovery_surge", "drain_ms", "amplification_before", "amplification_during",
+	"amplification_after", "goodput_before_rps", "goodput_during_rps", "goodput_after_rps", "steady_rps", "peak_after_heal_rps"}
+
+// BooleanMetrics are true or false: an assertion compares them with == or
+// != and true or false ("metastable == false"); true is 1, false 0.
+var BooleanMetrics = []string{"metastable"}
 
 // SteadyMetrics are the metrics a window of requests has: those the steady
 // state and stop conditions may use (no fault-relative ones).
@@ -58,6 +70,21 @@ func ParseExpr(s string) (Expr, error) {
 	case "<", "<=", ">", ">=", "==", "!=":
 	default:
 		return Expr{}, fmt.Errorf("unknown comparison %q; expected one of: < <= > >= == !=", e.Op)
+	}
+	if slices.Contains(BooleanMetrics, e.Metric) {
+		switch {
+		case e.Op != "==" && e.Op != "!=":
+			return Expr{}, fmt.Errorf("%s is true or false: expected == or !=, got %q", e.Metric, e.Op)
+		case e.Agg != "":
+			return Expr{}, fmt.Errorf("%s is true or false: it has no %s across trials (every trial is checked)", e.Metric, e.Agg)
+		case fields[2] == "true":
+			e.Value = 1
+		case fields[2] == "false":
+			e.Value = 0
+		default:
+			return Expr{}, fmt.Errorf("%s is true or false: expected true or false after %q, got %q", e.Metric, e.Op, fields[2])
+		}
+		return e, nil
 	}
 	v, err := strconv.ParseFloat(fields[2], 64)
 	if err != nil {

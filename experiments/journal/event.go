@@ -223,6 +223,9 @@ type Event struct {
 	Host    string `json:"host,omitempty"`
 	Version string `json:"version,omitempty"`
 	Backend string `json:"backend,omitempty"`
+	// MetastableAfterMS, on run.start, is the experiment's metastable
+	// window (metrics.metastable_after; 0: the default).
+	MetastableAfterMS float64 `json:"metastable_after_ms,omitempty"`
 
 	Status string `json:"status,omitempty"`
 	Seed   *int64 `json:"seed,omitempty"`

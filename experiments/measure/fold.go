@@ -76,7 +76,9 @@ type Fold struct {
 	afterE         float64 // the latest heal (the steady state's "after")
 	requestsJudged bool
 
-	global *globalFold
+	global          *globalFold
+	storm           *stormFold
+	metastableAfter float64 // run.start's window (0: the default)
 
 	seq   uint64
 	stats FoldStats
@@ -111,13 +113,13 @@ const (
 func NewFold() *Fold {
 	return &Fold{k: DefaultK, status: "incomplete", faultIndex: map[string]int{}, byName: map[string]*clientFold{},
 		sources: map[string]*sourceFold{}, conns: map[string]*connFold{}, rejects: map[string]*rejectFold{},
-		global: newGlobalFold(), wm: math.Inf(-1), judgedUpTo: math.Inf(-1), from: math.Inf(-1), to: math.Inf(1), smin: math.Inf(1), afterE: -1}
+		global: newGlobalFold(), storm: newStormFold(), wm: math.Inf(-1), judgedUpTo: math.Inf(-1), from: math.Inf(-1), to: math.Inf(1), smin: math.Inf(1), afterE: -1}
 }
 
 // Stats say whether the journal kept to the order the fold relies on.
 func (f *Fold) Stats() FoldStats {
 	s := f.stats
-	s.Dropped += f.global.dropped
+	s.Dropped += f.global.dropped + f.storm.dropped
 	return s
 }
 
@@ -224,6 +226,7 @@ func (f *Fold) Add(e journal.Event) {
 	case journal.RunStart:
 		f.experiment, f.seed = e.Detail, e.Seed
 		f.started, f.host, f.version, f.backend = e.Started, e.Host, e.Version, e.Backend
+		f.metastableAfter = e.MetastableAfterMS
 		if e.K > 0 {
 			if e.K != f.k && f.requestsJudged {
 				f.stats.Late++
@@ -273,6 +276,8 @@ func (f *Fold) Add(e journal.Event) {
 		f.rejected(e)
 	case journal.DDBWrite, journal.DDBReplicated, journal.DDBReplication:
 		f.global.add(e)
+	case journal.DDBCapacity, journal.DDBLoad, journal.FleetStart, journal.FleetLoad:
+		f.storm.add(e)
 	case journal.DNSQuery, journal.ConnAccepted, journal.ConnFailed, journal.ConnRefused,
 		journal.HarnessLag, journal.HCResult:
 		f.enqueue(e)
@@ -334,8 +339,9 @@ func (f *Fold) Summary() Summary {
 			unmeasuredReasons = append(unmeasuredReasons, u)
 		}
 	}
+	s.Storm = f.storm.summary(f.windows, f.metastableAfter, f.from, f.to)
 	for _, a := range f.asserts {
-		s.Assertions = append(s.Assertions, evaluate(a, f.clients, f.windows, metricsFor)...)
+		s.Assertions = append(s.Assertions, evaluate(a, f.clients, f.windows, metricsFor, s.Storm)...)
 	}
 	s.SteadyState = f.steadyOutcomes()
 	s.Harness = f.harness.result(f.clients)

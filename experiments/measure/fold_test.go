@@ -104,7 +104,8 @@ func randomJournal(rng *rand.Rand) []journal.Event {
 	length := 2000 + rng.Float64()*40000
 	k := 1 + rng.Intn(6)
 	seed := rng.Int63()
-	stamp(journal.Event{T: 0.001, Type: journal.RunStart, Detail: "random", Seed: &seed, K: k})
+	window := []float64{0, 0, 2000, 10000}[rng.Intn(4)] // metrics.metastable_after (0: the default)
+	stamp(journal.Event{T: 0.001, Type: journal.RunStart, Detail: "random", Seed: &seed, K: k, MetastableAfterMS: window})
 
 	regions := []string{"us-east-1", "us-west-2"}
 	endpoint := func(r string) string { return "dynamodb." + r + ".amazonaws.com." }
@@ -192,6 +193,73 @@ func randomJournal(rng *rand.Rand) []journal.Event {
 			}
 		}
 		return nil
+	}
+
+	// Retry storms: backends with a capacity and fleets, journaled once
+	// per second each (a little late or early, sometimes missing), with
+	// overloaded stretches and quiet ones.
+	if rng.Intn(2) == 0 {
+		capacity := float64(50 + rng.Intn(200))
+		loaded := regions[:1+rng.Intn(2)]
+		if rng.Intn(4) != 0 {
+			for _, reg := range loaded {
+				stamp(journal.Event{T: 0.5, Type: journal.DDBCapacity, Region: reg, Load: &journal.Load{CapacityRPS: capacity, Burst: rng.Intn(100)}})
+			}
+		}
+		fleets := rng.Intn(3)
+		for i := 0; i < fleets; i++ {
+			if rng.Intn(5) == 0 {
+				continue // a fleet whose start the journal lacks
+			}
+			stamp(journal.Event{T: experiment + 1, Type: journal.FleetStart, Client: fmt.Sprintf("fleet%d", i), Strategy: []string{"legacy", "standard", "adaptive"}[rng.Intn(3)],
+				Region: regions[0], Rate: capacity / 2, Size: 100 + rng.Intn(2000), TimeoutMS: 1000})
+		}
+		overload := rng.Float64() // how often a second is overloaded
+		// Or a herd: overloaded from the first fault on, for a while or
+		// to the end.
+		herdFrom, herdTo := math.Inf(1), math.Inf(1)
+		if len(faults) > 0 && rng.Intn(2) == 0 {
+			herdFrom = faults[0].start
+			if rng.Intn(2) == 0 {
+				herdTo = herdFrom + rng.Float64()*length
+			}
+		}
+		for sec := 1 + rng.Intn(3); float64(sec*1000) < length; sec++ {
+			over := rng.Float64() < overload
+			if !math.IsInf(herdFrom, 1) {
+				over = float64(sec*1000) > herdFrom && float64(sec*1000) < herdTo
+			}
+			for _, reg := range loaded {
+				if rng.Intn(30) == 0 {
+					continue // a second not journaled
+				}
+				l := journal.Load{Offered: rng.Intn(int(capacity)), P99MS: 1 + rng.Float64()*8}
+				l.Served = l.Offered
+				if over {
+					l.Offered += rng.Intn(500)
+					l.Served = int(capacity)
+					l.Throttled, l.Queue, l.P99MS = rng.Intn(200), rng.Intn(50), 20+rng.Float64()*500
+				}
+				if rng.Intn(10) == 0 {
+					l = journal.Load{} // idle
+				}
+				t := float64(sec*1000) + (rng.Float64()-0.5)*60
+				stamp(journal.Event{T: t, Type: journal.DDBLoad, Region: reg, Load: &l})
+			}
+			for i := 0; i < fleets; i++ {
+				if rng.Intn(30) == 0 {
+					continue
+				}
+				l := journal.Load{Logical: rng.Intn(int(capacity))}
+				l.Offered = l.Logical + rng.Intn(1+l.Logical)
+				l.Served = rng.Intn(1 + l.Logical)
+				if over {
+					l.Throttled, l.Failed = rng.Intn(1+l.Offered), rng.Intn(1+l.Logical)
+				}
+				t := float64(sec*1000) + (rng.Float64()-0.5)*60
+				stamp(journal.Event{T: t, Type: journal.FleetLoad, Client: fmt.Sprintf("fleet%d", i), Load: &l})
+			}
+		}
 	}
 
 	// The harness's own measurements, health checks.

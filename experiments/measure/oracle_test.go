@@ -508,11 +508,12 @@ func oracleSummarize(events []journal.Event) Summary {
 		}
 	}
 	for _, a := range asserts {
-		s.Assertions = append(s.Assertions, evaluate(a, clients, windows, metricsFor)...)
+		s.Assertions = append(s.Assertions, evaluate(a, clients, windows, metricsFor, oracleStorm(events, windows))...)
 	}
 	s.SteadyState = oracleSteadyOutcomes(events, steady, clients, windows, s.DurationMS)
 	s.Harness = oracleHarnessLag(events, clients)
 	s.Replication = oracleReplication(events, lastHeal)
+	s.Storm = oracleStorm(events, windows)
 	s.Verdict, s.Reasons = verdict(s, unmeasuredReasons)
 	return s
 }

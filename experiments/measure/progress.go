@@ -17,6 +17,15 @@ type Progress struct {
 	Duration   time.Duration // the experiment's
 	Faults     []string      // active faults: "f1 dns.empty on dynamodb.us-east-1.amazonaws.com"
 	Clients    []ClientProgress
+	// Load is the backends' latest whole second (nil: no ddb.load yet).
+	Load *LoadProgress
+}
+
+// LoadProgress is the backends' load over one second, summed over the
+// regions, and their capacity (0: none journaled).
+type LoadProgress struct {
+	Offered, Served, Throttled, Queue int
+	CapacityRPS                       float64
 }
 
 // ClientProgress is one client's tally so far.
@@ -39,6 +48,10 @@ type Tally struct {
 	order   []string
 	faults  map[string]string
 	latest  map[string]float64 // client → end time of the request Region/Failing came from
+	// the backends' load: the second being summed, and the last whole one
+	capacity      float64
+	second        int
+	summing, last *LoadProgress
 }
 
 // NewTally starts an empty tally.
@@ -62,6 +75,12 @@ func (t *Tally) Observe(e journal.Event) {
 		t.faults[e.Fault] = fmt.Sprintf("%s %s on %s", e.Fault, e.Kind, strings.TrimSuffix(e.Target, "."))
 	case journal.FaultHealed:
 		delete(t.faults, e.Fault)
+	case journal.DDBCapacity:
+		if e.Load != nil {
+			t.capacity += e.Load.CapacityRPS
+		}
+	case journal.DDBLoad:
+		t.load(e)
 	case journal.Request:
 		if e.Probe {
 			return
@@ -78,6 +97,35 @@ func (t *Tally) Observe(e journal.Event) {
 			c.Region, c.Failing = e.Region, !e.Succeeded()
 		}
 	}
+}
+
+// load sums the regions' ticks of one second; a tick of a later second
+// makes the one summed so far the last whole one.
+func (t *Tally) load(e journal.Event) {
+	if e.Load == nil {
+		return
+	}
+	s := loadSecond(e.T)
+	switch {
+	case t.summing == nil || s > t.second:
+		t.last, t.summing, t.second = t.summing, &LoadProgress{}, s
+	case s < t.second:
+		return // a late tick of a second already shown
+	}
+	t.summing.Offered += e.Load.Offered
+	t.summing.Served += e.Load.Served
+	t.summing.Throttled += e.Load.Throttled
+	t.summing.Queue += e.Load.Queue
+}
+
+// Load is the backends' last whole second of load (nil: none yet).
+func (t *Tally) Load() *LoadProgress {
+	if t.last == nil {
+		return nil
+	}
+	l := *t.last
+	l.CapacityRPS = t.capacity
+	return &l
 }
 
 func (t *Tally) client(name string) *ClientProgress {

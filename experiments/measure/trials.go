@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/montanaflynn/stats"
@@ -52,7 +53,11 @@ type TrialsSummary struct {
 	Verdict    string                     `json:"verdict"`
 	Trials     []Summary                  `json:"trials"`
 	Metrics    map[string]map[string]Dist `json:"metrics"` // client → metric → distribution
-	Assertions []AssertionOutcome         `json:"assertions"`
+	// Storm: the run's load metrics (retry storms) across the trials that
+	// measured them, metric → distribution (metastable as 1 or 0: its mean
+	// is the share of trials that were metastable); absent without load.
+	Storm      map[string]Dist    `json:"storm,omitempty"`
+	Assertions []AssertionOutcome `json:"assertions"`
 }
 
 // SummarizeTrials aggregates runs: every metric of every client becomes a
@@ -86,6 +91,20 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 			}
 		}
 	}
+	stormValues := map[string][]float64{}
+	for _, t := range trials {
+		for _, m := range StormMetrics {
+			if v, ok := t.Storm.Value(m); ok {
+				stormValues[m] = append(stormValues[m], v)
+			}
+		}
+	}
+	for m, vs := range stormValues {
+		if ts.Storm == nil {
+			ts.Storm = map[string]Dist{}
+		}
+		ts.Storm[m] = Distribute(vs)
+	}
 	for client, ms := range values {
 		ts.Metrics[client] = map[string]Dist{}
 		for m, vs := range ms {
@@ -111,6 +130,9 @@ func SummarizeTrials(trials []Summary) TrialsSummary {
 		o := AssertionOutcome{Client: a.Client, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault, Pass: true}
 		if expr.Agg != "" {
 			dist := ts.Metrics[a.Client][expr.Metric]
+			if slices.Contains(StormMetrics, expr.Metric) {
+				dist = ts.Storm[expr.Metric] // the run's, whatever the client
+			}
 			if v := dist.Of(expr.Agg); v != nil {
 				o.Value, o.Pass = v, expr.Holds(*v)
 			} else {

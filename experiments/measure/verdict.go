@@ -55,6 +55,10 @@ type Summary struct {
 	// Replication is what the journal says of a global table's replication
 	// (null: no global table).
 	Replication *Replication `json:"replication"`
+	// Storm is the load at the backends and the fleets per second and the
+	// metrics of a retry storm (null: no ddb.load, ddb.capacity,
+	// fleet.start or fleet.load event).
+	Storm *Storm `json:"storm"`
 }
 
 // FaultReport is a fault window in report.json's shape.
@@ -145,6 +149,24 @@ func silence(c ClientInfo) string {
 	return "sent no request"
 }
 
+// evaluateStorm checks an assertion on a metric of the run's load (the
+// backends' and the fleets'), once, whatever its client: null without any
+// load in the journal is unmeasured (the run is then invalid); null for
+// another reason (no heal, never drained) cannot hold.
+func evaluateStorm(a journal.Event, expr assert.Expr, storm *Storm) AssertionOutcome {
+	o := AssertionOutcome{Client: a.Client, Metric: expr.Metric, Expr: a.Expr, Fault: a.Fault}
+	if v, ok := storm.Value(expr.Metric); ok {
+		o.Value, o.Pass = &v, expr.Holds(v)
+		return o
+	}
+	o.Note = expr.Metric + " is null, so the assertion cannot hold: " + storm.Why(expr.Metric)
+	if storm == nil || (fleetMetric(expr.Metric) && len(storm.Clients) == 0) || (!fleetMetric(expr.Metric) && len(storm.Server) == 0) {
+		o.Unmeasured = storm.Why(expr.Metric)
+		o.Note = o.Unmeasured
+	}
+	return o
+}
+
 // hasFault: the run has the fault an assertion is relative to ("" is the
 // first); without it, a fault metric is simply null.
 func hasFault(id string, windows []FaultWindow) bool {
@@ -210,10 +232,13 @@ func valueText(v *float64) string {
 	return strconv.FormatFloat(*v, 'g', 6, 64)
 }
 
-func evaluate(a journal.Event, clients []ClientInfo, windows []FaultWindow, metricsFor func(ClientInfo, string) Metrics) []AssertionOutcome {
+func evaluate(a journal.Event, clients []ClientInfo, windows []FaultWindow, metricsFor func(ClientInfo, string) Metrics, storm *Storm) []AssertionOutcome {
 	expr, err := assert.ParseExpr(a.Expr)
 	if err != nil {
 		return []AssertionOutcome{{Client: a.Client, Expr: a.Expr, Fault: a.Fault, Note: err.Error()}}
+	}
+	if slices.Contains(StormMetrics, expr.Metric) {
+		return []AssertionOutcome{evaluateStorm(a, expr, storm)}
 	}
 	var out []AssertionOutcome
 	for _, c := range clients {

@@ -153,7 +153,8 @@ func (r *run) run(ctx context.Context) (res *Result) {
 	seed := r.seed()
 	host, _ := os.Hostname()
 	r.j.Add(journal.Event{Type: journal.RunStart, Detail: r.exp.Name, Seed: &seed, K: r.exp.Metrics.ConsecutiveSuccesses,
-		Started: r.j.Start().UTC().Format(time.RFC3339Nano), Host: host, Version: buildinfo.Version(), Backend: r.backends()})
+		MetastableAfterMS: float64(r.exp.Metrics.MetastableAfter.Milliseconds()),
+		Started:           r.j.Start().UTC().Format(time.RFC3339Nano), Host: host, Version: buildinfo.Version(), Backend: r.backends()})
 	for _, a := range r.exp.Assertions {
 		r.j.Add(journal.Event{Type: journal.Assertion, Client: a.Client, Expr: a.Expr, Fault: a.Fault})
 	}
@@ -751,6 +752,7 @@ func (r *run) reportLive() {
 	}
 	r.foldMu.Lock()
 	p.Clients, p.Faults = r.tally.Snapshot()
+	p.Load = r.tally.Load()
 	r.foldMu.Unlock()
 	r.opts.Live(p)
 }

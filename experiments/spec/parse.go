@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -209,7 +210,7 @@ func offendingText(data []byte, msg string) (line, col int, ok bool) {
 }
 
 func (d *decoder) experiment(root *yaml.Node) *Experiment {
-	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive}, ReadyTimeout: DefaultReadyTimeout}
+	exp := &Experiment{Metrics: Metrics{ConsecutiveSuccesses: DefaultConsecutive, MetastableAfter: DefaultMetastableAfter}, ReadyTimeout: DefaultReadyTimeout}
 	exp.Topology = Topology{Endpoint: DefaultEndpoint, Zone: DefaultZone, RecordTTL: DefaultTTL, NegativeTTL: DefaultTTL,
 		Table: Table{Name: DefaultTable, Items: DefaultItems}}
 	var n experimentNodes
@@ -225,6 +226,7 @@ func (d *decoder) experiment(root *yaml.Node) *Experiment {
 	if n.schedule != nil {
 		d.schedule(n.schedule, exp)
 	}
+	d.checkMetastableAfter(exp)
 	if g := exp.Topology.Table.Global; g != nil && g.Consistency != ConsistencyStrong && exp.Duration > 0 && g.ReplicationLag+g.Jitter >= exp.Duration {
 		d.errorf(d.global, "topology.table.global: a write replicates after up to %s, not within the run (schedule.duration %s)", g.ReplicationLag+g.Jitter, exp.Duration)
 	}
@@ -274,11 +276,11 @@ func (d *decoder) experimentFields(exp *Experiment, n *experimentNodes) []field 
 }
 
 func (d *decoder) metricsFields(m *Metrics) []field {
-	return []field{
+	return append([]field{
 		d.integerKey("metrics", "consecutive_successes", integerValue(1, 1000, "K in the failover and recover definitions"), &m.ConsecutiveSuccesses),
 		d.durationKey("metrics", "latency_objective", durationValue(time.Millisecond, time.Hour,
 			"a request slower than this counts as unavailable, in availability and in detect, failover and recover"), &m.LatencyObjective),
-	}
+	}, d.stormMetricsFields(m)...)
 }
 
 const (
@@ -964,7 +966,7 @@ func (d *decoder) assertionFields(what string, a *Assertion, n *assertionNodes) 
 	return []field{
 		keyOf("client", stringValue(`^(\*|[a-z0-9][a-z0-9_-]*(\.server|\.probe)?)$`, "a client's name, an application's NAME.server or NAME.probe, or * for every client"),
 			func(_, v *yaml.Node) { n.client = v; d.str(v, what+".client", &a.Client) }).must(),
-		keyOf("expr", stringValue(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000"),
+		keyOf("expr", stringValue(`^\s*([a-z0-9]+\()?[a-z_0-9]+\)?\s*(<=|>=|==|!=|<|>)\s*(-?[0-9.]+|true|false)\s*$`, "METRIC OP NUMBER, e.g. failover_ms < 2000 (or METRIC == true|false for metastable)"),
 			func(_, v *yaml.Node) { n.expr = v; d.str(v, what+".expr", &a.Expr) }).must(),
 		keyOf("fault", stringValue(idPattern.String(), "the fault the metric is relative to (default: the first)"),
 			func(_, v *yaml.Node) { n.fault = v; d.str(v, what+".fault", &a.Fault) }),
@@ -1002,7 +1004,10 @@ func (d *decoder) assertions(n *yaml.Node, exp *Experiment, list string) []Asser
 func (d *decoder) steadyState(n *yaml.Node, exp *Experiment, what string) []Assertion {
 	out := d.assertions(n, exp, what)
 	for i, a := range out {
-		if a.Metric != "" && !assert.SteadyMetric(a.Metric) {
+		switch {
+		case a.Metric != "" && slices.Contains(assert.StormMetrics, a.Metric):
+			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is the run's load, measured from the whole run (put it in assertions); %s takes %s", what, i, a.Metric, what, strings.Join(assert.SteadyMetrics, ", "))
+		case a.Metric != "" && !assert.SteadyMetric(a.Metric):
 			d.errorf(deref(n).Content[i], "%s[%d].expr: %s is relative to a fault; %s takes %s", what, i, a.Metric, what, strings.Join(assert.SteadyMetrics, ", "))
 		}
 		if a.Fault != "" {

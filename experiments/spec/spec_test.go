@@ -216,6 +216,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte("name: [\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte(strings.Replace(strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {metastable_after: 4s}\n", 1),
+		"expr: failover_ms < 2000", "expr: metastable == false", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exp, err := Parse("fuzz.yaml", data)
 		if err == nil && exp == nil {

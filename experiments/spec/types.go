@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/faults"
+	"go.yaml.in/yaml/v3"
 )
 
 // Strategies of the reference clients.
@@ -202,6 +203,11 @@ type Metrics struct {
 	// LatencyObjective: a request slower than it counts as unavailable, in
 	// availability and in detect, failover and recover (0: none).
 	LatencyObjective time.Duration
+	// MetastableAfter is the metastable window (storm.go; 0 is not used:
+	// the parser sets DefaultMetastableAfter).
+	MetastableAfter time.Duration
+
+	metastableNode *yaml.Node // where metastable_after was given
 }
 
 // Assertion is "METRIC OP VALUE" for one client or all ("*").

@@ -30,7 +30,7 @@
   var previous = [];
   function render() {
   previous.forEach(function (u) { u.destroy(); });
-  ["notices", "facts", "clients", "global", "global-notes", "assertions", "steady", "charts"].forEach(function (id) {
+  ["notices", "facts", "clients", "global", "global-notes", "load", "fleets", "assertions", "steady", "charts"].forEach(function (id) {
     document.getElementById(id).textContent = "";
   });
 
@@ -76,6 +76,16 @@
   });
   (data.global_notes || []).forEach(function (n) {
     document.getElementById("global-notes").appendChild(el("li", null, n));
+  });
+
+  // The load: the metrics of the herd after the heal (retry storms).
+  [["load", data.load_table], ["fleets", data.fleet_table]].forEach(function (t) {
+    var tbl = document.getElementById(t[0]);
+    (t[1] || []).forEach(function (row, i) {
+      var tr = el("tr");
+      row.forEach(function (cell) { tr.appendChild(el(i === 0 ? "th" : "td", null, cell)); });
+      tbl.appendChild(tr);
+    });
   });
 
   function checks(id, rows, label) {
@@ -274,6 +284,43 @@
       width: width, height: 200, cursor: { sync: { key: syncKey } },
       scales: { x: xScale() }, axes: [xAxis, { label: "replication lag (ms)", size: Y_AXIS }], series: series,
       hooks: { drawClear: [faultBands, pauses] },
+    }, cols, div));
+  }
+
+  // The load per second at the backends (solid) and from the fleets
+  // (dashed), against the backends' capacity (a grey line).
+  var load = data.load;
+  if (load && (load.series || []).length) {
+    var div = section("Load", load.note);
+    var LOAD_COLORS = { "offered at the backends": "#2e90fa", "served": "#12b76a", "throttled": FAIL,
+      "fleet attempts": "#7a5af8", "fleet successes": "#15b79e" };
+    var cols = [load.t];
+    var series = [X_SERIES];
+    load.series.forEach(function (s) {
+      cols.push(s.values);
+      var color = LOAD_COLORS[s.label] || "#344054";
+      series.push({ label: s.label, stroke: color, width: 1.5, dash: s.side === "clients" ? [6, 4] : undefined,
+        fill: s.label === "throttled" ? FAIL + "22" : undefined, paths: uPlot.paths.stepped({ align: 1 }),
+        value: function (u, v) { return v == null ? "–" : v.toFixed(0) + "/s"; } });
+    });
+    var capacity = function (u) {
+      if (load.capacity == null) return;
+      var ctx = u.ctx, y = u.valToPos(load.capacity, "y", true);
+      ctx.save();
+      ctx.strokeStyle = "#98a2b3";
+      ctx.setLineDash([2, 3]);
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
+      ctx.stroke();
+      ctx.restore();
+    };
+    var top = load.capacity == null ? 0 : load.capacity * 1.1;
+    charts.push(new uPlot({
+      width: width, height: 230, cursor: { sync: { key: syncKey } },
+      scales: { x: xScale(), y: { range: function (u, lo, hi) { return [0, Math.max(hi, top, 1)]; } } },
+      axes: [xAxis, { label: "requests/s", size: Y_AXIS }], series: series,
+      hooks: { drawClear: [faultBands], draw: [capacity] },
     }, cols, div));
   }
 
