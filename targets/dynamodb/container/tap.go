@@ -39,7 +39,7 @@ type tap struct {
 	keys map[string][2]string // table → hash and range key names
 }
 
-func startTap(addr, upstream, region string, writes func(embedded.Write)) (*tap, error) {
+func startTap(addr, upstream, region string, writes func(embedded.Write), wrap func(http.Handler) http.Handler) (*tap, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,11 @@ func startTap(addr, upstream, region string, writes func(embedded.Write)) (*tap,
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusBadGateway)
 	}
-	t.srv = &http.Server{Handler: t.handler(proxy), ReadHeaderTimeout: 10 * time.Second}
+	h := t.handler(proxy)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	t.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go t.srv.Serve(ln)
 	return t, nil
 }
@@ -84,7 +88,7 @@ func (t *tap) handler(next http.Handler) http.Handler {
 		if len(target) > len(prefix) && target[:len(prefix)] == prefix {
 			op = target[len(prefix):]
 		}
-		if r.Method != http.MethodPost || !tappedOps[op] || r.Header.Get(embedded.ReplicaStampHeader) != "" {
+		if t.writes == nil || r.Method != http.MethodPost || !tappedOps[op] || r.Header.Get(embedded.ReplicaStampHeader) != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
