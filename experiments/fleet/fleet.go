@@ -100,9 +100,10 @@ type Fleet struct {
 	wg   sync.WaitGroup
 }
 
-// Run runs the fleet until ctx ends, then waits for its requests to stop
-// (each is bounded by its attempts' timeouts and back-offs, and ends at
-// once when ctx does).
+// Run runs the fleet until ctx ends, then waits for its requests to stop:
+// each ends at once when ctx does (its back-off is a timer, its attempt's
+// context is ctx's), so the wait is bounded by stopGrace even on a starved
+// machine, after which the stragglers finish by themselves.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Retry.Name == "" {
 		cfg.Retry.Name = retry.Legacy
@@ -119,9 +120,18 @@ func Run(ctx context.Context, cfg Config) error {
 	f.wg.Add(1)
 	go func() { defer f.wg.Done(); f.report(ctx) }()
 	f.arrive(ctx)
-	f.wg.Wait()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+	}
 	return nil
 }
+
+// stopGrace bounds Run's wait for its requests once ctx has ended: less
+// than the runner's grace for all clients.
+const stopGrace = 2 * time.Second
 
 func newFleet(cfg Config) (*Fleet, error) {
 	u, err := url.Parse(cfg.Endpoint)
