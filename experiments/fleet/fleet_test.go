@@ -25,7 +25,7 @@ func world(t *testing.T, capa *capacity.Config, maxAge time.Duration) (*engine.E
 	cfg := topology.Config{Zone: "amazonaws.com.", RecordTTL: time.Second, NegativeTTL: time.Second, Table: "faultline", Items: 50,
 		Regions: []topology.Region{{Name: "us-east-1", Endpoint: "dynamodb.us-east-1.amazonaws.com.", Nodes: 2, Targets: 2,
 			HealthCheck: nlb.HealthCheck{Interval: 500 * time.Millisecond, Timeout: 250 * time.Millisecond, HealthyThreshold: 3, UnhealthyThreshold: 2},
-			MaxAge: maxAge, Capacity: capa}}}
+			MaxAge:      maxAge, Capacity: capa}}}
 	eng, err := engine.Open(context.Background(), engine.Config{Topology: cfg, Journal: j})
 	if err != nil {
 		t.Fatal(err)
