@@ -62,7 +62,7 @@ func TestStormBadInput(t *testing.T) {
 		{"unknown retry policy", strings.Replace(storm, "retry: legacy", "retry: exponential", 1), "12:14", `unknown retry policy "exponential"; expected one of: legacy, standard, adaptive, go-standard`},
 		{"capacity of zero", strings.Replace(storm, "rps: 100,", "rps: 0,", 1), "5:23", "a capacity of 0 serves nothing"},
 		{"fleet too large", strings.Replace(storm, "size: 2000", "size: 1000000", 1), "10:13", "1000000 members is more than this machine runs: at most 100000"},
-		{"fleet too fast", strings.Replace(storm, "rate: 60", "rate: 50000", 1), "11:13", "50000 requests per second is more than this machine carries: at most 1500"},
+		{"fleet too fast", strings.Replace(storm, "rate: 60", "rate: 50000", 1), "11:13", "50000 requests per second is more than this machine carries: at most 1000"},
 		{"fleet with a strategy", strings.Replace(storm, "    regions: [us-east-1]\n", "    strategy: failover\n    regions: [us-east-1]\n", 1), "8:5", "a fleet takes its settings under fleet"},
 		{"fleet in two regions", strings.Replace(strings.Replace(storm, "    - name: us-east-1\n", "    - name: us-east-1\n    - name: us-west-2\n", 1), "[us-east-1]", "[us-east-1, us-west-2]", 1), "9:14", "a fleet calls exactly one region"},
 		{"unknown jitter", strings.Replace(storm, "jitter: none", "jitter: half", 1), "13:15", `"half": expected none or full`},
