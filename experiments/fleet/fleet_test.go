@@ -154,3 +154,32 @@ func TestFleetMembersLookTheNameUp(t *testing.T) {
 		})
 	}
 }
+
+// botocore's adaptive mode paces busy members once throttled: against the
+// same capacity, an adaptive fleet sends fewer attempts than a standard one
+// (whose members retry at once, up to the quota).
+func TestAdaptiveFleetPacesItself(t *testing.T) {
+	late := func(policy string) journal.Load {
+		eng, rec := world(t, &capacity.Config{RPS: 30, Burst: 5, MaxWait: 50 * time.Millisecond}, 0)
+		cfg := fleetConfig(t, eng, policy, 120)
+		cfg.Size = 4 // 30 calls a second each: busy enough for the limiter to learn
+		run(t, cfg, 7*time.Second, nil)
+		eng.Flush()
+		var evs []journal.Event
+		for _, e := range rec.Events() {
+			if e.Type == journal.FleetLoad {
+				evs = append(evs, e)
+			}
+		}
+		if len(evs) < 6 {
+			t.Fatalf("%s: %d fleet.load events in 7 s", policy, len(evs))
+		}
+		l, _ := sum(evs[3:], journal.FleetLoad) // once the limiter has had throttles to learn from
+		return l
+	}
+	standard, adaptive := late(retry.Standard), late(retry.Adaptive)
+	t.Logf("from the 4th second: standard %+v; adaptive %+v", standard, adaptive)
+	if adaptive.Offered*10 > standard.Offered*8 {
+		t.Fatalf("adaptive sent %d attempts, standard %d: the client-side limiter did not slow it", adaptive.Offered, standard.Offered)
+	}
+}
