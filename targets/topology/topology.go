@@ -317,6 +317,9 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 		backend.Terminate(context.Background())
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
+	if r.limiter != nil {
+		r.limiter.Enable() // after seeding: the seed is not the experiment's load
+	}
 	if r.limiter != nil && w.cfg.CapacityObserver != nil {
 		r.stopCap = make(chan struct{})
 		go r.limiter.Report(r.stopCap, func(s capacity.Second) { w.cfg.CapacityObserver(rc.Name, s) })

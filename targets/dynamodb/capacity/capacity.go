@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -108,6 +109,10 @@ type Limiter struct {
 	maxWait  time.Duration
 	now      func() time.Time
 
+	// on: until Enable, requests pass uncounted (the world seeding its
+	// tables is not the experiment's load).
+	on atomic.Bool
+
 	mu      sync.Mutex
 	tat     time.Time // the theoretical arrival time of the next slot
 	waiting int
@@ -115,7 +120,7 @@ type Limiter struct {
 	hist    *hdrhistogram.Histogram // µs, this second's served requests
 }
 
-// New makes a limiter; cfg must be valid.
+// New makes a limiter, off until Enable; cfg must be valid.
 func New(cfg Config) (*Limiter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -138,6 +143,9 @@ func (l *Limiter) Config() Config {
 	c.MaxWait = l.maxWait
 	return c
 }
+
+// Enable starts limiting: requests before it pass uncounted.
+func (l *Limiter) Enable() { l.on.Store(true) }
 
 // admit decides a request arriving at now: how long it waits for its slot,
 // or that it is throttled (ok false; it takes no slot).
@@ -210,7 +218,7 @@ func (l *Limiter) Report(stop <-chan struct{}, every func(Second)) {
 // DynamoDB's health endpoint is no table's throughput.
 func (l *Limiter) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
+		if r.Method != http.MethodPost || !l.on.Load() {
 			next.ServeHTTP(w, r)
 			return
 		}

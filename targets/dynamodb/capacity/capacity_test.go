@@ -32,6 +32,7 @@ func backend(t *testing.T, cfg capacity.Config, seed bool) (*capacity.Limiter, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Terminate(context.Background()) })
+	l.Enable()
 	opts := awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.Endpoint()),
 		Credentials:           credentials.NewStaticCredentialsProvider("a", "b", ""),
 		AccountIDEndpointMode: aws.AccountIDEndpointModeDisabled}
