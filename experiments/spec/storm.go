@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -180,8 +179,4 @@ func (d *decoder) checkFleets(clients []Client, n *yaml.Node) {
 	if total > MaxFleetRate {
 		d.errorf(n, "clients: the fleets together send %g logical requests per second; this machine carries at most %d (`make bench-fleet`)", total, MaxFleetRate)
 	}
-}
-
-func fleetString(f *Fleet) string {
-	return fmt.Sprintf("%d members, %g/s, %s retries", f.Size, f.Rate, f.Retry)
 }

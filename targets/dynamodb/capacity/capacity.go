@@ -260,7 +260,7 @@ func (l *Limiter) throttle(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.0")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32IEEE(body)), 10))
+	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
 	w.WriteHeader(http.StatusBadRequest)
 	w.Write(body)
 }
@@ -274,13 +274,3 @@ func readOp(target string) bool {
 	return false
 }
 
-// ErrorCode is the short error code of a throttling __type ("" for none of
-// ours): what an SDK matches.
-func ErrorCode(typ string) string {
-	if typ != TypeThrottling && typ != TypeProvisioned {
-		return ""
-	}
-	return typ[strings.IndexByte(typ, '#')+1:]
-}
-
-func crc32IEEE(b []byte) uint32 { return crc32.ChecksumIEEE(b) }
