@@ -273,4 +273,3 @@ func readOp(target string) bool {
 	}
 	return false
 }
-
