@@ -183,3 +183,21 @@ func TestAdaptiveFleetPacesItself(t *testing.T) {
 		t.Fatalf("adaptive sent %d attempts, standard %d: the client-side limiter did not slow it", adaptive.Offered, standard.Offered)
 	}
 }
+
+// A fleet's calls in flight are bounded: with the record empty, legacy
+// calls retry for 25 s, so past the bound new calls fail at once.
+func TestFleetBoundsItsCallsInFlight(t *testing.T) {
+	eng, rec := world(t, nil, 0)
+	if _, err := eng.Apply(faults.Fault{Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com", Params: map[string]string{}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fleetConfig(t, eng, retry.Legacy, 40)
+	cfg.MaxInFlight = 10
+	run(t, cfg, 3*time.Second, nil)
+	eng.Flush()
+	fl, _ := sum(rec.Events(), journal.FleetLoad)
+	// About 80 calls in 2 s of fleet.load: 10 retrying, the rest refused.
+	if fl.Logical < 40 || fl.Failed < fl.Logical-10 || fl.Served != 0 {
+		t.Fatalf("%+v: want all but the 10 calls in flight failed at once", fl)
+	}
+}
