@@ -18,8 +18,9 @@ import (
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 )
 
-// tap is a target's address when the region's table is global: an HTTP
-// reverse proxy to the container instead of a byte relay, which reports
+// tap is a target's address when the region's table is global or a layer
+// (Options.Wrap: a capacity) sits in front: an HTTP reverse proxy to the
+// container instead of a byte relay, which, for a global table, reports
 // every write a client made and DynamoDB Local acknowledged (200), as the
 // embedded backend reports its own. It stamps a write when the answer
 // passes it, so two writes of one item racing through two targets may be
