@@ -3,7 +3,7 @@ GO       ?= go
 SHELL    := /bin/bash
 TESTARGS ?=
 
-.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak bench-resolvers bench-replication sdk-table bench-deps resolver-deps lint clean
+.PHONY: build test test-system fuzz run bench bench-dns bench-nlb bench-soak bench-resolvers bench-replication bench-fleet sdk-table bench-deps resolver-deps lint clean
 
 build:
 	$(GO) build -o bin/faultline ./cmd/faultline
@@ -62,6 +62,12 @@ bench-nlb:
 # resolver-deps` provides the resolvers.
 bench-replication:
 	$(GO) run ./cmd/faultline-bench -only replication
+
+# How many fleet members and requests/s faultline carries here, its CPU per
+# 1,000 requests/s and whether the harness's self-check holds (about a
+# minute; part of make bench).
+bench-fleet:
+	$(GO) run ./cmd/faultline-bench -only fleet
 
 bench-resolvers:
 	$(GO) run ./cmd/faultline-bench -only resolvers

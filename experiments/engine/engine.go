@@ -139,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: no journal")
 	}
 	t := cfg.Topology
-	if t.DNSObserver != nil || t.ResolverObserver != nil || t.NLBObserver != nil || t.PublishObserver != nil || t.AutomationObserver != nil || t.StrongObserver != nil || t.ReplicaObserver != nil {
+	if t.DNSObserver != nil || t.ResolverObserver != nil || t.NLBObserver != nil || t.PublishObserver != nil || t.AutomationObserver != nil || t.StrongObserver != nil || t.ReplicaObserver != nil || t.CapacityObserver != nil {
 		return nil, errors.New("engine: the topology's observers are the Engine's; subscribe to its events instead")
 	}
 	if cfg.Apps < 0 || cfg.Apps > topology.MaxAliasSets {
@@ -157,6 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	t.AutomationObserver = e.onAutomation
 	t.StrongObserver = e.onStrong
 	t.ReplicaObserver = e.onReplica
+	t.CapacityObserver = e.onCapacity
 	if t.ResolverExec != "" && t.ResolverClient == nil {
 		// A real resolver process of its own for each client's source
 		// address; everyone else's queries share one.
@@ -171,6 +172,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.world = w
 	e.fw = faultWorld{w}
+	e.recordCapacities()
 	if lb, ok := w.NLB(t.Regions[0].Name); ok {
 		e.nodePorts = append(e.nodePorts, lb.Port())
 	}

@@ -65,6 +65,9 @@ func (e *Engine) onNLB(n nlb.Event) {
 			ev.Status = journal.HCDiscarded // a late check: not counted towards the target's health
 		}
 	case journal.ConnAccepted, journal.ConnClosed, journal.ConnFailed, journal.ConnExpired:
+		if FleetSource(n.Client) {
+			return // a fleet's connections are its fleet.load, not one event each
+		}
 		// Whose connection: a reference client by its source address, an
 		// application by the alias it arrived at.
 		ev.Client, ev.Addr = e.clientOfConn(n.Local, n.Client), n.Client

@@ -22,6 +22,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/appclient"
 	"github.com/faultline-dev/faultline/experiments/clients"
 	"github.com/faultline-dev/faultline/experiments/engine"
+	"github.com/faultline-dev/faultline/experiments/fleet"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/spec"
@@ -295,7 +296,7 @@ func (r *run) execute(ctx context.Context, seed int64) error {
 	r.eng, r.world = eng, eng.World()
 	w := r.world
 	for i, c := range r.exp.Clients {
-		if !c.App() {
+		if !c.App() && c.Fleet == nil { // a fleet's queries and connections are counted, not listed
 			eng.AddClient(c.Name, engine.ReferenceIP(i))
 		}
 	}
@@ -554,7 +555,7 @@ func (r *run) topologyConfig(seed int64) topology.Config {
 			Name: reg.Name, Endpoint: t.EndpointName(reg.Name), Nodes: reg.Nodes, Targets: reg.Targets,
 			HealthCheck: nlb.HealthCheck(reg.HealthCheck), CrossZone: reg.CrossZone, Velocity: (*nlb.Velocity)(reg.Velocity),
 			KeepConnections: reg.KeepConnections, Container: r.container(reg),
-			IdleTimeout: reg.IdleTimeout, MaxAge: reg.MaxConnectionAge,
+			IdleTimeout: reg.IdleTimeout, MaxAge: reg.MaxConnectionAge, Capacity: capacityConfig(reg.Capacity),
 		})
 	}
 	return cfg
@@ -621,6 +622,10 @@ func (r *run) clientRunner(i int, c spec.Client) ([]func(context.Context) error,
 	cfg, err := r.clientConfig(i, c)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.Fleet != nil {
+		fc := r.fleetConfig(i, c, cfg)
+		return []func(context.Context) error{func(ctx context.Context) error { return fleet.Run(ctx, fc) }}, nil, nil
 	}
 	if !c.App() {
 		return []func(context.Context) error{func(ctx context.Context) error { return clients.Run(ctx, cfg) }}, []journal.Event{cfg.StartEvent()}, nil

@@ -47,6 +47,17 @@ clients:
     health: {url: "http://127.0.0.1:1/healthz"}
 schedule:
   duration: 1h
+`, `name: bounds
+topology:
+  regions:
+    - name: us-east-1
+      capacity: {rps: 10}
+clients:
+  - name: herd
+    regions: [us-east-1]
+    fleet: {size: 10, rate: 10, retry: standard}
+schedule:
+  duration: 1h
 `}
 
 // bounded is one key with bounds, found by walking the format's tables.

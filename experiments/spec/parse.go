@@ -516,6 +516,7 @@ func (d *decoder) regionFields(what string, r *Region, nameNode **yaml.Node) []f
 			r.Velocity = &Velocity{MaxShare: 0.5, Window: 10 * time.Second}
 			d.mapping(v, what+".velocity_limit", d.velocityFields(what+".velocity_limit", r.Velocity))
 		}),
+		d.capacityKey(what, r),
 	}
 }
 
@@ -563,7 +564,7 @@ func (d *decoder) healthCheckFields(what string, hc *HealthCheck, timeoutNode **
 }
 
 // clientNodes are a client's keys checked after its mapping.
-type clientNodes struct{ name, strategy, regions, probe, image, command, health, workload *yaml.Node }
+type clientNodes struct{ name, strategy, regions, probe, image, command, health, workload, fleet *yaml.Node }
 
 // tunedKeys are the reference client's settings, which an application
 // sets itself.
@@ -584,13 +585,17 @@ func (d *decoder) clientValue() value {
 			"allOf": []obj{{
 				"if":   obj{"anyOf": []obj{{"required": []string{"image"}}, {"required": []string{"command"}}}},
 				"then": obj{"not": obj{"anyOf": tuned}},
-				"else": obj{"required": []string{"strategy", "regions"}, "not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}}},
+				"else": obj{"not": obj{"anyOf": []obj{{"required": []string{"env"}}, {"required": []string{"health"}}}},
+					// a fleet (storm.go) takes regions and none of a reference client's keys
+					"if":   obj{"required": []string{"fleet"}},
+					"then": obj{"required": []string{"regions"}, "not": obj{"anyOf": tuned}},
+					"else": obj{"required": []string{"strategy", "regions"}}},
 			}, {
 				// read-your-writes sends its own operations
 				"if":   obj{"required": []string{"workload"}, "properties": obj{"workload": obj{"const": WorkloadReadYourWrites}}},
 				"then": obj{"not": obj{"required": []string{"operations"}}},
 			}},
-			"not": obj{"required": []string{"image", "command"}},
+			"not": obj{"anyOf": []obj{{"required": []string{"image", "command"}}, {"required": []string{"fleet", "image"}}, {"required": []string{"fleet", "command"}}}},
 		}
 	}
 	return v
@@ -646,6 +651,7 @@ func (d *decoder) clientFields(what string, c *Client, n *clientNodes) []field {
 		d.durationKey(what, "probe_interval", durationValue(10*time.Millisecond, time.Minute, "failover: how often to try the primary while away"), &c.ProbeInterval,
 			func(v *yaml.Node, _ bool) { n.probe = v }),
 		d.durationKey(what, "latency_objective", durationValue(time.Millisecond, time.Hour, "a request slower than this counts as unavailable (default: metrics.latency_objective)"), &c.LatencyObjective),
+		d.fleetKey(what, c, n),
 	}
 }
 
@@ -686,7 +692,10 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 		if cn.image != nil && cn.command != nil {
 			d.errorf(cn.command, "%s.command: a client is an image or a command, not both", what)
 		}
-		if cn.image != nil || cn.command != nil {
+		if cn.fleet != nil {
+			d.fleetClient(&c, what, el, cn)
+			strategyNode = nil // checked
+		} else if cn.image != nil || cn.command != nil {
 			d.appClient(&c, what, strategyNode, tuned, t)
 			strategyNode = nil // checked
 		} else {
@@ -750,6 +759,7 @@ func (d *decoder) clients(n *yaml.Node, t Topology) []Client {
 	if len(out) > 32 {
 		d.errorf(n, "clients: %d clients; at most 32", len(out))
 	}
+	d.checkFleets(out, n)
 	return out
 }
 

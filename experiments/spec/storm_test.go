@@ -1,57 +1,85 @@
 package spec
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestMetastableAfter(t *testing.T) {
-	exp, err := Parse("x.yaml", []byte(minimal))
+const storm = `name: storm
+topology:
+  regions:
+    - name: us-east-1
+      capacity: {rps: 100, burst: 20, queue: 500ms, mode: provisioned}
+clients:
+  - name: herd
+    regions: [us-east-1]
+    fleet:
+      size: 2000
+      rate: 60
+      retry: legacy
+      jitter: none
+      timeout: 300ms
+schedule:
+  duration: 10s
+`
+
+func TestStormParses(t *testing.T) {
+	exp, err := Parse("storm.yaml", []byte(storm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp.Metrics.MetastableAfter != DefaultMetastableAfter {
-		t.Errorf("default window %s, want %s", exp.Metrics.MetastableAfter, DefaultMetastableAfter)
+	c := exp.Topology.Regions[0].Capacity
+	if c == nil || c.RPS != 100 || c.Burst != 20 || c.Queue != 500*time.Millisecond || c.Mode != CapacityProvisioned {
+		t.Fatalf("capacity %+v", c)
 	}
-	text := strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {metastable_after: 4s}\n", 1)
-	text = strings.Replace(text, "    expr: failover_ms < 2000\n", "    expr: failover_ms < 2000\n  - client: \"*\"\n    expr: metastable == false\n  - client: c\n    expr: recovery_surge < 3\n", 1)
-	exp, err = Parse("x.yaml", []byte(text))
+	f := exp.Clients[0]
+	if f.Strategy != StrategyFleet || f.Fleet == nil || f.Fleet.Size != 2000 || f.Fleet.Rate != 60 || f.Fleet.Retry != "legacy" ||
+		f.Fleet.Jitter != "none" || f.Fleet.Timeout != 300*time.Millisecond {
+		t.Fatalf("fleet %+v %+v", f, f.Fleet)
+	}
+	// Defaults: a burst of one second's worth, a 1s queue, on-demand, a 2s timeout.
+	exp, err = Parse("storm.yaml", []byte(strings.NewReplacer("{rps: 100, burst: 20, queue: 500ms, mode: provisioned}", "{rps: 100}",
+		"      jitter: none\n      timeout: 300ms\n", "").Replace(storm)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp.Metrics.MetastableAfter != 4*time.Second {
-		t.Errorf("window %s, want 4s", exp.Metrics.MetastableAfter)
+	if c := exp.Topology.Regions[0].Capacity; c.Burst != 100 || c.Queue != time.Second || c.Mode != CapacityOnDemand {
+		t.Fatalf("capacity defaults %+v", c)
 	}
-	if a := exp.Assertions[1]; a.Metric != "metastable" || a.Op != "==" || a.Value != 0 || !a.Holds(0) || a.Holds(1) {
-		t.Errorf("metastable == false parsed as %+v", a)
+	if f := exp.Clients[0].Fleet; f.Timeout != DefaultFleetTimeout || f.Jitter != "" {
+		t.Fatalf("fleet defaults %+v", f)
 	}
-	if a := exp.Assertions[2]; a.Metric != "recovery_surge" || a.Value != 3 {
-		t.Errorf("recovery_surge < 3 parsed as %+v", a)
+	if exp, _ := Parse("x.yaml", []byte(minimal)); exp.Topology.Regions[0].Capacity != nil {
+		t.Fatal("a capacity without asking for one")
 	}
 }
 
-func TestBadStormSettingsNamePositionAndExpectation(t *testing.T) {
-	for _, c := range []struct{ name, text, pos, phrase string }{
-		{"window beyond the run", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {metastable_after: 10s}\n", 1), "2:29",
-			"metrics.metastable_after: 10s is not within the run (schedule.duration 10s)"},
-		{"window not a duration", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {metastable_after: 30}\n", 1), "2:29", "bare number"},
-		{"window too short", strings.Replace(minimal, "name: x\n", "name: x\nmetrics: {metastable_after: 100ms}\n", 1), "2:29", "metrics.metastable_after"},
-		{"metastable compared with a number", strings.Replace(minimal, "expr: failover_ms < 2000", "expr: metastable < 1", 1), "19:11",
-			"metastable is true or false: expected == or !="},
-		{"metastable compared with a word", strings.Replace(minimal, "expr: failover_ms < 2000", "expr: metastable == maybe", 1), "19:11", "expected true or false after \"==\", got \"maybe\""},
-		{"load metric in stop_when", minimal + "stop_when:\n  - client: c\n    expr: drain_ms > 1000\n", "21:5",
-			"stop_when[0].expr: drain_ms is the run's load, measured from the whole run (put it in assertions)"},
-		{"metastable aggregated", strings.Replace(minimal, "expr: failover_ms < 2000", "expr: max(metastable) == true", 1), "19:11",
-			"metastable is true or false: it has no max across trials"},
-	} {
-		_, err := Parse("x.yaml", []byte(c.text))
-		if err == nil {
-			t.Errorf("%s: parsed", c.name)
-			continue
-		}
-		if !strings.Contains(err.Error(), "x.yaml:"+c.pos+":") || !strings.Contains(err.Error(), c.phrase) {
-			t.Errorf("%s: %v; want at %s: %q", c.name, err, c.pos, c.phrase)
-		}
+func TestStormBadInput(t *testing.T) {
+	cases := []struct{ name, text, pos, phrase string }{
+		{"fleet with no rate", strings.Replace(storm, "      rate: 60\n", "", 1), "10:7", `clients[0].fleet: missing required key "rate"`},
+		{"unknown retry policy", strings.Replace(storm, "retry: legacy", "retry: exponential", 1), "12:14", `unknown retry policy "exponential"; expected one of: legacy, standard, adaptive, go-standard`},
+		{"capacity of zero", strings.Replace(storm, "rps: 100,", "rps: 0,", 1), "5:23", "a capacity of 0 serves nothing"},
+		{"fleet too large", strings.Replace(storm, "size: 2000", "size: 1000000", 1), "10:13", "1000000 members is more than this machine runs: at most 100000"},
+		{"fleet too fast", strings.Replace(storm, "rate: 60", "rate: 50000", 1), "11:13", "50000 requests per second is more than this machine carries: at most 1000"},
+		{"fleet with a strategy", strings.Replace(storm, "    regions: [us-east-1]\n", "    strategy: failover\n    regions: [us-east-1]\n", 1), "8:5", "a fleet takes its settings under fleet"},
+		{"fleet in two regions", strings.Replace(strings.Replace(storm, "    - name: us-east-1\n", "    - name: us-east-1\n    - name: us-west-2\n", 1), "[us-east-1]", "[us-east-1, us-west-2]", 1), "9:14", "a fleet calls exactly one region"},
+		{"unknown jitter", strings.Replace(storm, "jitter: none", "jitter: half", 1), "13:15", `"half": expected none or full`},
+		{"burst of zero", strings.Replace(storm, "burst: 20", "burst: 0", 1), "5:35", "0 is out of range; expected 1 to"},
+		{"unknown capacity mode", strings.Replace(storm, "mode: provisioned", "mode: reserved", 1), "5:59", `"reserved": expected on-demand or provisioned`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(c.text))
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("err = %v, want an ErrorList", err)
+			}
+			first := list[0].Error()
+			if !strings.HasPrefix(first, "bad.yaml:"+c.pos+": ") || !strings.Contains(first, c.phrase) {
+				t.Errorf("first error:\n  %s\nwant at bad.yaml:%s, saying %q (all: %v)", first, c.pos, c.phrase, err)
+			}
+		})
 	}
 }

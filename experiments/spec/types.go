@@ -115,6 +115,8 @@ type Region struct {
 	// an old connection is closed between exchanges.
 	IdleTimeout, MaxConnectionAge time.Duration
 	Backend                       string // embedded or container; the topology's when not set
+	// Capacity, when set, is the request rate the backend serves (storm.go).
+	Capacity *Capacity
 }
 
 // Velocity limits how much of a region's capacity may leave DNS at once.
@@ -154,6 +156,9 @@ type Client struct {
 	// LatencyObjective, when set, makes a request slower than it count as
 	// unavailable (metrics.latency_objective is every client's default).
 	LatencyObjective time.Duration
+	// Fleet, when set, makes this client a fleet of light clients
+	// (storm.go; Strategy is then StrategyFleet).
+	Fleet *Fleet
 }
 
 // Objective is the client's latency objective: its own, or the

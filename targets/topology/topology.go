@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/dnsexec"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
 	"github.com/faultline-dev/faultline/targets/dynamodb"
+	"github.com/faultline-dev/faultline/targets/dynamodb/capacity"
 	"github.com/faultline-dev/faultline/targets/dynamodb/container"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 	"github.com/faultline-dev/faultline/targets/dynamodb/mrsc"
@@ -93,6 +95,10 @@ type Config struct {
 	Global          *Global
 	ReplicaObserver func(replica.Event)
 
+	// CapacityObserver sees, each second, the load of every region with a
+	// capacity (Region.Capacity).
+	CapacityObserver func(region string, s capacity.Second)
+
 	DNSObserver     func(dnsstub.QueryEvent)
 	NLBObserver     func(nlb.Event)
 	PublishObserver func(name string, values []string)
@@ -125,6 +131,10 @@ type Region struct {
 	// Container, when set, runs the region's DynamoDB as a container
 	// instead of the embedded backend.
 	Container *Container
+	// Capacity, when set, is the request rate the region's backend serves
+	// (targets/dynamodb/capacity): a layer in front of the backend on its
+	// targets, the embedded backend's handler or the container's proxies.
+	Capacity *capacity.Config
 }
 
 // Container is a region's containerised backend.
@@ -155,6 +165,8 @@ type World struct {
 
 type region struct {
 	cfg     Region
+	limiter *capacity.Limiter // nil: no capacity
+	stopCap chan struct{}
 	backend dynamodb.Backend
 	lb      *nlb.LB
 	auto    *dnsauto.Automation
@@ -262,12 +274,21 @@ func soa(cfg Config) dnsstub.SOA {
 // own, as instances are, while sharing one table store.
 func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*region, error) {
 	r := &region{cfg: rc}
+	if rc.Capacity != nil {
+		c := *rc.Capacity
+		c.Region, c.Table = rc.Name, w.cfg.Table
+		l, err := capacity.New(c)
+		if err != nil {
+			return nil, err
+		}
+		r.limiter = l
+	}
 	var targets []string
 	addrs := make([]string, rc.Targets)
 	for t := range addrs {
 		addrs[t] = fmt.Sprintf("127.0.%d.%d:0", 100+i, t+1)
 	}
-	backend, err := w.startBackend(ctx, rc, addrs)
+	backend, err := w.startBackend(ctx, rc, addrs, r.limiter)
 	if err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
@@ -296,21 +317,43 @@ func (w *World) startRegion(ctx context.Context, i int, rc Region, port int) (*r
 		backend.Terminate(context.Background())
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
+	if r.limiter != nil {
+		r.limiter.Enable() // after seeding: the seed is not the experiment's load
+	}
+	if r.limiter != nil && w.cfg.CapacityObserver != nil {
+		r.stopCap = make(chan struct{})
+		go r.limiter.Report(r.stopCap, func(s capacity.Second) { w.cfg.CapacityObserver(rc.Name, s) })
+	}
 	return r, nil
 }
 
 // startBackend starts the region's backend, serving on the target addresses.
-func (w *World) startBackend(ctx context.Context, rc Region, addrs []string) (dynamodb.Backend, error) {
+// A capacity is the outermost layer: a throttled request reaches nothing
+// behind it.
+func (w *World) startBackend(ctx context.Context, rc Region, addrs []string, limiter *capacity.Limiter) (dynamodb.Backend, error) {
 	if rc.Container != nil {
 		opts := container.Options{Image: rc.Container.Image, Region: rc.Name, RunID: w.cfg.RunID, Targets: addrs}
 		if w.cfg.Global != nil {
 			opts.Writes = w.written
 		}
+		if limiter != nil {
+			opts.Wrap = limiter.Wrap
+		}
 		return container.Run(ctx, opts)
 	}
 	opts := []embedded.Option{embedded.WithRegion(rc.Name), embedded.WithAddrs(addrs...)}
-	if h := w.strongHandler(rc.Name); h != nil {
-		opts = append(opts, embedded.WithHandler(h))
+	wrap := w.strongHandler(rc.Name)
+	if limiter != nil {
+		inner := wrap
+		wrap = func(h http.Handler) http.Handler {
+			if inner != nil {
+				h = inner(h)
+			}
+			return limiter.Wrap(h)
+		}
+	}
+	if wrap != nil {
+		opts = append(opts, embedded.WithHandler(wrap))
 	}
 	if w.cfg.Global != nil {
 		opts = append(opts, embedded.WithWrites(w.written))
@@ -453,6 +496,15 @@ func (w *World) NLB(regionName string) (*nlb.LB, bool) {
 	return r.lb, true
 }
 
+// Capacity is a region's capacity, when it has one.
+func (w *World) Capacity(regionName string) (*capacity.Limiter, bool) {
+	r, ok := w.regions[regionName]
+	if !ok || r.limiter == nil {
+		return nil, false
+	}
+	return r.limiter, true
+}
+
 // DNS is the authoritative DNS server (its rule table is how DNS faults act).
 func (w *World) DNS() *dnsstub.Server { return w.dns }
 
@@ -569,6 +621,9 @@ func (w *World) Close() error {
 		}
 		for _, name := range w.order {
 			r := w.regions[name]
+			if r.stopCap != nil {
+				close(r.stopCap)
+			}
 			if r.lb != nil {
 				errs = append(errs, r.lb.Close())
 			}

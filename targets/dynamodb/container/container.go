@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -77,6 +78,10 @@ type Options struct {
 	// targets (a global table's replicator): the targets are then HTTP
 	// proxies that read the requests (tap.go), not byte relays.
 	Writes func(embedded.Write)
+	// Wrap, when set, puts a layer in front of the container on every
+	// target (a region's capacity, targets/dynamodb/capacity): the targets
+	// are then HTTP proxies, as with Writes.
+	Wrap func(http.Handler) http.Handler
 }
 
 // target is one target address: a relay, or a tap.
@@ -139,8 +144,8 @@ func Run(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	for _, addr := range opts.Targets {
 		var r target
-		if opts.Writes != nil {
-			r, err = startTap(addr, b.endpoint, opts.Region, opts.Writes)
+		if opts.Writes != nil || opts.Wrap != nil {
+			r, err = startTap(addr, b.endpoint, opts.Region, opts.Writes, opts.Wrap)
 		} else {
 			r, err = startRelay(addr, b.endpoint)
 		}

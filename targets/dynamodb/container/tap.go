@@ -18,8 +18,9 @@ import (
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 )
 
-// tap is a target's address when the region's table is global: an HTTP
-// reverse proxy to the container instead of a byte relay, which reports
+// tap is a target's address when the region's table is global or a layer
+// (Options.Wrap: a capacity) sits in front: an HTTP reverse proxy to the
+// container instead of a byte relay, which, for a global table, reports
 // every write a client made and DynamoDB Local acknowledged (200), as the
 // embedded backend reports its own. It stamps a write when the answer
 // passes it, so two writes of one item racing through two targets may be
@@ -39,7 +40,7 @@ type tap struct {
 	keys map[string][2]string // table → hash and range key names
 }
 
-func startTap(addr, upstream, region string, writes func(embedded.Write)) (*tap, error) {
+func startTap(addr, upstream, region string, writes func(embedded.Write), wrap func(http.Handler) http.Handler) (*tap, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,11 @@ func startTap(addr, upstream, region string, writes func(embedded.Write)) (*tap,
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusBadGateway)
 	}
-	t.srv = &http.Server{Handler: t.handler(proxy), ReadHeaderTimeout: 10 * time.Second}
+	h := t.handler(proxy)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	t.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go t.srv.Serve(ln)
 	return t, nil
 }
@@ -84,7 +89,7 @@ func (t *tap) handler(next http.Handler) http.Handler {
 		if len(target) > len(prefix) && target[:len(prefix)] == prefix {
 			op = target[len(prefix):]
 		}
-		if r.Method != http.MethodPost || !tappedOps[op] || r.Header.Get(embedded.ReplicaStampHeader) != "" {
+		if t.writes == nil || r.Method != http.MethodPost || !tappedOps[op] || r.Header.Get(embedded.ReplicaStampHeader) != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
