@@ -213,7 +213,7 @@ func verdict(s Summary, unmeasured []string) (string, []string) {
 		case a.Unmeasured != "":
 			invalid = append(invalid, fmt.Sprintf("assertion %s: %s measured nothing: %s", a.Client, a.Expr, a.Unmeasured))
 		case !a.Pass:
-			failed = append(failed, fmt.Sprintf("assertion failed: %s: %s (value %s)", a.Client, a.Expr, valueText(a.Value)))
+			failed = append(failed, fmt.Sprintf("assertion failed: %s: %s (value %s)", a.Client, a.Expr, assertionValueText(a)))
 		}
 	}
 	switch {
@@ -223,6 +223,15 @@ func verdict(s Summary, unmeasured []string) (string, []string) {
 		return Fail, failed
 	}
 	return Pass, nil
+}
+
+// assertionValueText is an assertion's value as its metric reads: true or
+// false for a yes-or-no metric (metastable), a number otherwise.
+func assertionValueText(a AssertionOutcome) string {
+	if a.Value != nil && slices.Contains(assert.BooleanMetrics, a.Metric) {
+		return strconv.FormatBool(*a.Value == 1)
+	}
+	return valueText(a.Value)
 }
 
 func valueText(v *float64) string {

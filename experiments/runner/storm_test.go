@@ -66,6 +66,21 @@ func TestRetryStormBuiltIns(t *testing.T) {
 				backend, fleet, seconds := afterHeal(t, eventsOf(t, res), 8000)
 				t.Logf("run %d, %d s from 8 s after the heal: backend %+v; fleet %+v", try, seconds, backend, fleet)
 				why := judgeStorm(c.metastable, backend, fleet, seconds)
+				if why == "" {
+					// The metrics' verdict says the same: metastable or
+					// not, and the built-in's assertion fails or holds.
+					st := res.Summary.Storm
+					wantVerdict := measure.Pass
+					if c.metastable {
+						wantVerdict = measure.Fail
+					}
+					switch {
+					case st == nil || st.Metastable == nil || *st.Metastable != c.metastable:
+						why = fmt.Sprintf("the load shows metastable %t, but the metrics say %+v", c.metastable, st)
+					case res.Summary.Verdict != wantVerdict:
+						why = fmt.Sprintf("verdict %s, want %s: %v", res.Summary.Verdict, wantVerdict, res.Summary.Reasons)
+					}
+				}
 				switch {
 				case why == "":
 					return
