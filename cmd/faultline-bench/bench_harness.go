@@ -69,7 +69,7 @@ func benchHarnessCPU(ctx context.Context, out *os.File) error {
 	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/faultline").CombinedOutput(); err != nil {
 		return fmt.Errorf("building faultline (run from the repository's root): %v\n%s", err, b)
 	}
-	fmt.Fprintf(out, "   %-44s %8s %9s %16s\n", fmt.Sprintf("%d requests/s, %s measured", harnessRate, harnessWindow), "req/s", "CPU cores", "cores per 1k/s")
+	fmt.Fprintf(out, "   %-56s %8s %9s %16s\n", fmt.Sprintf("%d requests/s, %s measured", harnessRate, harnessWindow), "req/s", "CPU cores", "cores per 1k/s")
 	for _, keepAlive := range []bool{true, false} {
 		conn := "keep-alive"
 		if !keepAlive {
@@ -84,12 +84,12 @@ func benchHarnessCPU(ctx context.Context, out *os.File) error {
 			return fmt.Errorf("%s, straight at the backend: %w", conn, err)
 		}
 		row := func(name string, c cpuWindow) {
-			fmt.Fprintf(out, "   %-44s %8.0f %9.2f %16.2f %s\n", name, c.rate(), c.cores(), c.perThousand(), c.note)
+			fmt.Fprintf(out, "   %-56s %8.0f %9.2f %16.2f %s\n", name, c.rate(), c.cores(), c.perThousand(), c.note)
 		}
 		row(conn+": through the world", world)
 		row(conn+": SDK straight at the backend", straight)
 		own := world.perThousand() - straight.perThousand()
-		fmt.Fprintf(out, "   %-44s %8s %9s %16.2f (world ÷ straight %.2f)\n", conn+": faultline's own cost", "", "", own, world.perThousand()/straight.perThousand())
+		fmt.Fprintf(out, "   %-56s %8s %9s %16.2f (world ÷ straight %.2f)\n", conn+": faultline's own cost", "", "", own, world.perThousand()/straight.perThousand())
 		recordRatio("harness CPU per 1k req/s: world ÷ straight, "+conn, "lower", world.perThousand()/straight.perThousand())
 	}
 	fmt.Fprintf(out, "   (2 reference clients of %d requests/s each, GetItem and PutItem, 1 s timeout; straight: the same aws-sdk-go-v2\n", harnessRate/2)
