@@ -66,8 +66,8 @@ func parse(c *caddy.Controller) (config, error) {
 		if blocks > 1 {
 			return cfg, c.Err("faultline may appear once in a server block")
 		}
-		if c.NextArg() {
-			return cfg, c.Errf("faultline takes no arguments on its own line, got %q: put control, token_file, instance and fault lines in a block", c.Val())
+		if args := c.RemainingArgs(); len(args) > 0 {
+			return cfg, c.Errf("faultline takes no arguments on its own line, got %q: put control, token_file, instance and fault lines in a block", strings.Join(args, " "))
 		}
 		for c.NextBlock() {
 			switch prop := c.Val(); prop {
