@@ -6,6 +6,7 @@ package deploy_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -155,23 +156,37 @@ func corednsBinary(t *testing.T) string {
 	return p
 }
 
-func freePort(t *testing.T) string {
+// freePort is a port free on loopback for TCP and UDP just now.
+func freePort(t *testing.T) string { return freePorts(t, 1)[0] }
+
+// freePorts are n distinct ports free on loopback (each tried for TCP and
+// UDP; held until all are found, so none is handed out twice).
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	for range 50 {
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	var out []string
+	for tries := 0; len(out) < n && tries < 100; tries++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
 		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		ln.Close()
 		if err == nil {
-			pc.Close()
-			return fmt.Sprint(port)
+			held = append(held, pc)
+			out = append(out, fmt.Sprint(port))
 		}
 	}
-	t.Fatal("no free port")
-	return ""
+	if len(out) < n {
+		t.Fatal("no free ports")
+	}
+	return out
 }
 
 // The ConfigMaps' Corefiles start in the built CoreDNS: every plugin's
@@ -183,10 +198,15 @@ func TestCorefilesStartInCoreDNS(t *testing.T) {
 	for _, name := range []string{"Corefile.amazonaws", "Corefile.cluster-dns"} {
 		t.Run(name, func(t *testing.T) {
 			text := corefileBody(t, name)
-			for _, port := range []string{":53 {", ":8080", ":8181", ":9153"} {
-				text = strings.Replace(text, port, regexp.MustCompile(`[0-9]+`).ReplaceAllString(port, freePort(t)), 1)
+			ports := freePorts(t, 5)
+			// kubeadm's health and ready take their default ports.
+			text = strings.Replace(text, "    health {", "    health :8080 {", 1)
+			text = strings.Replace(text, "    ready\n", "    ready :8181\n", 1)
+			text = strings.Replace(text, ":53 {", ":"+ports[0]+" {\n    bind 127.0.0.1", 1)
+			for i, port := range []string{":8080", ":8181", ":9153"} {
+				text = strings.Replace(text, port, "127.0.0.1:"+ports[i+1], 1)
 			}
-			text = strings.Replace(text, "kubernetes cluster.local in-addr.arpa ip6.arpa {", "kubernetes cluster.local in-addr.arpa ip6.arpa {\n        endpoint http://127.0.0.1:"+freePort(t), 1)
+			text = strings.Replace(text, "kubernetes cluster.local in-addr.arpa ip6.arpa {", "kubernetes cluster.local in-addr.arpa ip6.arpa {\n        endpoint http://127.0.0.1:"+ports[4], 1)
 			startsIn(t, bin, text)
 		})
 	}

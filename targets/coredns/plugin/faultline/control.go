@@ -2,6 +2,7 @@ package faultline
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,7 @@ type follower struct {
 	done            <-chan struct{}
 	client          *http.Client
 
+	ctx     context.Context        // ends with the plugin
 	applied map[string]appliedRule // fault id → its rule in the set
 	state   string                 // "" (not yet), "up", or why it is down: logged once per change
 }
@@ -75,6 +77,18 @@ func newFollower(base, tokenFile string, rules *dnsstub.RuleSet, report *reporte
 
 func (f *follower) run() {
 	defer f.dropAll()
+	// A long poll in flight ends with the plugin (CoreDNS's shutdown or
+	// reload waits for this loop).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-f.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	f.ctx = ctx
 	var version uint64
 	backoff := time.Second
 	for {
@@ -125,16 +139,16 @@ func (f *follower) poll(version uint64) (rulesAnswer, error) {
 
 // call makes an authorized call whose answer is 200, or fails saying why.
 func (f *follower) call(method, url string, body []byte) (*http.Response, error) {
-	return call(f.client, f.tokenFile, method, url, body)
+	return call(f.ctx, f.client, f.tokenFile, method, url, body)
 }
 
-func call(client *http.Client, tokenFile, method, url string, body []byte) (*http.Response, error) {
+func call(ctx context.Context, client *http.Client, tokenFile, method, url string, body []byte) (*http.Response, error) {
 	tok, err := os.ReadFile(tokenFile)
 	if err != nil {
 		controlErrors.WithLabelValues("token").Inc()
 		return nil, fmt.Errorf("reading the token: %w", err)
 	}
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +348,9 @@ func (r *reporter) send(batch []shapedAnswer) {
 		return
 	}
 	body, _ := json.Marshal(map[string]any{"answers": batch})
-	resp, err := call(r.client, r.tokenFile, "POST", r.url, body)
+	// Not cancelled by the plugin's end: the last batch goes out, bounded
+	// by the client's timeout.
+	resp, err := call(context.Background(), r.client, r.tokenFile, "POST", r.url, body)
 	if err != nil {
 		reportsDropped.Add(float64(len(batch)))
 		return

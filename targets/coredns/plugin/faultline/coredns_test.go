@@ -489,6 +489,27 @@ func TestCoreDNSFollowsFaultlineUp(t *testing.T) {
 		}
 	})
 
+	t.Run("prompt shutdown", func(t *testing.T) {
+		// A long poll in flight must not hold CoreDNS's shutdown (or a
+		// reload) for its 25 s.
+		c2 := startCoreDNS(t, controlBlock(u), upstream(t))
+		eventually(t, 30*time.Second, "the second CoreDNS following up", func() (bool, string) {
+			return strings.Contains(c2.output(), "following the DNS faults of"), c2.output()
+		})
+		time.Sleep(time.Second) // its long poll is waiting now
+		start := time.Now()
+		c2.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-c2.exited:
+			c2.exited <- err
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("CoreDNS took %s to stop", d)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("CoreDNS did not stop within 20 s of SIGTERM: the plugin's long poll held it")
+		}
+	})
+
 	t.Run("control gone", func(t *testing.T) {
 		// A fault applied, then up killed without a heal: CoreDNS must
 		// not keep faulting by accident.
