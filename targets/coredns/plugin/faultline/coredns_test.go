@@ -108,24 +108,33 @@ func upstream(t *testing.T) *dnsstub.Server {
 	return s
 }
 
-// freePort is a port free on 127.0.0.1 for UDP and TCP just now.
-func freePort(t *testing.T) int {
+// freePorts are n distinct ports free on 127.0.0.1 for UDP and TCP just
+// now (each held until all are found, so none is handed out twice).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	for range 50 {
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	var out []int
+	for tries := 0; len(out) < n && tries < 100; tries++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
+		if pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			held = append(held, pc)
+			out = append(out, port)
 		}
 	}
-	t.Fatal("no free port")
-	return 0
+	if len(out) < n {
+		t.Fatal("no free ports")
+	}
+	return out
 }
 
 // coreDNS is a running CoreDNS.
@@ -144,7 +153,8 @@ type coreDNS struct {
 func startCoreDNS(t *testing.T, faultlineBlock string, up *dnsstub.Server) *coreDNS {
 	t.Helper()
 	bin := corednsBinary(t)
-	c := &coreDNS{t: t, port: freePort(t), metrics: fmt.Sprintf("127.0.0.1:%d", freePort(t)), exited: make(chan error, 1)}
+	ports := freePorts(t, 2)
+	c := &coreDNS{t: t, port: ports[0], metrics: fmt.Sprintf("127.0.0.1:%d", ports[1]), exited: make(chan error, 1)}
 	corefile := fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n%s\n    cache 30\n    forward . %s\n    prometheus %s\n}\n", c.port, faultlineBlock, up.Addr(), c.metrics)
 	path := filepath.Join(t.TempDir(), "Corefile")
 	if err := os.WriteFile(path, []byte(corefile), 0o644); err != nil {
