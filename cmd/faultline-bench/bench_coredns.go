@@ -20,7 +20,7 @@ import (
 // in one run; the plugin must cost under 5 % of queries per second. A
 // third server holds one fault rule for a name no query asks: the price of
 // matching while a fault is active elsewhere.
-func init() { register("coredns", benchCoreDNS) }
+func init() { registerOptIn("coredns", benchCoreDNS) }
 
 const corednsRounds = 5
 
