@@ -459,6 +459,26 @@ func TestCoreDNSFollowsFaultlineUp(t *testing.T) {
 		})
 	}
 
+	t.Run("events and Prometheus", func(t *testing.T) {
+		// `faultline events` prints them, told apart by their server.
+		out, err := exec.Command(faultlineBinary(t), "events", "--types", "dns.query", "--run", u.dir).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "dynamodb.us-east-1.amazonaws.com. A NXDOMAIN fault nx coredns:test-coredns") {
+			t.Errorf("faultline events: %v\n%s\nwant the NXDOMAIN shaped by nx in CoreDNS test-coredns", err, out)
+		}
+		// Prometheus counts them under server="coredns".
+		req, _ := http.NewRequest("GET", u.state.API+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+u.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`dns_answers_total\{name="dynamodb.us-east-1.amazonaws.com",rcode="NXDOMAIN",server="coredns",shaped="true"\} [1-9]`).Match(data) {
+			t.Errorf("up's /metrics has no series of server=\"coredns\":\n%s", grepLines(string(data), "dns"))
+		}
+	})
+
 	t.Run("dns.flap", func(t *testing.T) {
 		u.apply("flap", "dns.flap", map[string]string{"client": faulted, "with": "dns.nxdomain", "period": "2s", "duty": "0.5"})
 		sawFault, sawNormal := false, false
@@ -605,4 +625,14 @@ func TestCoreDNSRefusesABadBlock(t *testing.T) {
 			t.Errorf("%q: %v\n%s\nwant an exit naming plugin/faultline and %q", tc.block, err, out, tc.want)
 		}
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
