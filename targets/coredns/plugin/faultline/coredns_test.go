@@ -575,15 +575,38 @@ func TestCoreDNSFollowsFaultlineUp(t *testing.T) {
 	})
 }
 
-// A fixed fault from the Corefile, without any control API.
+// Fixed faults from the Corefile, without any control API.
 func TestCoreDNSStaticFault(t *testing.T) {
 	corednsBinary(t)
-	c := startCoreDNS(t, "    faultline {\n        fault dns.empty dynamodb.*.amazonaws.com client="+faulted+" qtype=A\n    }", upstream(t))
+	c := startCoreDNS(t, "    faultline {\n        fault dns.empty dynamodb.*.amazonaws.com client="+faulted+" qtype=A\n"+
+		"        fault dns.servfail dynamodb.us-east-1.amazonaws.com qtype=AAAA\n    }", upstream(t))
 	if a := c.dig(faulted, "A"); a.status != "NOERROR" || len(a.answers) != 0 || len(a.authority) != 1 {
 		t.Errorf("A from %s: %s, want NODATA with the SOA", faulted, a)
 	}
 	if a := c.dig(bystand, "A"); !a.normal() {
 		t.Errorf("A from %s: %s, want the real answer", bystand, a)
+	}
+	// One answer per query: a SERVFAIL the plugin wrote is not followed
+	// by CoreDNS's own.
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", c.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q, _ := new(dns.Msg).SetQuestion(endpoint, dns.TypeAAAA).Pack()
+	conn.Write(q)
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := conn.Read(buf)
+	m := new(dns.Msg)
+	if err != nil || m.Unpack(buf[:n]) != nil || m.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("AAAA under dns.servfail: %v %v", err, m)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := conn.Read(buf); err == nil {
+		m2 := new(dns.Msg)
+		m2.Unpack(buf[:n])
+		t.Errorf("a second answer to one query: %v", m2)
 	}
 }
 

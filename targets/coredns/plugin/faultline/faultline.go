@@ -131,7 +131,9 @@ func (f *Faultline) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.M
 		return dns.RcodeSuccess, nil // nothing sent: the client waits for its timeout
 	}
 	w.WriteMsg(resp)
-	return resp.Rcode, nil
+	// Written: an rcode CoreDNS would answer itself (SERVFAIL, REFUSED)
+	// must not come back, or the client gets a second answer.
+	return dns.RcodeSuccess, nil
 }
 
 // ask is the next plugin's answer to req, captured rather than sent.
