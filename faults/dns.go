@@ -1,13 +1,17 @@
 package faults
 
 import (
+	"errors"
 	"fmt"
+	"math/rand"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/links"
 )
 
 // A DNS kind shapes the DNS server's answers for the names its target
@@ -24,7 +28,7 @@ type dnsAction interface {
 // DNSSelect narrows any DNS kind to some queries.
 type DNSSelect struct {
 	QType       QTypes  `param:"qtype" default:"any" doc:"query type it shapes: A, AAAA or any"`
-	Client      Clients `param:"client" default:"any" doc:"client address or prefix it shapes (loopback), or any"`
+	Client      Clients `param:"client" default:"any" doc:"client address or prefix it shapes (loopback here; pod addresses in CoreDNS), or any"`
 	Probability float64 `param:"probability" default:"1" min:"0" max:"1" doc:"share of selected queries shaped, drawn from the run's seed"`
 }
 
@@ -73,9 +77,9 @@ func (c *Clients) ParseParam(s string) error {
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	if !p.Addr().IsLoopback() {
-		return fmt.Errorf("%s is not a loopback address: faultline's clients live on 127.0.0.0/8", s)
-	}
+	// Any address or prefix: the CoreDNS plugin selects pods by theirs
+	// (10.244.1.7, 10.244.0.0/16). In faultline's own world, whose clients
+	// live on 127.0.0.0/8, such a selector simply selects nothing.
 	*c = Clients{p.Masked()}
 	return nil
 }
@@ -105,4 +109,57 @@ func applyDNS(w World, f Fault, p dnsAction) (func() error, error) {
 // defineDNS is Define for a DNS kind.
 func defineDNS[P dnsAction](name, summary string) Kind {
 	return Define[P](Meta{Name: name, Summary: summary, Target: TargetDNSName})
+}
+
+// DNSRule is the rule a DNS fault puts in front of a DNS server other than
+// the world's own (the CoreDNS plugin's rule set): f's parameters parsed and
+// checked by its kind, as Apply would. A kind that needs more of the world
+// than a rule (dns.plan-race's automation, dns.redirect's region) or is no
+// DNS kind is refused.
+func DNSRule(f Fault, rng *rand.Rand) (dnsstub.Rule, error) {
+	k, ok := Lookup(f.Kind)
+	if !ok {
+		return dnsstub.Rule{}, fmt.Errorf("unknown fault kind %q", f.Kind)
+	}
+	a, err := k.Parse(f.Params)
+	if err != nil {
+		return dnsstub.Rule{}, err
+	}
+	p, ok := a.(dnsAction)
+	if !ok {
+		return dnsstub.Rule{}, fmt.Errorf("%s is not a DNS fault kind that shapes answers", f.Kind)
+	}
+	if rng == nil {
+		rng = rand.New(rand.NewSource(1))
+	}
+	action, err := p.action(ruleWorld{rng})
+	if err != nil {
+		return dnsstub.Rule{}, err
+	}
+	sel, _ := SelectorOf(p)
+	return dnsstub.Rule{Name: f.Target, QTypes: sel.QType, Clients: sel.Client, Probability: sel.Probability,
+		Rand: rng, Fault: FaultID(f), Action: action}, nil
+}
+
+// ruleWorld is the world of DNSRule: a seed, no topology.
+type ruleWorld struct{ rng *rand.Rand }
+
+var errNoWorld = errors.New("not available outside faultline's own world")
+
+func (w ruleWorld) DNS() DNSRules                                   { return nil }
+func (w ruleWorld) RegionLinks(string) ([]*links.Link, error)       { return nil, errNoWorld }
+func (w ruleWorld) RegionHealthLinks(string) ([]*links.Link, error) { return nil, errNoWorld }
+func (w ruleWorld) PropagationDelay(string) (func(time.Duration), error) {
+	return nil, errNoWorld
+}
+func (w ruleWorld) NodeDown(string, int) (func() error, error) { return nil, errNoWorld }
+func (w ruleWorld) ResetConnections(string) (int, error)       { return 0, errNoWorld }
+func (w ruleWorld) Rand() *rand.Rand                           { return w.rng }
+func (w ruleWorld) Endpoint(string) (string, bool)             { return "", false }
+func (w ruleWorld) Automation(string) (DNSAutomation, bool)    { return nil, false }
+func (w ruleWorld) PauseReplication(string, string, string) (func() error, error) {
+	return nil, errNoWorld
+}
+func (w ruleWorld) LagReplication(string, string, time.Duration, time.Duration, string) (func() error, error) {
+	return nil, errNoWorld
 }

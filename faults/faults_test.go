@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func TestKindParamsThatDoNotGoTogether(t *testing.T) {
 		{"dns.redirect", map[string]string{"to": "192.0.2.1"}, "not a loopback address"},
 		{"dns.flap", map[string]string{"with": "link.down"}, "expected another DNS fault kind"},
 		{"dns.flap", map[string]string{"with": "dns.delay"}, "cannot run on its defaults"},
-		{"dns.empty", map[string]string{"client": "10.0.0.1"}, "not a loopback address"},
+		{"dns.empty", map[string]string{"client": "10.0.0.1/33"}, "expected an address like 127.0.0.11 or a prefix"},
 		{"dns.empty", map[string]string{"qtype": "MX"}, "expected A, AAAA or any"},
 		{"dns.empty", map[string]string{"probability": "2"}, "must be between 0 and 1"},
 		{"dns.partial", map[string]string{"keep": "1.5"}, "whole number"},
@@ -221,6 +222,43 @@ func TestKindParamsThatDoNotGoTogether(t *testing.T) {
 		k, _ := faults.Lookup(c.kind)
 		if _, err := faults.Validate(k, c.params); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %v: %v, want %q", c.kind, c.params, err, c.want)
+		}
+	}
+}
+
+// A pod's address or CIDR is a selector the CoreDNS plugin applies; in
+// faultline's own world, whose clients are on loopback, it selects none.
+func TestDNSRuleOfAPodSelector(t *testing.T) {
+	r, err := faults.DNSRule(faults.Fault{ID: "f1", Kind: "dns.empty", Target: "dynamodb.us-east-1.amazonaws.com.",
+		Params: map[string]string{"client": "10.244.1.7", "qtype": "A"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Clients) != 1 || r.Clients[0].String() != "10.244.1.7/32" || r.Fault != "f1" || len(r.QTypes) != 1 {
+		t.Errorf("rule %+v: want client 10.244.1.7/32, qtype A, fault f1", r)
+	}
+	var rs dnsstub.RuleSet
+	remove, err := rs.AddRule(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rs.Match("dynamodb.us-east-1.amazonaws.com.", dns.TypeA, netip.MustParseAddr("127.0.0.11")); ok {
+		t.Error("a pod's selector matched a loopback client")
+	}
+	if _, ok := rs.Match("dynamodb.us-east-1.amazonaws.com.", dns.TypeA, netip.MustParseAddr("10.244.1.7")); !ok {
+		t.Error("the pod's own query was not selected")
+	}
+	remove()
+	if !rs.Empty() {
+		t.Error("the set is not empty after the rule's removal")
+	}
+	for _, bad := range []faults.Fault{
+		{ID: "f2", Kind: "link.down", Target: "us-east-1"},
+		{ID: "f3", Kind: "dns.redirect", Target: "x.amazonaws.com.", Params: map[string]string{"region": "us-west-2"}},
+		{ID: "f4", Kind: "dns.nope", Target: "x."},
+	} {
+		if _, err := faults.DNSRule(bad, nil); err == nil {
+			t.Errorf("%s: no error; want a refusal", bad.Kind)
 		}
 	}
 }

@@ -101,6 +101,7 @@ type Server struct {
 	mux   *http.ServeMux
 	hs    *http.Server
 	live  *liveState
+	rules *ruleVersion // of the active DNS faults (GET /dns/rules)
 	apps  *appRegistry
 	done  chan struct{}
 	close sync.Once
@@ -129,6 +130,8 @@ var routes = []route{
 	{"POST", "/apps", (*Server).startApp},
 	{"GET", "/apps/{name}", (*Server).getApp},
 	{"DELETE", "/apps/{name}", (*Server).stopApp},
+	{"GET", "/dns/rules", (*Server).getDNSRules},
+	{"POST", "/dns/answers", (*Server).postDNSAnswers},
 	{"POST", "/shutdown", (*Server).shutdown},
 	{"GET", "/openapi.yaml", (*Server).getOpenAPI},
 }
@@ -164,8 +167,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Operator == "" {
 		opts.Operator = "operator"
 	}
-	s := &Server{opts: opts, eng: opts.Engine, mux: http.NewServeMux(), apps: newAppRegistry(), done: make(chan struct{})}
-	live, err := followLive(opts.Engine, s.done)
+	s := &Server{opts: opts, eng: opts.Engine, mux: http.NewServeMux(), apps: newAppRegistry(), done: make(chan struct{}), rules: newRuleVersion()}
+	live, err := followLive(opts.Engine, s.done, s.rules)
 	if err != nil {
 		return nil, err
 	}

@@ -331,6 +331,9 @@ func TestAPIAgainstItsDocument(t *testing.T) {
 	if byAlice != 4 || control_ != 4 {
 		t.Errorf("journaled %d fault events and %d control events by api:alice from the caller's address, want 4 and 4 (heal-all, exec, stop-app, shutdown)", byAlice, control_)
 	}
+	// The DNS routes (TestDNSRulesFollowTheFaults tries them in depth).
+	ok("GET", "/api/v1/dns/rules?timeout=0", nil, 200)
+	ok("POST", "/api/v1/dns/answers", control.DNSAnswers{Answers: []control.DNSAnswer{}}, 200)
 	l.badInput(t)
 	// Every route was called, and its exchanges matched the document.
 	for _, r := range control.Routes() {

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/engine"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
+	"github.com/faultline-dev/faultline/faults"
 )
 
 // liveState folds the Engine's event stream as it goes: the clients' tally
@@ -28,7 +29,8 @@ type liveState struct {
 	faults  map[string]*FaultView
 	order   []string // fault ids, oldest first
 	seq     uint64   // the last event folded
-	missed  uint64   // events the fold lost (it fell behind past the retained ones)
+	rules   *ruleVersion
+	missed  uint64 // events the fold lost (it fell behind past the retained ones)
 
 	finished chan struct{}
 }
@@ -39,13 +41,13 @@ const maxFaultRecords = 4096
 
 // followLive subscribes to the Engine and folds its events until done
 // closes or the Engine does.
-func followLive(eng *engine.Engine, done <-chan struct{}) (*liveState, error) {
+func followLive(eng *engine.Engine, done <-chan struct{}, rules *ruleVersion) (*liveState, error) {
 	sub, err := eng.Subscribe(engine.MaxBuffer)
 	if err != nil {
 		return nil, err
 	}
 	l := &liveState{start: eng.Journal().Start(), tally: measure.NewTally(), latency: map[string]*hdrhistogram.Histogram{},
-		faults: map[string]*FaultView{}, finished: make(chan struct{})}
+		faults: map[string]*FaultView{}, finished: make(chan struct{}), rules: rules}
 	go func() {
 		defer close(l.finished)
 		for {
@@ -91,6 +93,11 @@ func (l *liveState) fold(d engine.Delivery) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seq = d.Seq
+	if e.Type == journal.FaultApplied || e.Type == journal.FaultHealed {
+		if k, ok := faults.Lookup(e.Kind); ok && isDNSRule(k) {
+			l.rules.bump() // the DNS rules' followers wake
+		}
+	}
 	switch e.Type {
 	case journal.ClientStart, journal.Request:
 		l.tally.Add([]journal.Event{e})

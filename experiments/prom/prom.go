@@ -140,7 +140,7 @@ func (x *Exporter) define() {
 		[]string{"client"})
 	x.dns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dns_answers_total",
 		Help: "DNS answers by name (the topology's endpoints; other), rcode (NODATA: NOERROR with no answer; DROPPED: none sent), " +
-			"whether a fault shaped the answer (unknown for queries from no client), and server (authoritative, or the caching resolver clients ask)."},
+			"whether a fault shaped the answer (unknown for queries from no client), and server (authoritative, the caching resolver clients ask, or coredns: answers the CoreDNS plugin shaped in a cluster)."},
 		[]string{"name", "rcode", "shaped", "server"})
 	x.health = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "target_health",
 		Help: "Each NLB target's health state: 1 for its current state (initial, healthy, unhealthy, draining, unused), 0 for the others."},
@@ -246,8 +246,14 @@ func (x *Exporter) count(d engine.Delivery) {
 			rcode = "NODATA"
 		}
 		server := "authoritative"
-		if strings.HasPrefix(ev.Detail, "resolver:") {
+		switch {
+		case strings.HasPrefix(ev.Detail, "resolver:"):
 			server = "resolver"
+		case strings.HasPrefix(ev.Detail, "coredns:"):
+			// Answers a CoreDNS plugin in a cluster shaped: one label
+			// value for every instance and pod (their names stay in the
+			// journal), so the series stay few however many pods ask.
+			server = "coredns"
 		}
 		name, ok := x.names[fqdn(ev.Name)]
 		if !ok {

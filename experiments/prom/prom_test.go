@@ -92,6 +92,15 @@ func TestExporterCountsTheEngine(t *testing.T) {
 	if v := testutil.ToFloat64(x.schedP99); v != 0.007 {
 		t.Errorf("sched p99 = %v; want 0.007", v)
 	}
+	// Answers a CoreDNS plugin shaped in a cluster: one server label for
+	// every instance and pod.
+	for _, pod := range []string{"coredns-a", "coredns-b"} {
+		e.Record(journal.Event{Type: journal.DNSQuery, Addr: "10.244.1.7:5353", Name: livetest.East, QType: "A", Rcode: "NXDOMAIN",
+			Answers: journal.Int(0), Fault: "f9", Detail: "coredns:" + pod})
+	}
+	eventually(t, "the CoreDNS plugin's answers under server coredns", func() bool {
+		return testutil.ToFloat64(x.dns.WithLabelValues("dynamodb.us-east-1.amazonaws.com", "NXDOMAIN", "true", "coredns")) == 2
+	})
 	eventually(t, "the stranger's events counted as other", func() bool {
 		return testutil.ToFloat64(x.dns.WithLabelValues("other", "other", "false", "authoritative")) == 1 &&
 			testutil.ToFloat64(x.requests.WithLabelValues("naive", "other", "error", "other")) == 1

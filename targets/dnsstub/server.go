@@ -216,17 +216,15 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) (*dns.
 		return s.store.answer(req, true), nil
 	}
 	next := func() *dns.Msg { return s.store.answer(req, false) }
-	passed, delayed := false, false
-	resp := rule.Action.Respond(Query{
+	resp, out := rule.Shape(Query{
 		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done,
-		passed: &passed, delayed: &delayed,
 		Lookup:   func(n string, t uint16) []dns.RR { return s.store.rrs(n, t) },
 		Previous: func() []dns.RR { return s.store.previous(name, q.Qtype) },
 	})
 	// Only an answer the rule changed carries its fault: AAAA under a
 	// rule that shapes A records (dns.ttl, dns.partial, ...) is the same
 	// NODATA with or without it. A delayed answer changed in its timing.
-	if !passed && (delayed || changed(resp, s.store.answer(req, true))) {
+	if !out.Passed && (out.Delayed || changed(resp, s.store.answer(req, true))) {
 		ev.Fault = rule.Fault
 	}
 	return resp, nil
