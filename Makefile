@@ -103,10 +103,10 @@ bench-deps: resolver-deps
 # The stock resolver is the plugin-enabled build of `make coredns` (the
 # same CoreDNS v1.15.0 and its plugins, plus faultline's, unused without a
 # faultline block): one 4-minute build serves both.
-resolver-deps: coredns
+resolver-deps:
 	command -v unbound >/dev/null || test -x /usr/sbin/unbound || apt-get install -y unbound
 	command -v dnsmasq >/dev/null || test -x /usr/sbin/dnsmasq || apt-get install -y dnsmasq-base
-	test -x $(COREDNS_BIN)/coredns || (mkdir -p $(COREDNS_BIN) && cp $(FAULTLINE_COREDNS_PLUGIN) $(COREDNS_BIN)/coredns)
+	test -x $(COREDNS_BIN)/coredns || ($(MAKE) coredns && mkdir -p $(COREDNS_BIN) && cp $(FAULTLINE_COREDNS_PLUGIN) $(COREDNS_BIN)/coredns)
 
 # CoreDNS v1.15.0 with faultline's plugin (targets/coredns, a module of its
 # own: CoreDNS's dependencies stay out of faultline's), static, where the

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,6 +220,7 @@ func startsIn(t *testing.T, bin, text string) {
 	path := filepath.Join(t.TempDir(), "Corefile")
 	os.WriteFile(path, []byte(text), 0o644)
 	cmd := exec.Command(bin, "-conf", path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even one that panics
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

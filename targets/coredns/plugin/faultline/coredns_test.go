@@ -161,6 +161,7 @@ func startCoreDNS(t *testing.T, faultlineBlock string, up *dnsstub.Server) *core
 		t.Fatal(err)
 	}
 	c.cmd = exec.Command(bin, "-conf", path)
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even one that panics
 	pr, pw := io.Pipe()
 	c.cmd.Stdout, c.cmd.Stderr = pw, pw
 	go func() {
@@ -301,6 +302,7 @@ func startUp(t *testing.T) *up {
 	bin := faultlineBinary(t)
 	u := &up{t: t, dir: filepath.Join(t.TempDir(), "run"), exited: make(chan error, 1)}
 	u.cmd = exec.Command(bin, "up", "--out", u.dir, "--operator", "tester")
+	u.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even one that panics
 	var out bytes.Buffer
 	u.cmd.Stdout, u.cmd.Stderr = &out, &out
 	if err := u.cmd.Start(); err != nil {
