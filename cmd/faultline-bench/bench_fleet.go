@@ -12,6 +12,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/runner"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 	"github.com/faultline-dev/faultline/experiments/spec"
 )
 
@@ -108,7 +109,7 @@ schedule:
 		return fleetResult{}, err
 	}
 	exp.Clients[0].Fleet.Rate = rate // past spec.MaxFleetRate too: that is what is measured
-	dir, err := os.MkdirTemp("", "faultline-bench-fleet-")
+	dir, err := tempdirs.Make("", "bench-fleet")
 	if err != nil {
 		return fleetResult{}, err
 	}

@@ -89,7 +89,10 @@ func TestCachedAnswersAreTheZonesAnswers(t *testing.T) {
 			}
 		})
 	}
-	if n := len(s.answers.entries); n == 0 {
+	s.answers.mu.RLock()
+	n := len(s.answers.entries)
+	s.answers.mu.RUnlock()
+	if n == 0 {
 		t.Fatal("no answer was cached")
 	}
 }

@@ -39,6 +39,7 @@ var Kinds = []string{
 	"soak",          // the soak benchmark (cmd/faultline-bench)
 	"bench-dns",     // the DNS benchmark's peer (cmd/faultline-bench)
 	"bench-harness", // the harness CPU benchmark's run (cmd/faultline-bench)
+	"bench-fleet",   // the fleet benchmark's runs (cmd/faultline-bench)
 	"haproxy",       // the NLB benchmark's peer (cmd/faultline-bench)
 	"sdks",          // the SDK benchmark's applications (cmd/faultline-bench)
 	"image",         // a container test's image build context (containertest)

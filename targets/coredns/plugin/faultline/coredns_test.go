@@ -24,6 +24,7 @@ import (
 	"github.com/faultline-dev/faultline/experiments/control"
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/targets/dnsstub"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // The system tests: the CoreDNS that `make coredns` builds, on loopback,
@@ -67,7 +68,7 @@ var (
 func faultlineBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "faultline-coredns-test")
+		dir, err := tempdirs.Make("", "cli") // a test's faultline binary, as the CLI tests'
 		if err != nil {
 			buildErr = err
 			return
