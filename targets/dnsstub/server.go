@@ -80,6 +80,9 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dnsstub: %w", err)
 	}
 	s.addr = pc.LocalAddr().String()
+	if u, ok := pc.(*net.UDPConn); ok {
+		pc = newBatchConn(u) // batched reads and sends (batchconn.go)
+	}
 	handler := dns.HandlerFunc(s.serveDNS)
 	var started sync.WaitGroup
 	started.Add(2)
