@@ -214,21 +214,7 @@ func runCoreDNS(ctx context.Context, dir, queries string) (dnsperfResult, error)
 	if err != nil {
 		return dnsperfResult{}, err
 	}
-	p, err := startPeer(peerSpec{name: "coredns", within: 60 * time.Second,
-		cmd: func(port int) (*exec.Cmd, error) {
-			corefile := filepath.Join(dir, "Corefile")
-			conf := fmt.Sprintf("amazonaws.com:%d {\n  bind 127.0.0.1\n  file %s\n}\n", port, zoneFile)
-			if err := os.WriteFile(corefile, []byte(conf), 0o644); err != nil {
-				return nil, err
-			}
-			return exec.Command(bin, "-conf", corefile, "-quiet"), nil
-		},
-		ready: dnsReady})
-	if err != nil {
-		return dnsperfResult{}, err
-	}
-	defer p.stop()
-	return dnsperf(ctx, fmt.Sprintf("127.0.0.1:%d", p.port), queries)
+	return runCoreDNSWith(ctx, bin, dir, zoneFile, queries, "")
 }
 
 // dnsReady: the peer on port answers the endpoint's name with its records.

@@ -12,8 +12,8 @@ import (
 	"github.com/faultline-dev/faultline/experiments/journal"
 	"github.com/faultline-dev/faultline/experiments/measure"
 	"github.com/faultline-dev/faultline/experiments/runner"
-	"github.com/faultline-dev/faultline/targets/tempdirs"
 	"github.com/faultline-dev/faultline/experiments/spec"
+	"github.com/faultline-dev/faultline/targets/tempdirs"
 )
 
 // How large a fleet faultline carries on this machine (make bench-fleet;

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/faultline-dev/faultline/experiments/journal"
+	"github.com/faultline-dev/faultline/internal/tailbuf"
 	"github.com/faultline-dev/faultline/targets/dynamodb"
 	"github.com/faultline-dev/faultline/targets/dynamodb/embedded"
 	"github.com/faultline-dev/faultline/targets/tempdirs"
@@ -117,7 +118,7 @@ schedule:
 	}
 	runDir := filepath.Join(dir, fmt.Sprintf("run-%t", keepAlive))
 	cmd := exec.CommandContext(ctx, bin, "run", "--out", runDir, file)
-	tail := &tailBuffer{max: 4096}
+	tail := &tailbuf.Buffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = tail, tail
 	if err := cmd.Start(); err != nil {
 		return cpuWindow{}, err
@@ -132,7 +133,7 @@ schedule:
 	wait := func(d time.Duration) error {
 		select {
 		case err := <-done:
-			return fmt.Errorf("faultline run ended early (%v): %s", err, tail.String())
+			return fmt.Errorf("faultline run ended early (%v): %s", err, peerWords(tail))
 		case <-time.After(d):
 			return nil
 		}
@@ -155,7 +156,7 @@ schedule:
 		// 1: an assertion failed (there are none); 3: the run was invalid
 		// (the harness starved), which the row then says.
 		if ee, ok := err.(*exec.ExitError); !ok || (ee.ExitCode() != 1 && ee.ExitCode() != 3) {
-			return cpuWindow{}, fmt.Errorf("faultline run: %v: %s", err, tail.String())
+			return cpuWindow{}, fmt.Errorf("faultline run: %v: %s", err, peerWords(tail))
 		}
 	}
 	n, status, err := requestsBetween(filepath.Join(runDir, "journal.jsonl"), t0, t1)

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/tailbuf"
 )
 
 // A peer is a third-party program a benchmark measures beside ours. A ratio
@@ -35,7 +35,7 @@ type peerSpec struct {
 type runningPeer struct {
 	port int
 	cmd  *exec.Cmd
-	out  *tailBuffer
+	out  *tailbuf.Buffer
 	done chan struct{}
 }
 
@@ -66,7 +66,7 @@ func startPeerOnce(spec peerSpec) (*runningPeer, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &tailBuffer{max: 4096}
+	out := &tailbuf.Buffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func startPeerOnce(spec peerSpec) (*runningPeer, error) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("exited (%v) on port %d: %s", exitErr, port, out.String())
+			return nil, fmt.Errorf("exited (%v) on port %d: %s", exitErr, port, peerWords(out))
 		default:
 		}
 		if last = spec.ready(port); last == nil {
@@ -88,7 +88,7 @@ func startPeerOnce(spec peerSpec) (*runningPeer, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	p.stop()
-	return nil, fmt.Errorf("not ready on port %d within %s (%v); its output: %s", port, spec.within, last, out.String())
+	return nil, fmt.Errorf("not ready on port %d within %s (%v); its output: %s", port, spec.within, last, peerWords(out))
 }
 
 // freeDualPort is a loopback port free for both TCP and UDP at the time of
@@ -111,30 +111,10 @@ func freeDualPort() (int, error) {
 	return 0, errors.New("no loopback port free for both TCP and UDP in 50 tries")
 }
 
-// tailBuffer keeps the last max bytes a peer wrote (its error, not its
-// whole log).
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf.Write(p)
-	if over := t.buf.Len() - t.max; over > 0 {
-		t.buf.Next(over)
+// peerWords is what a peer last wrote (its error, not its whole log).
+func peerWords(out *tailbuf.Buffer) string {
+	if s := strings.TrimSpace(out.String()); s != "" {
+		return s
 	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimSpace(t.buf.String())
-	if s == "" {
-		return "(no output)"
-	}
-	return s
+	return "(no output)"
 }

@@ -9,7 +9,6 @@
 package dnsexec
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/faultline-dev/faultline/internal/tailbuf"
 	"github.com/faultline-dev/faultline/targets/dnsrelay"
 	"github.com/faultline-dev/faultline/targets/netbind"
 	"github.com/faultline-dev/faultline/targets/tempdirs"
@@ -153,7 +153,7 @@ type Instance struct {
 	dir    string
 	addr   string
 	cmd    *exec.Cmd
-	out    *tailBuffer
+	out    *tailbuf.Buffer
 	exited chan struct{}
 	relay  *dnsrelay.Relay // CoreDNS's upstream hop: forward cannot pick a source address
 
@@ -220,7 +220,7 @@ func start(ctx context.Context, k Kind, bin string, cfg Config) (_ *Instance, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.Binary, err)
 	}
-	i := &Instance{cfg: cfg, bin: bin, dir: dir, addr: addr, out: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	i := &Instance{cfg: cfg, bin: bin, dir: dir, addr: addr, out: &tailbuf.Buffer{Max: 8 << 10}, exited: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			i.Close()
@@ -357,27 +357,4 @@ func (i *Instance) Close() error {
 		}
 	})
 	return i.closeErr
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf.Write(p)
-	if over := t.buf.Len() - t.max; over > 0 {
-		t.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.buf.String()
 }
