@@ -33,7 +33,7 @@ test-system:
 	@docker ps -a --filter label=dev.faultline=true --format 'LEFT BEHIND: {{.Names}} {{.Image}}' 2>/dev/null | grep . && exit 1 || true
 
 FUZZTIME ?= 30s
-FUZZ_TARGETS = ./targets/dnsstub:FuzzServeDNS ./targets/dnsstub:FuzzRecords ./faults:FuzzParams \
+FUZZ_TARGETS = ./targets/dnsstub:FuzzServeDNS ./targets/dnsstub:FuzzRecords ./targets/dnsstub:FuzzParseQueryAgreesWithMiekg ./faults:FuzzParams \
 	./experiments/spec:FuzzParse ./targets/dynamodb/embedded:FuzzOperations
 
 fuzz:

@@ -71,7 +71,7 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		expectRatio("dns queries/s: faultline ÷ "+peer, "higher")
 		expectRatio("dns p99: faultline ÷ "+peer, "lower")
 	}
-	ours, err := dnsperf(ctx, srv.Addr(), queries)
+	ours, withRules, ruleCost, err := oursWithAndWithoutRules(ctx, srv, queries)
 	if err != nil {
 		return fmt.Errorf("dnsperf against faultline: %w", err)
 	}
@@ -80,18 +80,8 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		fmt.Fprintf(out, "   %-34s %10.0f %9.0f %9.0f %8.2f\n", name, r.qps, r.p50, r.p99, r.qps/ours.qps)
 	}
 	row("faultline dnsstub (Go)", ours)
-	// 1% of the names under a fault rule (SERVFAIL), as during an experiment.
-	for i := 0; i < benchNames/100; i++ {
-		if _, err := srv.AddRule(dnsstub.Rule{Name: fmt.Sprintf("svc-%06d.amazonaws.com.", i*100), Fault: "bench", Action: dnsstub.ServFail()}); err != nil {
-			return err
-		}
-	}
-	withRules, err := dnsperf(ctx, srv.Addr(), queries)
-	if err != nil {
-		return err
-	}
 	row("faultline, rules on 1% of names", withRules)
-	recordRatio("dns queries/s: rules on 1% ÷ none (ours)", "higher", withRules.qps/ours.qps)
+	recordRatio("dns queries/s: rules on 1% ÷ none (ours)", "higher", ruleCost)
 	for _, peer := range []struct {
 		name string
 		run  func(context.Context, string, string) (dnsperfResult, error)
@@ -109,6 +99,8 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		}
 	}
 	fmt.Fprintf(out, "   (dnsperf -c 4 -T 2 -l %d on the same 2 cores; p50/p99 sampled by a probe querying every 2 ms during the load;\n", dnsperfSeconds)
+	fmt.Fprintf(out, "    ours without and with the rules in %d alternating rounds of %d s: medians, and the rules' ratio the median of the rounds' %.2f–%.2f;\n",
+		2*ruleRounds, ruleRoundSeconds, ruleCostSpread[0], ruleCostSpread[1])
 	fmt.Fprintf(out, "    queries: 10,000 zone names at random, 1 in 10 the endpoint AAAA (NODATA), 1 in 10 unknown (NXDOMAIN);\n")
 	fmt.Fprintf(out, "    zone loaded into dnsstub in %s)\n", loaded.Round(time.Millisecond))
 	return nil
@@ -147,6 +139,88 @@ func writeQueries(path string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
+// ruleRounds pairs of rounds measure the rules' cost: one pair is ours
+// without rules then with them, the next the other way round, so that the
+// drift of a shared machine falls on both alike.
+const (
+	ruleRounds       = 3
+	ruleRoundSeconds = 3
+)
+
+// ruleCostSpread is the lowest and highest of the last run's per-pair
+// ratios (printed beside the median).
+var ruleCostSpread [2]float64
+
+// oursWithAndWithoutRules loads our server without fault rules and with
+// SERVFAIL rules on 1% of the names (as during an experiment), in
+// alternating rounds, and returns each side's medians and the median of the
+// pairs' queries/s ratios.
+func oursWithAndWithoutRules(ctx context.Context, srv *dnsstub.Server, queries string) (plain, ruled dnsperfResult, cost float64, err error) {
+	var removes []func()
+	setRules := func(on bool) error {
+		for _, rm := range removes {
+			rm()
+		}
+		removes = removes[:0]
+		if !on {
+			return nil
+		}
+		for i := 0; i < benchNames/100; i++ {
+			rm, err := srv.AddRule(dnsstub.Rule{Name: fmt.Sprintf("svc-%06d.amazonaws.com.", i*100), Fault: "bench", Action: dnsstub.ServFail()})
+			if err != nil {
+				return err
+			}
+			removes = append(removes, rm)
+		}
+		return nil
+	}
+	defer setRules(false)
+	warmUp(ctx, srv.Addr(), queries)
+	var plains, ruleds []dnsperfResult
+	var ratios []float64
+	for i := 0; i < ruleRounds; i++ {
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		var pair [2]dnsperfResult
+		for _, on := range order {
+			if err := setRules(on); err != nil {
+				return plain, ruled, 0, err
+			}
+			r, err := dnsperfRound(ctx, srv.Addr(), queries, ruleRoundSeconds)
+			if err != nil {
+				return plain, ruled, 0, err
+			}
+			if on {
+				pair[1] = r
+			} else {
+				pair[0] = r
+			}
+		}
+		plains, ruleds = append(plains, pair[0]), append(ruleds, pair[1])
+		ratios = append(ratios, pair[1].qps/pair[0].qps)
+	}
+	cost, _ = stats.Median(ratios)
+	lo, _ := stats.Min(ratios)
+	hi, _ := stats.Max(ratios)
+	ruleCostSpread = [2]float64{lo, hi}
+	return medianResult(plains), medianResult(ruleds), cost, nil
+}
+
+// medianResult is the median of rounds' queries/s, p50 and p99.
+func medianResult(rounds []dnsperfResult) dnsperfResult {
+	var qps, p50, p99 []float64
+	for _, r := range rounds {
+		qps, p50, p99 = append(qps, r.qps), append(p50, r.p50), append(p99, r.p99)
+	}
+	var m dnsperfResult
+	m.qps, _ = stats.Median(qps)
+	m.p50, _ = stats.Median(p50)
+	m.p99, _ = stats.Median(p99)
+	return m
+}
+
 type dnsperfResult struct {
 	qps      float64
 	p50, p99 float64 // µs, from the probe
@@ -157,14 +231,27 @@ var qpsLine = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
 // dnsperf loads addr for dnsperfSeconds while a probe samples latency, after
 // a one-second warm-up that every server gets alike.
 func dnsperf(ctx context.Context, addr, queries string) (dnsperfResult, error) {
+	warmUp(ctx, addr, queries)
+	return dnsperfRound(ctx, addr, queries, dnsperfSeconds)
+}
+
+// warmUp loads addr for a second, unmeasured.
+func warmUp(ctx context.Context, addr, queries string) {
 	host, port, _ := net.SplitHostPort(addr)
-	ctx, cancel := context.WithTimeout(ctx, (dnsperfSeconds+30)*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	exec.CommandContext(ctx, "dnsperf", "-s", host, "-p", port, "-d", queries, "-l", "1", "-c", "4", "-T", "2", "-q", "500").Run()
+}
+
+// dnsperfRound loads addr for seconds while a probe samples latency.
+func dnsperfRound(ctx context.Context, addr, queries string, seconds int) (dnsperfResult, error) {
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds+30)*time.Second)
+	defer cancel()
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	lat := make(chan []float64, 1)
 	go func() { lat <- probe(probeCtx, addr) }()
-	out, err := exec.CommandContext(ctx, "dnsperf", "-s", host, "-p", port, "-d", queries, "-l", strconv.Itoa(dnsperfSeconds),
+	out, err := exec.CommandContext(ctx, "dnsperf", "-s", host, "-p", port, "-d", queries, "-l", strconv.Itoa(seconds),
 		"-c", "4", "-T", "2", "-q", "500").CombinedOutput()
 	stopProbe()
 	samples := <-lat

@@ -20,7 +20,7 @@ type EmptyOptions struct {
 // Empty is the record gone empty: NOERROR, zero answers (NODATA), the SOA in
 // authority and AA set unless opts say otherwise.
 func Empty(opts EmptyOptions) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		m := reply(q.Msg)
 		m.Authoritative = !opts.NoAA
 		if opts.NoAA {
@@ -35,7 +35,7 @@ func Empty(opts EmptyOptions) Action {
 
 // NXDomain says the name does not exist: NXDOMAIN, AA, SOA in authority.
 func NXDomain() Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		m := reply(q.Msg)
 		m.Rcode = dns.RcodeNameError
 		m.Authoritative = true
@@ -53,7 +53,7 @@ func ServFail() Action { return rcode(dns.RcodeServerFailure) }
 func Refused() Action { return rcode(dns.RcodeRefused) }
 
 func rcode(code int) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		m := reply(q.Msg)
 		m.Rcode = code
 		return m
@@ -133,7 +133,7 @@ type TruncateOptions struct {
 // Truncate sets TC on UDP answers and sends no records, which sends clients
 // to TCP; what TCP gets is opts.TCP.
 func Truncate(opts TruncateOptions) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		if q.Net == "udp" {
 			m := reply(q.Msg)
 			m.Authoritative = true
@@ -155,7 +155,7 @@ func Truncate(opts TruncateOptions) Action {
 // Partial answers with only the first keep records of the set (a record set
 // that lost some of its addresses).
 func Partial(keep int) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		m := q.Next()
 		if m != nil && len(m.Answer) > keep {
 			m.Answer = m.Answer[:keep]
@@ -168,7 +168,7 @@ func Partial(keep int) Action {
 // an enactor applying an old plan would publish); with no history, the
 // current set.
 func Stale() Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		prev := q.Previous()
 		if len(prev) == 0 {
 			return q.Next()
@@ -184,7 +184,7 @@ func Stale() Action {
 // example a loopback address where nothing listens: a blackhole that
 // refuses). Other types get the normal answer.
 func Redirect(a, aaaa []string, ttl uint32) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		qq := q.Msg.Question[0]
 		var values []string
 		switch qq.Qtype {
@@ -212,7 +212,7 @@ func Redirect(a, aaaa []string, ttl uint32) Action {
 // RedirectTo answers with another name's current record set of the queried
 // type (another region's endpoint, say), under the queried name.
 func RedirectTo(name string) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		qq := q.Msg.Question[0]
 		m := reply(q.Msg)
 		m.Authoritative = true
@@ -226,7 +226,7 @@ func RedirectTo(name string) Action {
 
 // TTL answers normally with every answer record's TTL set to ttl.
 func TTL(ttl uint32) Action {
-	return actionFunc(func(q Query) *dns.Msg {
+	return fixedFunc(func(q Query) *dns.Msg {
 		m := q.Next()
 		if m != nil {
 			for _, rr := range m.Answer {

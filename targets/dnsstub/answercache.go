@@ -13,7 +13,9 @@ import (
 // buffer that truncation honours) and transport give the same bytes but for
 // the ID. An entry is good for the store generation it was packed at; any
 // change of a record set makes every entry stale. Rules are consulted
-// before the cache, so a fault acts on the next query as before.
+// before the cache, so a fault acts on the next query as before; a rule
+// whose action's answers are fixed (rules.go's fixedFunc) has a cache of
+// its own, which goes with the rule.
 
 // answerKey is a query's shape.
 type answerKey struct {
@@ -31,13 +33,20 @@ type packedAnswer struct {
 	wire    []byte
 	rcode   string
 	answers int
+	fault   string // the rule's fault when the answer is the rule's doing
 }
 
-// maxCachedAnswers bounds the cache (a zone of 100,000 names asked for A
-// and AAAA fits); past it, answers are packed each time.
-const maxCachedAnswers = 1 << 18
+const (
+	// maxCachedAnswers bounds the zone's cache (a zone of 100,000 names
+	// asked for A and AAAA fits); past it, the cache starts again.
+	maxCachedAnswers = 1 << 18
+	// maxRuleAnswers bounds a rule's own cache: a pattern rule over a
+	// large zone starts again past it rather than hold a second copy.
+	maxRuleAnswers = 1 << 14
+)
 
 type answerCache struct {
+	limit   int // entries held at most; 0: maxCachedAnswers
 	mu      sync.RWMutex
 	entries map[answerKey]packedAnswer
 }
@@ -79,7 +88,11 @@ func (c *answerCache) put(k answerKey, a packedAnswer) {
 	if c.entries == nil {
 		c.entries = map[answerKey]packedAnswer{}
 	}
-	if _, ok := c.entries[k]; !ok && len(c.entries) >= maxCachedAnswers {
+	limit := c.limit
+	if limit == 0 {
+		limit = maxCachedAnswers
+	}
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= limit {
 		// Full: start again from this generation's answers rather than
 		// keep stale ones.
 		clear(c.entries)

@@ -38,10 +38,14 @@ type outPacket struct {
 type batchConn struct {
 	*net.UDPConn // deadlines, addresses, Close; not a *net.UDPConn to miekg, so it uses ReadFrom/WriteTo
 	batch        batchPackets
+	// fast answers a packet as it is read, or returns nil to pass it on
+	// to miekg (fastpath.go); nil: every packet is passed on.
+	fast func(pkt []byte, from net.Addr) []byte
 
 	// Reading: miekg's one serving goroutine.
 	in         []ipv4.Message
 	read, next int
+	answered   []ipv4.Message // the fast path's replies to the current batch, sent together
 
 	out       chan outPacket
 	done      chan struct{}
@@ -49,8 +53,8 @@ type batchConn struct {
 	flushed   sync.WaitGroup
 }
 
-func newBatchConn(c *net.UDPConn) *batchConn {
-	bc := &batchConn{UDPConn: c, out: make(chan outPacket, 4*batchSize), done: make(chan struct{})}
+func newBatchConn(c *net.UDPConn, fast func(pkt []byte, from net.Addr) []byte) *batchConn {
+	bc := &batchConn{UDPConn: c, fast: fast, out: make(chan outPacket, 4*batchSize), done: make(chan struct{})}
 	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		bc.batch = ipv6.NewPacketConn(c)
 	} else {
@@ -65,19 +69,51 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 	return bc
 }
 
-// ReadFrom returns the next packet of the current batch, reading a new batch
-// (at least one packet, at most batchSize) when it is used up.
+// ReadFrom returns the next packet of the current batch that the fast path
+// did not answer, reading a new batch (at least one packet, at most
+// batchSize) when it is used up.
 func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	if c.next >= c.read {
-		n, err := c.batch.ReadBatch(c.in, 0)
-		if err != nil {
-			return 0, nil, err
+	for {
+		if c.next >= c.read {
+			c.sendAnswered()
+			n, err := c.batch.ReadBatch(c.in, 0)
+			if err != nil {
+				return 0, nil, err
+			}
+			c.read, c.next = n, 0
 		}
-		c.read, c.next = n, 0
+		m := &c.in[c.next]
+		c.next++
+		pkt := m.Buffers[0][:m.N]
+		if c.fast != nil {
+			if reply := c.fast(pkt, m.Addr); reply != nil {
+				c.answered = append(c.answered, ipv4.Message{Buffers: [][]byte{reply}, Addr: m.Addr})
+				continue
+			}
+		}
+		c.sendAnswered()
+		return copy(b, pkt), m.Addr, nil
 	}
-	m := &c.in[c.next]
-	c.next++
-	return copy(b, m.Buffers[0][:m.N]), m.Addr, nil
+}
+
+// sendAnswered sends the fast path's replies in one system call (or as
+// few as the kernel takes), from the reader: no hand-over to the sender.
+func (c *batchConn) sendAnswered() {
+	sendAll(c.batch, c.answered)
+	clear(c.answered) // the replies' buffers go to the collector
+	c.answered = c.answered[:0]
+}
+
+// sendAll sends msgs, skipping any that the kernel refuses.
+func sendAll(batch batchPackets, msgs []ipv4.Message) {
+	for sent := 0; sent < len(msgs); {
+		n, err := batch.WriteBatch(msgs[sent:], 0)
+		if err != nil {
+			// One bad destination: skip it, send the rest.
+			n = max(n, 1)
+		}
+		sent += n
+	}
 }
 
 var errClosed = errors.New("dnsstub: UDP socket closed")
@@ -121,14 +157,7 @@ func (c *batchConn) flush() {
 				break more
 			}
 		}
-		for sent := 0; sent < len(msgs); {
-			n, err := c.batch.WriteBatch(msgs[sent:], 0)
-			if err != nil {
-				// One bad destination: skip it, send the rest.
-				n = max(n, 1)
-			}
-			sent += n
-		}
+		sendAll(c.batch, msgs)
 	}
 }
 

@@ -74,6 +74,22 @@ type actionFunc func(q Query) *dns.Msg
 
 func (f actionFunc) Respond(q Query) *dns.Msg { return f(q) }
 
+// fixedFunc is an action whose answer depends only on the query's shape
+// (the name as written, type, class, header bits, EDNS, transport) and the
+// zone's records: never on the time, chance or who asks. The server packs
+// such an answer once per shape and generation of the records, as it does
+// the zone's own (answercache.go), so a fault on many names costs a query
+// what the zone's answer does.
+type fixedFunc func(q Query) *dns.Msg
+
+func (f fixedFunc) Respond(q Query) *dns.Msg { return f(q) }
+
+// fixedAnswers says whether an action's answers can be packed once.
+func fixedAnswers(a Action) bool {
+	_, ok := a.(fixedFunc)
+	return ok
+}
+
 // ruleTable holds the active rules; the newest matching rule wins. Rules for
 // exact names are indexed by name, so a table holding a rule for each of
 // thousands of names costs a map lookup per query; patterns are scanned.
@@ -89,6 +105,9 @@ type activeRule struct {
 	pattern pattern
 	rule    Rule
 	randMu  sync.Mutex
+	// answers holds the rule's packed answers when its action's are fixed
+	// (fixedAnswers); they go with the rule when it is removed.
+	answers *answerCache
 }
 
 func (t *ruleTable) add(r Rule) (remove func(), err error) {
@@ -105,6 +124,9 @@ func (t *ruleTable) add(r Rule) (remove func(), err error) {
 	t.mu.Lock()
 	t.next++
 	ar := &activeRule{id: t.next, pattern: p, rule: r}
+	if fixedAnswers(r.Action) {
+		ar.answers = &answerCache{limit: maxRuleAnswers}
+	}
 	if p.exact != "" {
 		if t.exact == nil {
 			t.exact = map[string][]*activeRule{}
@@ -131,6 +153,12 @@ func (t *ruleTable) add(r Rule) (remove func(), err error) {
 	}, nil
 }
 
+// byChance says that the rule's answer to a query is not known from the
+// query alone: its action's answers are not fixed, or it selects by a draw.
+func (ar *activeRule) byChance() bool {
+	return ar.answers == nil || (ar.rule.Probability > 0 && ar.rule.Probability < 1)
+}
+
 func without(rules []*activeRule, ar *activeRule) []*activeRule {
 	for i, r := range rules {
 		if r == ar {
@@ -143,10 +171,34 @@ func without(rules []*activeRule, ar *activeRule) []*activeRule {
 // match returns the newest rule that selects this query. A rule whose
 // probability draw says no lets the query fall through to older rules.
 func (t *ruleTable) match(name string, qtype uint16, client netip.Addr) (Rule, bool) {
+	if ar := t.matchActive(name, qtype, client); ar != nil {
+		return ar.rule, true
+	}
+	return Rule{}, false
+}
+
+// matchActive is match's rule as the table holds it, nil for none.
+func (t *ruleTable) matchActive(name string, qtype uint16, client netip.Addr) *activeRule {
+	ar, _ := t.find(name, qtype, client, true)
+	return ar
+}
+
+// matchWithoutChance is matchActive for a query whose answer must be known
+// without drawing: ok is false, and nothing drawn, when the newest rule
+// selecting it (before any draw) is one of chance (byChance).
+func (t *ruleTable) matchWithoutChance(name string, qtype uint16, client netip.Addr) (ar *activeRule, ok bool) {
+	return t.find(name, qtype, client, false)
+}
+
+// find walks the rules selecting the query newest first; with draw, a rule
+// that selects by probability draws and lets the query fall through to
+// older rules when the draw says no; without it, such a rule ends the walk
+// with ok false, as does one whose answers are not fixed.
+func (t *ruleTable) find(name string, qtype uint16, client netip.Addr, draw bool) (*activeRule, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if len(t.exact) == 0 && len(t.patterns) == 0 {
-		return Rule{}, false
+		return nil, true
 	}
 	exact, patterns := t.exact[name], t.patterns
 	// Walk both lists newest first, merging by id.
@@ -158,13 +210,21 @@ func (t *ruleTable) match(name string, qtype uint16, client netip.Addr) (Rule, b
 		} else {
 			ar, j = patterns[j], j-1
 		}
-		if ar.selects(name, qtype, client) {
-			return ar.rule, true
+		if !ar.selects(name, qtype, client) {
+			continue
+		}
+		if !draw {
+			return ar, !ar.byChance()
+		}
+		if ar.drawn() {
+			return ar, true
 		}
 	}
-	return Rule{}, false
+	return nil, true
 }
 
+// selects says whether the rule's name, types and clients select the query
+// (its probability aside).
 func (ar *activeRule) selects(name string, qtype uint16, client netip.Addr) bool {
 	r := ar.rule
 	if !ar.pattern.matches(name) {
@@ -173,9 +233,13 @@ func (ar *activeRule) selects(name string, qtype uint16, client netip.Addr) bool
 	if len(r.QTypes) > 0 && !slices.Contains(r.QTypes, qtype) {
 		return false
 	}
-	if len(r.Clients) > 0 && !slices.ContainsFunc(r.Clients, func(p netip.Prefix) bool { return p.Contains(client) }) {
-		return false
-	}
+	return len(r.Clients) == 0 || slices.ContainsFunc(r.Clients, func(p netip.Prefix) bool { return p.Contains(client) })
+}
+
+// drawn says whether a selected query is shaped: always, or as the rule's
+// probability draws.
+func (ar *activeRule) drawn() bool {
+	r := ar.rule
 	if r.Probability > 0 && r.Probability < 1 {
 		ar.randMu.Lock()
 		draw := r.Rand.Float64()

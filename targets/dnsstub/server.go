@@ -81,7 +81,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.addr = pc.LocalAddr().String()
 	if u, ok := pc.(*net.UDPConn); ok {
-		pc = newBatchConn(u) // batched reads and sends (batchconn.go)
+		pc = newBatchConn(u, s.answerFromCache) // batched reads and sends (batchconn.go), packed answers sent as read (fastpath.go)
 	}
 	handler := dns.HandlerFunc(s.serveDNS)
 	var started sync.WaitGroup
@@ -159,7 +159,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	resp, packed := s.respond(req, client, &ev)
 	if packed != nil {
-		// The zone's own answer, packed before (answercache.go).
+		// An answer packed before (answercache.go).
 		ev.Time = time.Now()
 		if s.cfg.Observer != nil {
 			s.cfg.Observer(ev)
@@ -172,8 +172,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		// to give up on, as a server that never answers would leave it.
 		ev.Rcode = "DROPPED"
 	} else {
-		markFault(resp, ev.Fault)
-		truncate(req, resp, proto)
+		finish(req, resp, proto, ev.Fault)
 		ev.Rcode = rcodeName(resp.Rcode)
 		ev.Answers = len(resp.Answer)
 	}
@@ -208,16 +207,37 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) (*dns.
 	name := dns.CanonicalName(q.Name)
 	ev.Name = name
 	ev.Type = typeName(q.Qtype)
-	rule, ok := s.rules.match(name, q.Qtype, client)
-	if !ok {
-		if k, cacheable := keyOf(req, ev.Proto); cacheable {
-			if a, err := s.packedAnswer(k, req, ev.Proto); err == nil {
-				ev.Rcode, ev.Answers = a.rcode, a.answers
-				return nil, a.withID(req.Id)
-			}
+	ar := s.rules.matchActive(name, q.Qtype, client)
+	if k, cacheable := keyOf(req, ev.Proto); cacheable {
+		var packed []byte
+		var err error
+		switch {
+		case ar == nil:
+			packed, err = s.packed(&s.answers, k, req, ev, s.zoneAnswer)
+		case ar.answers != nil:
+			packed, err = s.packed(ar.answers, k, req, ev, func(req *dns.Msg, ev *QueryEvent) *dns.Msg {
+				return s.shape(ar.rule, req, name, ev)
+			})
+		default:
+			err = errNotCached
 		}
+		if err == nil {
+			return nil, packed
+		}
+	}
+	if ar == nil {
 		return s.store.answer(req, true), nil
 	}
+	return s.shape(ar.rule, req, name, ev), nil
+}
+
+// zoneAnswer is the zone's own answer to req.
+func (s *Server) zoneAnswer(req *dns.Msg, _ *QueryEvent) *dns.Msg { return s.store.answer(req, true) }
+
+// shape is rule's answer to req for name (canonical), nil to send nothing;
+// it sets ev.Fault to the rule's fault when the answer is the rule's doing.
+func (s *Server) shape(rule Rule, req *dns.Msg, name string, ev *QueryEvent) *dns.Msg {
+	q := req.Question[0]
 	next := func() *dns.Msg { return s.store.answer(req, false) }
 	resp, out := rule.Shape(Query{
 		Msg: req, Net: ev.Proto, SOA: s.store.negativeSOA(name), Next: next, Done: s.done,
@@ -227,30 +247,43 @@ func (s *Server) respond(req *dns.Msg, client netip.Addr, ev *QueryEvent) (*dns.
 	// Only an answer the rule changed carries its fault: AAAA under a
 	// rule that shapes A records (dns.ttl, dns.partial, ...) is the same
 	// NODATA with or without it. A delayed answer changed in its timing.
-	if !out.Passed && (out.Delayed || changed(resp, s.store.answer(req, true))) {
+	if !out.Passed && (out.Delayed || resp == nil || changed(resp, s.store.answer(req, true))) {
 		ev.Fault = rule.Fault
 	}
-	return resp, nil
+	return resp
 }
 
-// packedAnswer is the zone's answer to a query of shape k, packed once per
-// generation of the store: the generation is read before the answer is
-// built, so an entry is never newer than its label says (a change in
-// between makes it stale at once, never wrongly fresh).
-func (s *Server) packedAnswer(k answerKey, req *dns.Msg, proto string) (packedAnswer, error) {
+var (
+	errNotCached     = errors.New("this rule's answers are not packed once")
+	errNothingToSend = errors.New("nothing to send")
+)
+
+// packed is the answer to a query of shape k as build makes it, packed once
+// per generation of the store into cache and sent with the query's ID: the
+// generation is read before the answer is built, so an entry is never newer
+// than its label says (a change in between makes it stale at once, never
+// wrongly fresh). An error (nothing to send, or an answer that does not
+// pack) leaves the caller to answer as it would without a cache.
+func (s *Server) packed(cache *answerCache, k answerKey, req *dns.Msg, ev *QueryEvent,
+	build func(*dns.Msg, *QueryEvent) *dns.Msg) ([]byte, error) {
 	gen := s.store.gen.Load()
-	if a, ok := s.answers.get(k, gen); ok {
-		return a, nil
+	a, ok := cache.get(k, gen)
+	if !ok {
+		built := QueryEvent{Proto: ev.Proto}
+		resp := build(req, &built)
+		if resp == nil {
+			return nil, errNothingToSend
+		}
+		finish(req, resp, ev.Proto, built.Fault)
+		wire, err := resp.Pack()
+		if err != nil {
+			return nil, err
+		}
+		a = packedAnswer{gen: gen, wire: wire, rcode: rcodeName(resp.Rcode), answers: len(resp.Answer), fault: built.Fault}
+		cache.put(k, a)
 	}
-	resp := s.store.answer(req, true)
-	truncate(req, resp, proto)
-	wire, err := resp.Pack()
-	if err != nil {
-		return packedAnswer{}, err
-	}
-	a := packedAnswer{gen: gen, wire: wire, rcode: rcodeName(resp.Rcode), answers: len(resp.Answer)}
-	s.answers.put(k, a)
-	return a, nil
+	ev.Rcode, ev.Answers, ev.Fault = a.rcode, a.answers, a.fault
+	return a.withID(req.Id), nil
 }
 
 // changed reports whether a shaped answer differs from the normal one where
@@ -286,6 +319,13 @@ func clientAddr(a net.Addr) (netip.Addr, string) {
 // it later serves from its cache. It rides only on answers that carry an OPT
 // record already (the query had one).
 const FaultOption = 65001
+
+// finish makes resp ready to send: the fault that shaped it marked, and
+// truncated to what the client can take over UDP.
+func finish(req, resp *dns.Msg, proto, fault string) {
+	markFault(resp, fault)
+	truncate(req, resp, proto)
+}
 
 func markFault(resp *dns.Msg, fault string) {
 	if fault == "" {
