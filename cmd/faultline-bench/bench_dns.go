@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand"
 	"net"
 	"os"
@@ -71,7 +72,7 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		expectRatio("dns queries/s: faultline ÷ "+peer, "higher")
 		expectRatio("dns p99: faultline ÷ "+peer, "lower")
 	}
-	ours, withRules, ruleCost, err := oursWithAndWithoutRules(ctx, srv, queries)
+	ours, withRules, cost, err := oursWithAndWithoutRules(ctx, srv, queries)
 	if err != nil {
 		return fmt.Errorf("dnsperf against faultline: %w", err)
 	}
@@ -81,7 +82,10 @@ func benchDNS(ctx context.Context, out *os.File) error {
 	}
 	row("faultline dnsstub (Go)", ours)
 	row("faultline, rules on 1% of names", withRules)
-	recordRatio("dns queries/s: rules on 1% ÷ none (ours)", "higher", ruleCost)
+	recordRatio("dns queries/s: rules on 1% ÷ none (ours)", "higher", cost.qps.median)
+	recordRatio("dns CPU per query: rules on 1% ÷ none (ours)", "lower", cost.cpu.median)
+	fmt.Fprintf(out, "   rules on 1%% of names ÷ none, median of %d pairs of rounds: queries/s %.3f (%.2f–%.2f), CPU per query %.3f (%.2f–%.2f; %.1f µs without)\n",
+		ruleRounds, cost.qps.median, cost.qps.min, cost.qps.max, cost.cpu.median, cost.cpu.min, cost.cpu.max, ours.cpuPerQuery)
 	for _, peer := range []struct {
 		name string
 		run  func(context.Context, string, string) (dnsperfResult, error)
@@ -99,8 +103,7 @@ func benchDNS(ctx context.Context, out *os.File) error {
 		}
 	}
 	fmt.Fprintf(out, "   (dnsperf -c 4 -T 2 -l %d on the same 2 cores; p50/p99 sampled by a probe querying every 2 ms during the load;\n", dnsperfSeconds)
-	fmt.Fprintf(out, "    ours without and with the rules in %d alternating rounds of %d s: medians, and the rules' ratio the median of the rounds' %.2f–%.2f;\n",
-		2*ruleRounds, ruleRoundSeconds, ruleCostSpread[0], ruleCostSpread[1])
+	fmt.Fprintf(out, "    ours without and with the rules in %d alternating rounds of %d s, their medians;\n", 2*ruleRounds, ruleRoundSeconds)
 	fmt.Fprintf(out, "    queries: 10,000 zone names at random, 1 in 10 the endpoint AAAA (NODATA), 1 in 10 unknown (NXDOMAIN);\n")
 	fmt.Fprintf(out, "    zone loaded into dnsstub in %s)\n", loaded.Round(time.Millisecond))
 	return nil
@@ -143,19 +146,15 @@ func writeQueries(path string) error {
 // without rules then with them, the next the other way round, so that the
 // drift of a shared machine falls on both alike.
 const (
-	ruleRounds       = 3
+	ruleRounds       = 4
 	ruleRoundSeconds = 3
 )
-
-// ruleCostSpread is the lowest and highest of the last run's per-pair
-// ratios (printed beside the median).
-var ruleCostSpread [2]float64
 
 // oursWithAndWithoutRules loads our server without fault rules and with
 // SERVFAIL rules on 1% of the names (as during an experiment), in
 // alternating rounds, and returns each side's medians and the median of the
 // pairs' queries/s ratios.
-func oursWithAndWithoutRules(ctx context.Context, srv *dnsstub.Server, queries string) (plain, ruled dnsperfResult, cost float64, err error) {
+func oursWithAndWithoutRules(ctx context.Context, srv *dnsstub.Server, queries string) (plain, ruled dnsperfResult, cost ruleCost, err error) {
 	var removes []func()
 	setRules := func(on bool) error {
 		for _, rm := range removes {
@@ -177,7 +176,7 @@ func oursWithAndWithoutRules(ctx context.Context, srv *dnsstub.Server, queries s
 	defer setRules(false)
 	warmUp(ctx, srv.Addr(), queries)
 	var plains, ruleds []dnsperfResult
-	var ratios []float64
+	var qpsRatios, cpuRatios []float64
 	for i := 0; i < ruleRounds; i++ {
 		order := []bool{false, true}
 		if i%2 == 1 {
@@ -186,11 +185,11 @@ func oursWithAndWithoutRules(ctx context.Context, srv *dnsstub.Server, queries s
 		var pair [2]dnsperfResult
 		for _, on := range order {
 			if err := setRules(on); err != nil {
-				return plain, ruled, 0, err
+				return plain, ruled, cost, err
 			}
 			r, err := dnsperfRound(ctx, srv.Addr(), queries, ruleRoundSeconds)
 			if err != nil {
-				return plain, ruled, 0, err
+				return plain, ruled, cost, err
 			}
 			if on {
 				pair[1] = r
@@ -199,13 +198,31 @@ func oursWithAndWithoutRules(ctx context.Context, srv *dnsstub.Server, queries s
 			}
 		}
 		plains, ruleds = append(plains, pair[0]), append(ruleds, pair[1])
-		ratios = append(ratios, pair[1].qps/pair[0].qps)
+		qpsRatios = append(qpsRatios, pair[1].qps/pair[0].qps)
+		if pair[0].cpuPerQuery > 0 && pair[1].cpuPerQuery > 0 {
+			cpuRatios = append(cpuRatios, pair[1].cpuPerQuery/pair[0].cpuPerQuery)
+		}
 	}
-	cost, _ = stats.Median(ratios)
-	lo, _ := stats.Min(ratios)
-	hi, _ := stats.Max(ratios)
-	ruleCostSpread = [2]float64{lo, hi}
+	cost.qps = medianSpread(qpsRatios)
+	cost.cpu = medianSpread(cpuRatios)
 	return medianResult(plains), medianResult(ruleds), cost, nil
+}
+
+// ruleCost is the rules' cost: the median of the pairs' ratios (with rules
+// ÷ without) of queries/s and of CPU per query, with their spreads.
+type ruleCost struct{ qps, cpu spread }
+
+type spread struct{ median, min, max float64 }
+
+func medianSpread(v []float64) spread {
+	if len(v) == 0 {
+		return spread{math.NaN(), math.NaN(), math.NaN()}
+	}
+	var s spread
+	s.median, _ = stats.Median(v)
+	s.min, _ = stats.Min(v)
+	s.max, _ = stats.Max(v)
+	return s
 }
 
 // medianResult is the median of rounds' queries/s, p50 and p99.
@@ -215,6 +232,11 @@ func medianResult(rounds []dnsperfResult) dnsperfResult {
 		qps, p50, p99 = append(qps, r.qps), append(p50, r.p50), append(p99, r.p99)
 	}
 	var m dnsperfResult
+	var cpu []float64
+	for _, r := range rounds {
+		cpu = append(cpu, r.cpuPerQuery)
+	}
+	m.cpuPerQuery, _ = stats.Median(cpu)
 	m.qps, _ = stats.Median(qps)
 	m.p50, _ = stats.Median(p50)
 	m.p99, _ = stats.Median(p99)
@@ -224,9 +246,16 @@ func medianResult(rounds []dnsperfResult) dnsperfResult {
 type dnsperfResult struct {
 	qps      float64
 	p50, p99 float64 // µs, from the probe
+	// cpuPerQuery is this process's CPU per query dnsperf completed (µs):
+	// the server's when it is ours, in process (the probe's share is the
+	// same in every round).
+	cpuPerQuery float64
 }
 
-var qpsLine = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
+var (
+	qpsLine       = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
+	completedLine = regexp.MustCompile(`Queries completed:\s+(\d+)`)
+)
 
 // dnsperf loads addr for dnsperfSeconds while a probe samples latency, after
 // a one-second warm-up that every server gets alike.
@@ -248,12 +277,14 @@ func dnsperfRound(ctx context.Context, addr, queries string, seconds int) (dnspe
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds+30)*time.Second)
 	defer cancel()
+	cpu0 := selfCPU()
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	lat := make(chan []float64, 1)
 	go func() { lat <- probe(probeCtx, addr) }()
 	out, err := exec.CommandContext(ctx, "dnsperf", "-s", host, "-p", port, "-d", queries, "-l", strconv.Itoa(seconds),
 		"-c", "4", "-T", "2", "-q", "500").CombinedOutput()
 	stopProbe()
+	cpu := selfCPU() - cpu0
 	samples := <-lat
 	if err != nil {
 		return dnsperfResult{}, fmt.Errorf("%v: %s", err, out)
@@ -264,6 +295,11 @@ func dnsperfRound(ctx context.Context, addr, queries string, seconds int) (dnspe
 	}
 	r := dnsperfResult{}
 	r.qps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := completedLine.FindSubmatch(out); m != nil {
+		if n, _ := strconv.ParseFloat(string(m[1]), 64); n > 0 {
+			r.cpuPerQuery = float64(cpu.Microseconds()) / n
+		}
+	}
 	if len(samples) > 0 {
 		r.p50, _ = stats.Percentile(samples, 50)
 		r.p99, _ = stats.Percentile(samples, 99)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/faultline-dev/faultline/experiments/fleet/retry"
@@ -85,12 +84,6 @@ type fleetResult struct {
 	reason        string
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // fleetRun runs one fleet at rate for fleetStep and measures it.
 func fleetRun(ctx context.Context, rate float64) (fleetResult, error) {
 	text := fmt.Sprintf(`name: bench-fleet
@@ -114,9 +107,9 @@ schedule:
 		return fleetResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	cpu0, wall0 := cpuTime(), time.Now()
+	cpu0, wall0 := selfCPU(), time.Now()
 	res := runner.Run(ctx, exp, runner.Options{OutDir: dir})
-	r := fleetResult{cpu: cpuTime() - cpu0, wall: time.Since(wall0)}
+	r := fleetResult{cpu: selfCPU() - cpu0, wall: time.Since(wall0)}
 	if res.Err != nil {
 		return r, res.Err
 	}
