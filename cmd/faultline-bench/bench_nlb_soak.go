@@ -78,9 +78,13 @@ func benchNLBSoak(ctx context.Context, out *os.File) error {
 	lb.Close()
 	hub.Close()
 	stopEcho()
+	// Goroutines wind down asynchronously: wait up to 5 s for the count
+	// to come back. It is the whole process's, so another benchmark's
+	// goroutine ending or starting moves it; up to 2 is let pass (the nlb
+	// package's own tests check for leaks exactly, with goleak).
 	leaked := -1
-	for wait := 0; wait < 50; wait++ { // goroutines wind down asynchronously
-		if leaked = runtime.NumGoroutine() - before; leaked <= 2 {
+	for wait := 0; wait < 50; wait++ {
+		if leaked = runtime.NumGoroutine() - before; leaked <= 0 {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
