@@ -100,6 +100,13 @@ func (c *answerCache) put(k answerKey, a packedAnswer) {
 	c.entries[k] = a
 }
 
+// reset drops every entry.
+func (c *answerCache) reset() {
+	c.mu.Lock()
+	c.entries = nil
+	c.mu.Unlock()
+}
+
 // withID is the packed reply with the query's ID.
 func (a packedAnswer) withID(id uint16) []byte {
 	b := make([]byte, len(a.wire))

@@ -116,6 +116,8 @@ func plainNameByte(b byte) bool {
 // would be drawn twice), as does one a rule whose answers are not fixed
 // selects (a delay must not hold the reader).
 func (s *Server) answerFromCache(pkt []byte, from net.Addr) []byte {
+	s.inflight.Add(1) // Close waits for an observer call under way, as for the handler's
+	defer s.inflight.Done()
 	select {
 	case <-s.done:
 		return nil

@@ -282,3 +282,34 @@ func TestRuleOfChanceIsDrawnOncePerQuery(t *testing.T) {
 		}
 	}
 }
+
+// A removed rule's packed answers are dropped with it, even while its
+// caller still holds the remove function.
+func TestRemovedRuleDropsItsAnswers(t *testing.T) {
+	s, _ := start(t)
+	remove, err := s.AddRule(Rule{Name: endpoint, Fault: "f1", Action: ServFail()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := s.rules.matchActive(endpoint, dns.TypeA, netipLoopback)
+	for i := 0; i < 2; i++ {
+		if r := ask(t, s, "udp", endpoint, dns.TypeA); r.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("under the rule: %s", dns.RcodeToString[r.Rcode])
+		}
+	}
+	entries := func() int {
+		ar.answers.mu.RLock()
+		defer ar.answers.mu.RUnlock()
+		return len(ar.answers.entries)
+	}
+	if entries() == 0 {
+		t.Fatal("the rule packed no answer")
+	}
+	remove()
+	if n := entries(); n != 0 {
+		t.Fatalf("%d packed answers kept after the rule went", n)
+	}
+	if r := ask(t, s, "udp", endpoint, dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 {
+		t.Fatalf("after the rule went: %s with %d answers", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+}

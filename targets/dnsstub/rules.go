@@ -149,6 +149,9 @@ func (t *ruleTable) add(r Rule) (remove func(), err error) {
 			} else {
 				t.patterns = without(t.patterns, ar)
 			}
+			if ar.answers != nil {
+				ar.answers.reset() // the caller may hold remove (and so the rule) long after
+			}
 		})
 	}, nil
 }

@@ -21,9 +21,13 @@ import (
 
 // Config of a server.
 type Config struct {
-	Addr     string           // "127.0.0.1:0": UDP and TCP bind the same port
-	Zones    []Zone           // at least one
-	Observer func(QueryEvent) // may be nil; called once per query answered or dropped
+	Addr  string // "127.0.0.1:0": UDP and TCP bind the same port
+	Zones []Zone // at least one
+	// Observer (may be nil) is called once per query answered or dropped,
+	// before the answer is sent. For a UDP answer replayed by the fast path
+	// (fastpath.go) it runs on the socket's one reader: it must be quick
+	// and must not query this server, or every UDP answer waits on it.
+	Observer func(QueryEvent)
 }
 
 // QueryEvent is one query as the server answered it.
