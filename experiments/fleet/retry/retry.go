@@ -228,23 +228,45 @@ func (q *quota) acquire(n int) bool {
 
 func (q *quota) release(n int) { q.available = min(quotaInitial, q.available+n) }
 
-type standard struct {
+// quotaRetrier is what botocore's and aws-sdk-go-v2's standard modes share:
+// a cap on attempts and a retry quota that every retry pays into.
+type quotaRetrier struct {
 	cfg   Config
 	rnd   func() float64
 	max   int
 	quota quota
 }
 
-func newStandard(cfg Config, rnd func() float64) *standard {
-	return &standard{cfg: cfg, rnd: rnd, max: maxOr(cfg.MaxAttempts, standardMaxAttempts), quota: quota{quotaInitial}}
+func newQuotaRetrier(cfg Config, rnd func() float64, maxAttempts int) quotaRetrier {
+	return quotaRetrier{cfg: cfg, rnd: rnd, max: maxOr(cfg.MaxAttempts, maxAttempts), quota: quota{quotaInitial}}
 }
 
-func (p *standard) MaxAttempts() int { return p.max }
-
-func (p *standard) Send(c *Call, _ time.Time) time.Duration { c.attempts++; return 0 }
+func (p *quotaRetrier) MaxAttempts() int { return p.max }
 
 // Quota is what is left of the retry quota.
-func (p *standard) Quota() int { return p.quota.available }
+func (p *quotaRetrier) Quota() int { return p.quota.available }
+
+func (p *quotaRetrier) Send(c *Call, _ time.Time) time.Duration { c.attempts++; return 0 }
+
+// chargeRetry takes a retry after outcome o from the quota (a timeout costs
+// more) and says whether there was enough; the call holds what it took.
+func (p *quotaRetrier) chargeRetry(c *Call, o Outcome) bool {
+	cost := quotaRetryCost
+	if o == Timeout {
+		cost = quotaTimeoutCost
+	}
+	if !p.quota.acquire(cost) {
+		return false
+	}
+	c.heldQuota = cost
+	return true
+}
+
+type standard struct{ quotaRetrier }
+
+func newStandard(cfg Config, rnd func() float64) *standard {
+	return &standard{newQuotaRetrier(cfg, rnd, standardMaxAttempts)}
+}
 
 // After: standard retries transient errors (TransientRetryableChecker:
 // RequestTimeout codes, 500/502/503/504, ConnectionError and HTTPClientError,
@@ -263,14 +285,9 @@ func (p *standard) After(c *Call, o Outcome, _ time.Time) Decision {
 	if o == Fatal || c.attempts >= p.max {
 		return Decision{}
 	}
-	cost := quotaRetryCost
-	if o == Timeout {
-		cost = quotaTimeoutCost
-	}
-	if !p.quota.acquire(cost) {
+	if !p.chargeRetry(c, o) {
 		return Decision{QuotaExhausted: true}
 	}
-	c.heldQuota = cost
 	d := math.Min(math.Pow(standardBase, float64(c.attempts-1)), standardMaxBackoff)
 	return Decision{Retry: true, Delay: jittered(p.cfg.Jitter, JitterFull, d, p.rnd)}
 }
@@ -295,23 +312,11 @@ const (
 
 var goMaxBackoffAttempts = int(math.Log2(goMaxBackoff)) // 4
 
-type goStandard struct {
-	cfg   Config
-	rnd   func() float64
-	max   int
-	quota quota
-}
+type goStandard struct{ quotaRetrier }
 
 func newGoStandard(cfg Config, rnd func() float64) *goStandard {
-	return &goStandard{cfg: cfg, rnd: rnd, max: maxOr(cfg.MaxAttempts, goMaxAttempts), quota: quota{quotaInitial}}
+	return &goStandard{newQuotaRetrier(cfg, rnd, goMaxAttempts)}
 }
-
-func (p *goStandard) MaxAttempts() int { return p.max }
-
-// Quota is what is left of the retry quota.
-func (p *goStandard) Quota() int { return p.quota.available }
-
-func (p *goStandard) Send(c *Call, _ time.Time) time.Duration { c.attempts++; return 0 }
 
 func (p *goStandard) After(c *Call, o Outcome, _ time.Time) Decision {
 	if o == Success {
@@ -321,14 +326,9 @@ func (p *goStandard) After(c *Call, o Outcome, _ time.Time) Decision {
 	if o == Fatal || o == NoSuchHost || c.attempts >= p.max {
 		return Decision{}
 	}
-	cost := quotaRetryCost
-	if o == Timeout {
-		cost = quotaTimeoutCost
-	}
-	if !p.quota.acquire(cost) {
+	if !p.chargeRetry(c, o) {
 		return Decision{QuotaExhausted: true}
 	}
-	c.heldQuota = cost
 	if c.attempts > goMaxBackoffAttempts {
 		return Decision{Retry: true, Delay: time.Duration(goMaxBackoff * float64(time.Second))}
 	}
